@@ -1,0 +1,81 @@
+// Package media is the one media model every ingest produces and the recorder consumes:
+// a stream is a set of tracks, and each track carries timestamped access units.
+// Protocol quirks (RTP, FLV tags, RTMP timestamps) end before data reaches this model.
+package media
+
+import (
+	"fmt"
+	"time"
+)
+
+// Codec names a track's codec. The string values match what the WCS REST API reports.
+type Codec string
+
+const (
+	H264   Codec = "H264"
+	VP8    Codec = "VP8"
+	AAC    Codec = "mpeg4-generic"
+	Opus   Codec = "opus"
+	Vorbis Codec = "vorbis"
+	PCMA   Codec = "PCMA"
+	PCMU   Codec = "PCMU"
+)
+
+// Kind says whether a track carries video or audio.
+type Kind int
+
+const (
+	Video Kind = iota
+	Audio
+)
+
+func (k Kind) String() string {
+	if k == Video {
+		return "video"
+	}
+	return "audio"
+}
+
+// Track describes one elementary stream of a published stream.
+type Track struct {
+	Kind  Kind
+	Codec Codec
+
+	// Video (H.264): parameter sets without start codes or length prefixes.
+	SPS [][]byte
+	PPS [][]byte
+	// Width and Height in pixels, when known.
+	Width, Height int
+
+	// Audio.
+	SampleRate int // Hz
+	Channels   int
+	// Config is the codec's decoder configuration: the AudioSpecificConfig for AAC.
+	Config []byte
+}
+
+func (t *Track) String() string {
+	if t.Kind == Video {
+		return fmt.Sprintf("video %s %dx%d", t.Codec, t.Width, t.Height)
+	}
+	return fmt.Sprintf("audio %s %d Hz %d ch", t.Codec, t.SampleRate, t.Channels)
+}
+
+// Frame is one access unit of one track.
+//
+// Data layout per codec:
+//   - H264: the whole access unit as AVC samples: NAL units each preceded by a 4-byte
+//     big-endian length (the MP4 layout, so remuxing never rewrites video).
+//   - VP8: one whole frame.
+//   - AAC: one raw AAC frame (no ADTS header), 1024 samples.
+//   - Opus, PCMA, PCMU: one packet as carried in RTP.
+//
+// Timestamps are relative to the stream's own origin; only differences between them matter.
+// Frames of one track arrive in decode order with non-decreasing DTS.
+type Frame struct {
+	Track int           // index into the stream's tracks
+	DTS   time.Duration // decode time
+	PTS   time.Duration // presentation time (PTS >= DTS; equal without B-frames)
+	Key   bool          // a video keyframe (IDR); always true for audio
+	Data  []byte
+}
