@@ -1,0 +1,467 @@
+package conf
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Settings is one validated snapshot of the settings file. A *Settings handed out by this
+// package is never changed afterwards and must not be changed by its users (that includes the
+// RecordFormats map): it is shared by every goroutine that holds it.
+type Settings struct {
+	RecordStreams bool // record_streams
+	RecordFlash   bool // record_flash_published_streams
+	RecordRTSP    bool // record_rtsp_streams
+
+	// RecordFormats maps a lower-case video codec ("h264", "vp8") to its container
+	// ("mp4", "webm"); a codec absent from it is not recorded. Never empty.
+	RecordFormats map[string]string
+
+	Policy   string // "template" or "streamName" (canonical spelling)
+	Template string // stream_record_policy_template; checked by CheckTemplate
+	Encode   string // "", "HEX" or "BASE64"
+	Exclude  string // exclude_record_name_characters, exactly as given (spaces included)
+
+	// Rotation: at most one is non-zero; both zero = off.
+	RotationSeconds int
+	RotationBytes   int64
+
+	HookScript  string        // on_record_hook_script as written; see HookScriptPath. "" = no script
+	HookTimeout time.Duration // on_record_hook_timeout
+	SampleRate  int           // record_audio_codec_sample_rate, Hz
+
+	// Listener ports; 0 = that listener is off.
+	WSPort, WSSPort, HTTPPort, HTTPSPort, RTMPPort, RTSPPort int
+	// UDP port range for WebRTC media, 1–65535, MediaPortFrom <= MediaPortTo.
+	MediaPortFrom, MediaPortTo int
+
+	CertFile, KeyFile string // https.cert / https.key as written; both empty = self-signed
+	AdminPassword     string // "" = the server generates one at first start
+}
+
+// HookScriptPath gives the absolute path of the hook script; a relative on_record_hook_script
+// is taken relative to home (the server's home directory). "" when no script is set.
+func (s *Settings) HookScriptPath(home string) string { return resolve(home, s.HookScript) }
+
+// CertPaths gives the absolute paths of https.cert and https.key, relative ones taken relative
+// to home; both "" when the server must use its self-signed certificate.
+func (s *Settings) CertPaths(home string) (cert, key string) {
+	return resolve(home, s.CertFile), resolve(home, s.KeyFile)
+}
+
+func resolve(home, p string) string {
+	if p == "" {
+		return ""
+	}
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(home, p)
+	}
+	if abs, err := filepath.Abs(p); err == nil {
+		return abs
+	}
+	return filepath.Clean(p)
+}
+
+// Spec describes one setting, for the default file and the dashboard.
+type Spec struct {
+	Key     string
+	Default string // as written in the file
+	Help    string // one line
+	Restart bool   // a change takes effect only after a server restart
+	Secret  bool   // the value is a secret: show it masked
+}
+
+// setting is a Spec with its parser.
+type setting struct {
+	Spec
+	raw   bool                              // value used exactly as given (else surrounding whitespace is trimmed)
+	apply func(s *Settings, v string) error // v is valid UTF-8; the error names the value, not the key
+}
+
+// DefaultTemplate is the default of stream_record_policy_template.
+const DefaultTemplate = "stream-{mediaSessionId}-{login}"
+
+// templateElements are the elements a file name template may use, without braces.
+var templateElements = []string{
+	"streamName", "startTime", "endTime", "startTimeMillis", "endTimeMillis",
+	"sessionId", "mediaSessionId", "login", "audioCodec", "videoCodec",
+}
+
+// sampleRates are the rates an AAC encoder accepts (and Vorbis too) between 8 and 96 kHz.
+var sampleRates = []int{8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200, 96000}
+
+// maxHookTimeout bounds on_record_hook_timeout.
+const maxHookTimeout = 24 * time.Hour
+
+// table lists every setting in file order.
+var table = []setting{
+	{Spec: Spec{Key: "record_streams", Default: "true",
+		Help: "Master switch for all recording: false turns every recording off"},
+		apply: func(s *Settings, v string) (err error) { s.RecordStreams, err = parseBool(v); return }},
+	{Spec: Spec{Key: "record_flash_published_streams", Default: "false",
+		Help: "Record streams published over RTMP automatically"},
+		apply: func(s *Settings, v string) (err error) { s.RecordFlash, err = parseBool(v); return }},
+	{Spec: Spec{Key: "record_rtsp_streams", Default: "false",
+		Help: "Record RTSP camera and RTSP-published streams automatically"},
+		apply: func(s *Settings, v string) (err error) { s.RecordRTSP, err = parseBool(v); return }},
+	{Spec: Spec{Key: "record_formats", Default: "h264-mp4,vp8-webm",
+		Help: "Container per video codec, comma-separated codec-container items: h264-mp4, vp8-webm; a codec not listed is not recorded"},
+		apply: func(s *Settings, v string) (err error) { s.RecordFormats, err = parseFormats(v); return }},
+	{Spec: Spec{Key: "stream_record_policy", Default: "template",
+		Help: "How a recording is named: template (stream_record_policy_template) or streamName (the stream's name)"},
+		apply: func(s *Settings, v string) error {
+			switch {
+			case strings.EqualFold(v, "template"):
+				s.Policy = "template"
+			case strings.EqualFold(v, "streamName"):
+				s.Policy = "streamName"
+			default:
+				return fmt.Errorf("%q is not a policy (template or streamName)", v)
+			}
+			return nil
+		}},
+	{Spec: Spec{Key: "stream_record_policy_template", Default: DefaultTemplate,
+		Help: "File name template; elements: {" + strings.Join(templateElements, "} {") + "}"},
+		apply: func(s *Settings, v string) error {
+			if v == "" {
+				s.Template = ""
+				return nil // an error only with the template policy: checked in build
+			}
+			if err := CheckTemplate(v); err != nil {
+				return fmt.Errorf("%q: %w", v, err)
+			}
+			s.Template = v
+			return nil
+		}},
+	{Spec: Spec{Key: "encode_record_name", Default: "false",
+		Help: "Encode record names: false, true,HEX or true,BASE64 (true alone means HEX)"},
+		apply: func(s *Settings, v string) (err error) { s.Encode, err = parseEncode(v); return }},
+	{Spec: Spec{Key: "exclude_record_name_characters", Default: "/",
+		Help: "Characters deleted from record names, taken exactly (spaces count); e.g. :., / deletes colon, dot, comma, space and slash"},
+		raw:   true,
+		apply: func(s *Settings, v string) error { s.Exclude = v; return nil }},
+	{Spec: Spec{Key: "record_rotation", Default: "",
+		Help: "Record in parts: N seconds (e.g. 20) or N megabytes (e.g. 10M) per part; empty, 0 or off = one file"},
+		apply: func(s *Settings, v string) (err error) {
+			s.RotationSeconds, s.RotationBytes, err = ParseRotation(v)
+			return
+		}},
+	{Spec: Spec{Key: "on_record_hook_script", Default: "bin/on_record_hook.sh",
+		Help: "Script run for each finished recording file with $1 = stream name, $2 = absolute file path; relative to the server home; empty = none"},
+		apply: func(s *Settings, v string) error { s.HookScript = v; return nil }},
+	{Spec: Spec{Key: "on_record_hook_timeout", Default: "30",
+		Help: "Seconds the hook script may run before it is killed (1-86400)"},
+		apply: func(s *Settings, v string) error {
+			n, err := parseInt(v, 1, int(maxHookTimeout/time.Second), "seconds")
+			s.HookTimeout = time.Duration(n) * time.Second
+			return err
+		}},
+	{Spec: Spec{Key: "record_audio_codec_sample_rate", Default: "44100",
+		Help: "Sample rate of recorded audio in Hz, 8000-96000: 8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200 or 96000"},
+		apply: func(s *Settings, v string) (err error) {
+			s.SampleRate, err = parseInt(v, 8000, 96000, "")
+			if err == nil && !slices.Contains(sampleRates, s.SampleRate) {
+				err = fmt.Errorf("%d Hz is not a rate AAC can encode (%s)", s.SampleRate, joinInts(sampleRates))
+			}
+			return err
+		}},
+	port("ws.port", 8080, "WebSocket signalling port (ws://)", func(s *Settings) *int { return &s.WSPort }),
+	port("wss.port", 8443, "Secure WebSocket signalling port (wss://)", func(s *Settings) *int { return &s.WSSPort }),
+	port("http.port", 8081, "HTTP port: web pages, REST API (/rest-api), downloads", func(s *Settings) *int { return &s.HTTPPort }),
+	port("https.port", 8444, "HTTPS port: web pages, REST API (/rest-api), downloads", func(s *Settings) *int { return &s.HTTPSPort }),
+	port("rtmp.port", 1935, "RTMP ingest port", func(s *Settings) *int { return &s.RTMPPort }),
+	port("rtsp.port", 8554, "RTSP publish (ANNOUNCE/RECORD) ingest port", func(s *Settings) *int { return &s.RTSPPort }),
+	{Spec: Spec{Key: "media_port_from", Default: "31001", Restart: true,
+		Help: "First UDP port for WebRTC media (1-65535)"},
+		apply: func(s *Settings, v string) (err error) { s.MediaPortFrom, err = parseInt(v, 1, 65535, ""); return }},
+	{Spec: Spec{Key: "media_port_to", Default: "32000", Restart: true,
+		Help: "Last UDP port for WebRTC media (1-65535, not below media_port_from)"},
+		apply: func(s *Settings, v string) (err error) { s.MediaPortTo, err = parseInt(v, 1, 65535, ""); return }},
+	{Spec: Spec{Key: "https.cert", Default: "", Restart: true,
+		Help: "TLS certificate (PEM) for https and wss, relative to the server home; empty = a self-signed certificate generated into conf/ at first start"},
+		apply: func(s *Settings, v string) error { s.CertFile = v; return nil }},
+	{Spec: Spec{Key: "https.key", Default: "", Restart: true,
+		Help: "TLS private key (PEM) of https.cert, relative to the server home; empty together with https.cert"},
+		apply: func(s *Settings, v string) error { s.KeyFile = v; return nil }},
+	{Spec: Spec{Key: "admin.password", Default: "", Secret: true,
+		Help: "Dashboard administrator password; empty = generated by the server at first start"},
+		apply: func(s *Settings, v string) error { s.AdminPassword = v; return nil }},
+}
+
+var byKey = func() map[string]*setting {
+	m := make(map[string]*setting, len(table))
+	for i := range table {
+		m[table[i].Key] = &table[i]
+	}
+	return m
+}()
+
+func port(key string, def int, help string, field func(*Settings) *int) setting {
+	return setting{
+		Spec: Spec{Key: key, Default: strconv.Itoa(def), Restart: true, Help: help + "; 0 = off"},
+		apply: func(s *Settings, v string) (err error) {
+			*field(s), err = parseInt(v, 0, 65535, "0 turns the listener off")
+			return err
+		},
+	}
+}
+
+// Specs lists every setting in the order of the default file. The slice is a copy.
+func Specs() []Spec {
+	out := make([]Spec, len(table))
+	for i, st := range table {
+		out[i] = st.Spec
+	}
+	return out
+}
+
+// Defaults gives the settings of a file that sets nothing.
+func Defaults() *Settings {
+	s, _, err := build(nil, nil, "")
+	if err != nil {
+		panic("conf: invalid defaults: " + err.Error())
+	}
+	return s
+}
+
+// Parse reads a settings file in Java properties syntax. Unknown keys are ignored; a key given
+// twice counts with its last value, as in Java. Errors are a *ValidationError naming the line
+// and key of every bad value, as "flashphoner.properties:12: key: message".
+func Parse(r io.Reader) (*Settings, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("read settings: %w", err)
+	}
+	st, err := parseFile(data, "flashphoner.properties")
+	if err != nil {
+		return nil, err
+	}
+	return st.settings, nil
+}
+
+// snapshot is what one version of the file gives.
+type snapshot struct {
+	settings *Settings
+	values   map[string]string // every known key → its value (defaults filled, trimmed)
+	unknown  []string          // keys of the file this package does not know, in file order
+}
+
+func parseFile(data []byte, file string) (*snapshot, error) {
+	doc, errs := parseDocument(data)
+	if len(errs) > 0 {
+		for i := range errs {
+			errs[i].File = file
+		}
+		return nil, &ValidationError{Errors: errs}
+	}
+	raw, lines := doc.values()
+	s, values, err := build(raw, lines, file)
+	if err != nil {
+		return nil, err
+	}
+	return &snapshot{settings: s, values: values, unknown: doc.unknown()}, nil
+}
+
+func (d *document) unknown() []string {
+	var out []string
+	for _, e := range d.entries {
+		if byKey[e.key] == nil && !slices.Contains(out, e.key) {
+			out = append(out, e.key)
+		}
+	}
+	return out
+}
+
+// build checks raw values (key → value; a missing key takes its default) and makes Settings
+// of them. lines gives the line of a key in file (0: not from the file). values holds the value
+// of every known key as used (trimmed unless the setting is taken raw).
+func build(raw map[string]string, lines map[string]int, file string) (*Settings, map[string]string, error) {
+	s := &Settings{}
+	values := make(map[string]string, len(table))
+	var errs []FieldError
+	fail := func(key, value, msg string) {
+		fe := FieldError{Key: key, Value: value, Msg: msg}
+		if ln := lines[key]; ln > 0 {
+			fe.File, fe.Line = file, ln
+		}
+		errs = append(errs, fe)
+	}
+	for _, st := range table {
+		v, ok := raw[st.Key]
+		if !ok {
+			v = st.Default
+		}
+		if !st.raw {
+			v = strings.TrimSpace(v)
+		}
+		values[st.Key] = v
+		if err := st.apply(s, v); err != nil {
+			fail(st.Key, v, err.Error())
+		}
+	}
+	if s.Policy == "template" && values["stream_record_policy_template"] == "" {
+		fail("stream_record_policy_template", "", "must not be empty when stream_record_policy is template")
+	}
+	if s.MediaPortFrom > 0 && s.MediaPortTo > 0 && s.MediaPortFrom > s.MediaPortTo {
+		fail("media_port_to", values["media_port_to"],
+			fmt.Sprintf("%d is below media_port_from (%d)", s.MediaPortTo, s.MediaPortFrom))
+	}
+	if (s.CertFile == "") != (s.KeyFile == "") {
+		missing, other := "https.key", "https.cert"
+		if s.CertFile == "" {
+			missing, other = other, missing
+		}
+		fail(missing, "", "must be set when "+other+" is set (or leave both empty for a self-signed certificate)")
+	}
+	if len(errs) > 0 {
+		return nil, nil, &ValidationError{Errors: errs}
+	}
+	return s, values, nil
+}
+
+func parseBool(v string) (bool, error) {
+	switch {
+	case strings.EqualFold(v, "true"):
+		return true, nil
+	case strings.EqualFold(v, "false"):
+		return false, nil
+	}
+	return false, fmt.Errorf("%q is not a boolean (true or false)", v)
+}
+
+// parseInt reads a decimal integer in [lo, hi]; note is added to the range in messages.
+func parseInt(v string, lo, hi int, note string) (int, error) {
+	rng := fmt.Sprintf("%d–%d", lo, hi)
+	if note != "" {
+		rng += ", " + note
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
+			return 0, fmt.Errorf("%q is out of range (%s)", v, rng)
+		}
+		return 0, fmt.Errorf("%q is not a number (%s)", v, rng)
+	}
+	if n < lo || n > hi {
+		return 0, fmt.Errorf("%d is out of range (%s)", n, rng)
+	}
+	return n, nil
+}
+
+func joinInts(ns []int) string {
+	s := make([]string, len(ns))
+	for i, n := range ns {
+		s[i] = strconv.Itoa(n)
+	}
+	return strings.Join(s, ", ")
+}
+
+// containers gives the one container each codec can be recorded to (the MP4 writer takes
+// H.264 + AAC, the WebM writer VP8 + Vorbis).
+var containers = map[string]string{"h264": "mp4", "vp8": "webm"}
+
+func parseFormats(v string) (map[string]string, error) {
+	if v == "" {
+		return nil, fmt.Errorf(`"" lists no format (use h264-mp4,vp8-webm; record_streams=false turns recording off)`)
+	}
+	m := map[string]string{}
+	for item := range strings.SplitSeq(v, ",") {
+		item = strings.ToLower(strings.TrimSpace(item))
+		codec, container, ok := strings.Cut(item, "-")
+		if !ok || codec == "" || container == "" {
+			return nil, fmt.Errorf("%q: item %q is not codec-container (e.g. h264-mp4)", v, item)
+		}
+		want, known := containers[codec]
+		if !known {
+			return nil, fmt.Errorf("%q: unknown codec %q (h264 or vp8)", v, codec)
+		}
+		if container != "mp4" && container != "webm" {
+			return nil, fmt.Errorf("%q: unknown container %q (mp4 or webm)", v, container)
+		}
+		if container != want {
+			return nil, fmt.Errorf("%q: %s can only be recorded to %s", v, codec, want)
+		}
+		if _, dup := m[codec]; dup {
+			return nil, fmt.Errorf("%q: %s is listed twice", v, codec)
+		}
+		m[codec] = container
+	}
+	return m, nil
+}
+
+func parseEncode(v string) (string, error) {
+	on, enc, hasEnc := strings.Cut(v, ",")
+	on, enc = strings.TrimSpace(on), strings.ToUpper(strings.TrimSpace(enc))
+	bad := fmt.Errorf("%q is not valid (false, true,HEX or true,BASE64)", v)
+	if hasEnc && enc != "HEX" && enc != "BASE64" {
+		return "", bad
+	}
+	switch {
+	case strings.EqualFold(on, "false"):
+		return "", nil
+	case strings.EqualFold(on, "true"):
+		if !hasEnc {
+			return "HEX", nil
+		}
+		return enc, nil
+	}
+	return "", bad
+}
+
+// ParseRotation reads a record_rotation value: "N" = parts of N seconds, "NM" = parts of N
+// megabytes (N × 1 MiB); "", "0", "0M" and "off" = no rotation (both results zero).
+func ParseRotation(v string) (seconds int, bytes int64, err error) {
+	v = strings.TrimSpace(v)
+	if v == "" || strings.EqualFold(v, "off") {
+		return 0, 0, nil
+	}
+	bad := fmt.Errorf("%q is not a rotation (N seconds such as 20, N megabytes such as 10M, or off)", v)
+	digits, mega := v, false
+	if last := v[len(v)-1]; last == 'M' || last == 'm' {
+		digits, mega = v[:len(v)-1], true
+	}
+	if digits == "" || strings.TrimLeft(digits, "0123456789") != "" {
+		return 0, 0, bad
+	}
+	n, err := strconv.ParseInt(digits, 10, 64)
+	if err != nil {
+		return 0, 0, fmt.Errorf("%q is too large", v)
+	}
+	if mega {
+		if n > math.MaxInt64>>20 {
+			return 0, 0, fmt.Errorf("%q is too large", v)
+		}
+		return 0, n << 20, nil
+	}
+	if n > math.MaxInt32 {
+		return 0, 0, fmt.Errorf("%q is too large", v)
+	}
+	return int(n), 0, nil
+}
+
+// CheckTemplate checks a file name template: every {element} must be a known one (names are
+// case-sensitive) and every '{' closed. Text outside braces is free. It does not reject "".
+func CheckTemplate(t string) error {
+	rest := t
+	for {
+		open := strings.IndexByte(rest, '{')
+		if open < 0 {
+			return nil
+		}
+		end := strings.IndexByte(rest[open:], '}')
+		if end < 0 {
+			return fmt.Errorf("unclosed %q", rest[open:])
+		}
+		name := rest[open+1 : open+end]
+		if !slices.Contains(templateElements, name) {
+			return fmt.Errorf("unknown element {%s} (known: {%s})", name, strings.Join(templateElements, "}, {"))
+		}
+		rest = rest[open+end+1:]
+	}
+}
