@@ -25,6 +25,7 @@ require (
 	github.com/valyala/fasthttp v1.52.0 // indirect
 	github.com/valyala/tcplisten v1.0.0 // indirect
 	github.com/yutopp/go-amf0 v0.1.0 // indirect
+	github.com/yutopp/go-flv v0.3.1 // indirect
 	github.com/yutopp/go-rtmp v0.0.7 // indirect
 	golang.org/x/net v0.33.0 // indirect
 	golang.org/x/sys v0.28.0 // indirect

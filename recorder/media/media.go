@@ -54,7 +54,7 @@ type Track struct {
 	Config []byte
 }
 
-func (t *Track) String() string {
+func (t Track) String() string {
 	if t.Kind == Video {
 		return fmt.Sprintf("video %s %dx%d", t.Codec, t.Width, t.Height)
 	}

@@ -1,0 +1,37 @@
+# streamrec: `make run` starts the server in this folder, `make test` runs every test.
+# Both install what they need first (Debian packages through apt-get, Go modules through go).
+
+GO        ?= go
+BIN       := bin/streamrec
+VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -X github.com/streamrec/streamrec/server.Version=$(VERSION)
+# Debian packages: FFmpeg's libraries for the audio transcoder (cgo), ffmpeg/ffprobe for the tests.
+DEB_BUILD := gcc pkg-config libavcodec-dev libswresample-dev libavutil-dev
+DEB_TEST  := ffmpeg
+TEST_TIMEOUT ?= 20m
+
+.PHONY: all deps deps-test build run test vet bench clean
+
+all: build
+
+# deps installs the missing Debian packages (as root, or through sudo).
+deps:
+	@scripts/apt-install.sh $(DEB_BUILD)
+
+deps-test: deps
+	@scripts/apt-install.sh $(DEB_TEST)
+
+build: deps
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/streamrec
+
+run: build
+	./$(BIN) -home .
+
+vet:
+	$(GO) vet ./...
+
+test: deps-test build vet
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+clean:
+	rm -f $(BIN)

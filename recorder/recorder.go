@@ -1,0 +1,251 @@
+// Package recorder turns the frames of one published stream into finished recording files:
+// it waits for a keyframe, picks the container from the codecs, transcodes audio where the
+// source does not match, names files, rotates them and finishes them so they are complete
+// before anyone is told about them. One Recorder per recorded stream, on its own goroutine,
+// so a slow disk or a failing file never blocks the ingest or other recordings.
+package recorder
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/streamrec/streamrec/conf"
+	"github.com/streamrec/streamrec/recorder/media"
+	"github.com/streamrec/streamrec/recorder/naming"
+)
+
+// queueFrames bounds the frames waiting for a recorder's goroutine: several seconds of a
+// high-rate stream. Past it frames are dropped (and the file resumes at the next keyframe)
+// rather than stalling the ingest that feeds every recorder of the stream.
+const queueFrames = 4096
+
+// flushEvery is how much wall-clock time a crash may cost at most: pending media is written out
+// this often even when the container's own fragmenting has not triggered.
+const flushEvery = time.Second
+
+// Options describe one recording.
+type Options struct {
+	Dir      string         // the records folder
+	Settings *conf.Settings // snapshot taken when the recording starts
+	Values   naming.Values  // what file name templates refer to
+	Tracks   []media.Track  // the stream's tracks; media.Frame.Track indexes this
+	Files    *Files         // files being written, shared by all recorders
+	Log      *slog.Logger
+
+	// FileName, when set, replaces the naming policy's output (the REST "fileName" parameter).
+	FileName string
+	// Template, when set, replaces the settings' template for this recording (REST "config.fileTemplate").
+	Template string
+	// Rotation overrides the settings' record_rotation for this recording when non-nil.
+	Rotation *Rotation
+	// NoRotation turns rotation off whatever the settings say (streams published in a room).
+	NoRotation bool
+
+	// OnFile is called, on the recorder's goroutine, after each file is closed and complete.
+	OnFile func(File)
+}
+
+// Rotation says when a recording moves on to its next part; zero fields are off.
+type Rotation struct {
+	Seconds int
+	Bytes   int64
+}
+
+func (r Rotation) on() bool { return r.Seconds > 0 || r.Bytes > 0 }
+
+// File is a finished recording file.
+type File struct {
+	Name           string // base name inside the records folder
+	Path           string // absolute path
+	Part           int    // rotation part number, 0 without rotation
+	Size           int64
+	Duration       time.Duration
+	Start, End     time.Time
+	StreamName     string
+	MediaSessionID string
+}
+
+// Recorder records one stream. Its methods are safe for concurrent use.
+type Recorder struct {
+	opts  Options
+	plan  plan
+	queue chan queued
+	stop  chan struct{}
+	done  chan struct{}
+	seq   atomic.Uint64 // frames offered to Push, to notice drops
+	drops atomic.Uint64
+
+	mu       sync.Mutex
+	current  string // name of the file being written
+	finished []File
+	err      error
+}
+
+type queued struct {
+	f   media.Frame
+	seq uint64
+}
+
+// ErrStopped is returned by Stop when the recorder was already stopped.
+var ErrStopped = errors.New("recording already stopped")
+
+// Start validates the options, creates the first file and starts recording. gop holds frames
+// cached by the stream (from its last keyframe), written before anything pushed later.
+func Start(o Options, gop []media.Frame) (*Recorder, error) {
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	p, err := newPlan(o)
+	if err != nil {
+		return nil, err
+	}
+	r := &Recorder{
+		opts:  o,
+		plan:  p,
+		queue: make(chan queued, queueFrames),
+		stop:  make(chan struct{}),
+		done:  make(chan struct{}),
+	}
+	w := newWriter(r)
+	if err := w.openPart(0); err != nil {
+		p.close()
+		return nil, err
+	}
+	go r.run(w, gop)
+	return r, nil
+}
+
+// Push offers a frame. It never blocks: when the recorder cannot keep up the frame is dropped,
+// counted, and the recording resumes cleanly at the next keyframe.
+func (r *Recorder) Push(f media.Frame) {
+	q := queued{f: f, seq: r.seq.Add(1)}
+	select {
+	case r.queue <- q:
+	default:
+		if r.drops.Add(1) == 1 {
+			r.opts.Log.Error("recorder cannot keep up (disk too slow?): dropping frames until the next keyframe")
+		}
+	}
+}
+
+// Name returns the file currently being written, or the last one finished.
+func (r *Recorder) Name() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.current
+}
+
+// Err returns the error that ended the recording early, if any.
+func (r *Recorder) Err() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.err
+}
+
+// Finished returns the files finished so far.
+func (r *Recorder) Finished() []File {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]File(nil), r.finished...)
+}
+
+// Stop writes what is queued, finishes the current file and returns every file of the recording.
+// It returns the error that ended the recording early, if any; the files are valid either way.
+func (r *Recorder) Stop() ([]File, error) {
+	select {
+	case <-r.stop:
+		<-r.done
+		return r.Finished(), ErrStopped
+	default:
+	}
+	close(r.stop)
+	<-r.done
+	return r.Finished(), r.Err()
+}
+
+// Done is closed when the recorder's goroutine has finished (after Stop, or after a fatal error).
+func (r *Recorder) Done() <-chan struct{} { return r.done }
+
+func (r *Recorder) run(w *writer, gop []media.Frame) {
+	defer close(r.done)
+	defer r.plan.close()
+	tick := time.NewTicker(flushEvery)
+	defer tick.Stop()
+	for _, f := range gop {
+		w.frame(f)
+	}
+	var last uint64
+	for w.err == nil {
+		select {
+		case q := <-r.queue:
+			if q.seq != last+1 && last != 0 {
+				w.gap()
+			}
+			last = q.seq
+			w.frame(q.f)
+		case <-tick.C:
+			w.flush()
+		case <-r.stop:
+			r.drain(w, &last)
+			w.finish()
+			return
+		}
+	}
+	// A write failed: finish what is on disk and tell whoever reads Err.
+	w.finish()
+	r.setErr(w.err)
+	r.opts.Log.Error("recording failed", "file", r.Name(), "err", w.err)
+}
+
+// drain writes the frames queued before Stop.
+func (r *Recorder) drain(w *writer, last *uint64) {
+	for w.err == nil {
+		select {
+		case q := <-r.queue:
+			if q.seq != *last+1 && *last != 0 {
+				w.gap()
+			}
+			*last = q.seq
+			w.frame(q.f)
+		default:
+			return
+		}
+	}
+}
+
+func (r *Recorder) setCurrent(name string) {
+	r.mu.Lock()
+	r.current = name
+	r.mu.Unlock()
+}
+
+func (r *Recorder) addFinished(f File) {
+	r.mu.Lock()
+	r.finished = append(r.finished, f)
+	r.current = f.Name
+	r.mu.Unlock()
+}
+
+func (r *Recorder) setErr(err error) {
+	r.mu.Lock()
+	if r.err == nil {
+		r.err = err
+	}
+	r.mu.Unlock()
+}
+
+// describe is used in errors and logs.
+func describe(tracks []media.Track) string {
+	s := ""
+	for i := range tracks {
+		if i > 0 {
+			s += ", "
+		}
+		s += tracks[i].String()
+	}
+	return fmt.Sprintf("[%s]", s)
+}

@@ -1,0 +1,163 @@
+package rtmp
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	gortmp "github.com/yutopp/go-rtmp"
+	"github.com/yutopp/go-rtmp/message"
+
+	"github.com/streamrec/streamrec/server/stream"
+)
+
+// handler serves one RTMP connection.
+type handler struct {
+	gortmp.DefaultHandler
+	srv  *Server
+	nc   net.Conn
+	conn *gortmp.Conn
+	log  *slog.Logger
+	app  string
+	pub  *publisher
+	buf  bytes.Buffer // reused to read message payloads
+}
+
+func (h *handler) OnServe(conn *gortmp.Conn) { h.conn = conn }
+
+func (h *handler) OnConnect(_ uint32, cmd *message.NetConnectionConnect) error {
+	h.app = cmd.Command.App
+	return nil
+}
+
+// OnPublish registers the stream. Its name is the last path element of app/name, without query.
+func (h *handler) OnPublish(ctx *gortmp.StreamContext, _ uint32, cmd *message.NetStreamPublish) error {
+	if h.pub != nil {
+		return errors.New("this connection already publishes a stream")
+	}
+	name := streamName(h.app, cmd.PublishingName)
+	if name == "" {
+		h.refuse(ctx, "NetStream.Publish.BadName", "Stream name is empty")
+		return errors.New("empty stream name")
+	}
+	st, err := h.srv.reg.Create(stream.Identity{
+		Name:      name,
+		SessionID: "/" + h.nc.RemoteAddr().String() + "/" + h.nc.LocalAddr().String(),
+		Provider:  stream.ProviderRTMP,
+		AppKey:    h.app,
+	})
+	if err != nil {
+		h.log.Warn("publish refused", "stream", name, "err", err)
+		h.refuse(ctx, "NetStream.Publish.BadName", err.Error())
+		return err
+	}
+	h.pub = newPublisher(st)
+	st.Log().Info("rtmp publish", "app", h.app, "remote", h.nc.RemoteAddr().String())
+	return nil
+}
+
+// refuse tells the client why in an onStatus error of its own, ahead of go-rtmp's generic
+// "Publish failed.", so ffmpeg and OBS show the reason.
+func (h *handler) refuse(ctx *gortmp.StreamContext, code, description string) {
+	var body bytes.Buffer
+	enc := message.NewAMFEncoder(&body, message.EncodingTypeAMF0)
+	status := &message.NetStreamOnStatus{InfoObject: message.NetStreamOnStatusInfoObject{
+		Level:       message.NetStreamOnStatusLevelError,
+		Code:        message.NetStreamOnStatusCode(code),
+		Description: description,
+	}}
+	if err := message.EncodeBodyAnyValues(enc, status); err != nil {
+		return
+	}
+	wctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = h.conn.Write(wctx, 5, 0, &gortmp.ChunkMessage{
+		StreamID: ctx.StreamID,
+		Message: &message.CommandMessage{
+			CommandName: "onStatus",
+			Encoding:    message.EncodingTypeAMF0,
+			Body:        &body,
+		},
+	})
+}
+
+func (h *handler) OnSetDataFrame(_ uint32, data *message.NetStreamSetDataFrame) error {
+	if h.pub != nil {
+		h.pub.metadata(data.Payload)
+	}
+	return nil
+}
+
+func (h *handler) OnAudio(ts uint32, payload io.Reader) error {
+	if h.pub == nil {
+		return nil
+	}
+	b, err := h.read(payload)
+	if err != nil {
+		return err
+	}
+	return h.pub.audio(ts, b)
+}
+
+func (h *handler) OnVideo(ts uint32, payload io.Reader) error {
+	if h.pub == nil {
+		return nil
+	}
+	b, err := h.read(payload)
+	if err != nil {
+		return err
+	}
+	return h.pub.video(ts, b)
+}
+
+// read returns the payload in a buffer reused between messages; the publisher copies what it keeps.
+func (h *handler) read(payload io.Reader) ([]byte, error) {
+	h.buf.Reset()
+	if _, err := h.buf.ReadFrom(payload); err != nil {
+		return nil, fmt.Errorf("read rtmp message: %w", err)
+	}
+	return h.buf.Bytes(), nil
+}
+
+func (h *handler) OnFCUnpublish(uint32, *message.NetStreamFCUnpublish) error {
+	h.end()
+	return nil
+}
+
+func (h *handler) OnDeleteStream(uint32, *message.NetStreamDeleteStream) error {
+	h.end()
+	return nil
+}
+
+// OnClose runs when the connection ends for any reason: a publisher that drops mid-stream
+// ends its stream, and so its recording, cleanly.
+func (h *handler) OnClose() {
+	h.end()
+	h.srv.forget(h.nc)
+}
+
+func (h *handler) end() {
+	if h.pub != nil {
+		h.pub.end()
+		h.pub = nil
+	}
+}
+
+// streamName is the last path element of the publishing name, without a query string
+// ("live/cam1?key=x" → "cam1"); the application name does not take part.
+func streamName(_, name string) string {
+	if i := strings.IndexByte(name, '?'); i >= 0 {
+		name = name[:i]
+	}
+	name = strings.TrimRight(name, "/")
+	if i := strings.LastIndexByte(name, '/'); i >= 0 {
+		name = name[i+1:]
+	}
+	return name
+}

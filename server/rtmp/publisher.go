@@ -1,0 +1,293 @@
+package rtmp
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/Eyevinn/mp4ff/aac"
+	"github.com/Eyevinn/mp4ff/avc"
+	amf0 "github.com/yutopp/go-amf0"
+
+	"github.com/streamrec/streamrec/recorder/media"
+	"github.com/streamrec/streamrec/server/stream"
+)
+
+// FLV codec ids (video_file_format_spec_v10, E.4.2 and E.4.3).
+const (
+	flvCodecAVC   = 7
+	flvSoundAAC   = 10
+	flvKeyframe   = 1
+	flvSeqHeader  = 0
+	flvMediaFrame = 1
+)
+
+// Until the publisher has said what it sends (metadata and sequence headers), frames wait here;
+// these bound the wait so a publisher that never sends a sequence header cannot hold memory.
+const (
+	maxPendingFrames = 600
+	maxPendingMedia  = 5 * time.Second
+)
+
+// publisher turns one RTMP publication's FLV tags into the stream's tracks and frames.
+type publisher struct {
+	st *stream.Stream
+
+	// What metadata announced (onMetaData): nil when there was none.
+	expectVideo, expectAudio *bool
+
+	vtrack, atrack *media.Track // configured from sequence headers
+	nalLen       int          // AVC NAL length size of the sequence header
+	videoIdx     int          // track index once published, -1 without
+	audioIdx     int
+	published    bool
+	pending      []pendingFrame
+	audioSeen    int  // audio frames seen while no video message arrived
+	videoSeen    bool // any video message arrived
+	warned       map[string]bool
+
+	clock timestamps
+}
+
+type pendingFrame struct {
+	kind media.Kind
+	f    media.Frame
+}
+
+func newPublisher(st *stream.Stream) *publisher {
+	return &publisher{st: st, videoIdx: -1, audioIdx: -1, warned: map[string]bool{}}
+}
+
+// metadata reads onMetaData to learn which tracks to wait for.
+func (p *publisher) metadata(payload []byte) {
+	dec := amf0.NewDecoder(bytes.NewReader(payload))
+	var name string
+	if err := dec.Decode(&name); err != nil || name != "onMetaData" {
+		return
+	}
+	var meta map[string]interface{}
+	if err := dec.Decode(&meta); err != nil {
+		return
+	}
+	v := isCodec(meta["videocodecid"], flvCodecAVC, "avc1")
+	a := isCodec(meta["audiocodecid"], flvSoundAAC, "mp4a")
+	p.expectVideo, p.expectAudio = &v, &a
+}
+
+// isCodec reads a metadata codec id given as a number or as a FourCC string.
+func isCodec(v interface{}, id float64, fourcc string) bool {
+	switch v := v.(type) {
+	case float64:
+		return v == id
+	case string:
+		return v == fourcc
+	}
+	return false
+}
+
+func (p *publisher) video(ts uint32, b []byte) error {
+	p.videoSeen = true
+	if len(b) == 0 {
+		return nil
+	}
+	if b[0]&0x80 != 0 || b[0]&0x0f != flvCodecAVC {
+		reason := fmt.Sprintf("video codec %s over RTMP cannot be recorded: publish H.264", flvVideoCodec(b[0]))
+		p.st.Fail(reason)
+		return errors.New(reason)
+	}
+	if len(b) < 5 {
+		return nil
+	}
+	switch b[1] {
+	case flvSeqHeader:
+		return p.videoConfig(b[5:])
+	case flvMediaFrame:
+		if p.vtrack == nil {
+			return nil // no decoder configuration yet: undecodable
+		}
+		cts := int32(uint32(b[2])<<16|uint32(b[3])<<8|uint32(b[4])) << 8 >> 8 // signed 24-bit
+		dts := p.clock.at(ts)
+		f := media.Frame{DTS: dts, PTS: dts + time.Duration(cts)*time.Millisecond, Key: b[0]>>4 == flvKeyframe}
+		data, err := avcSamples(b[5:], p.nalLen)
+		if err != nil {
+			p.warnOnce("video", "bad video frame dropped", err)
+			return nil
+		}
+		f.Data = data
+		p.frame(media.Video, f)
+	}
+	return nil
+}
+
+func (p *publisher) videoConfig(rec []byte) error {
+	rec = append([]byte(nil), rec...) // the decoded parameter sets point into it; the payload buffer is reused
+	conf, err := avc.DecodeAVCDecConfRec(rec)
+	if err != nil || len(conf.SPSnalus) == 0 || len(conf.PPSnalus) == 0 || len(rec) < 5 {
+		p.warnOnce("avcC", "bad H.264 sequence header ignored", err)
+		return nil
+	}
+	t := media.Track{Kind: media.Video, Codec: media.H264, SPS: conf.SPSnalus, PPS: conf.PPSnalus}
+	if sps, err := avc.ParseSPSNALUnit(conf.SPSnalus[0], false); err == nil {
+		t.Width, t.Height = int(sps.Width), int(sps.Height)
+	}
+	if p.published && p.vtrack != nil && !bytes.Equal(p.vtrack.SPS[0], t.SPS[0]) {
+		// The recorder keeps the configuration it started with; a resolution change mid-stream
+		// would need a new file. Say so instead of writing a file that does not decode.
+		p.warnOnce("spschange", "H.264 parameters changed mid-stream; the recording keeps the first ones", nil)
+	}
+	p.nalLen = int(rec[4]&3) + 1
+	p.vtrack = &t
+	return nil
+}
+
+func (p *publisher) audio(ts uint32, b []byte) error {
+	if len(b) < 2 {
+		return nil
+	}
+	if b[0]>>4 != flvSoundAAC {
+		p.warnOnce("audiocodec", "audio is not recorded: only AAC over RTMP is supported", fmt.Errorf("sound format %d", b[0]>>4))
+		return nil
+	}
+	switch b[1] {
+	case flvSeqHeader:
+		asc, err := aac.DecodeAudioSpecificConfig(bytes.NewReader(b[2:]))
+		if err != nil {
+			p.warnOnce("asc", "bad AAC sequence header ignored", err)
+			return nil
+		}
+		p.atrack = &media.Track{
+			Kind: media.Audio, Codec: media.AAC, SampleRate: asc.SamplingFrequency,
+			Channels: max(int(asc.ChannelConfiguration), 1), Config: append([]byte(nil), b[2:]...),
+		}
+	case flvMediaFrame:
+		if p.atrack == nil || len(b) == 2 {
+			return nil
+		}
+		if !p.videoSeen {
+			p.audioSeen++
+		}
+		dts := p.clock.at(ts)
+		p.frame(media.Audio, media.Frame{DTS: dts, PTS: dts, Key: true, Data: append([]byte(nil), b[2:]...)})
+	}
+	return nil
+}
+
+// frame passes a frame to the stream, or holds it until the tracks are known.
+func (p *publisher) frame(kind media.Kind, f media.Frame) {
+	if !p.published {
+		p.pending = append(p.pending, pendingFrame{kind, f})
+		if !p.ready(kind, f) {
+			return
+		}
+		p.publish()
+		return
+	}
+	p.write(kind, f)
+}
+
+func (p *publisher) write(kind media.Kind, f media.Frame) {
+	f.Track = p.audioIdx
+	if kind == media.Video {
+		f.Track = p.videoIdx
+	}
+	if f.Track >= 0 {
+		p.st.WriteFrame(f)
+	}
+}
+
+// ready tells whether every track the publisher sends is configured, given the frame just held.
+func (p *publisher) ready(kind media.Kind, f media.Frame) bool {
+	if len(p.pending) >= maxPendingFrames || f.DTS-p.pending[0].f.DTS >= maxPendingMedia {
+		return true // waited long enough: go with what is configured
+	}
+	if p.expectVideo != nil {
+		return (!*p.expectVideo || p.vtrack != nil) && (!*p.expectAudio || p.atrack != nil)
+	}
+	// No metadata: a video keyframe means video is flowing (with audio if its header came);
+	// a run of audio with no video at all means an audio-only publisher.
+	return (kind == media.Video && f.Key) || (!p.videoSeen && p.audioSeen >= 25)
+}
+
+func (p *publisher) publish() {
+	var tracks []media.Track
+	if p.vtrack != nil {
+		p.videoIdx = len(tracks)
+		tracks = append(tracks, *p.vtrack)
+	}
+	if p.atrack != nil {
+		p.audioIdx = len(tracks)
+		tracks = append(tracks, *p.atrack)
+	}
+	p.published = true
+	p.st.Publish(tracks)
+	for _, pf := range p.pending {
+		p.write(pf.kind, pf.f)
+	}
+	p.pending = nil
+}
+
+// end unpublishes: the recording is finished before this returns.
+func (p *publisher) end() {
+	p.st.Unpublish()
+}
+
+func (p *publisher) warnOnce(key, msg string, err error) {
+	if p.warned[key] {
+		return
+	}
+	p.warned[key] = true
+	p.st.Log().Warn(msg, "err", err)
+}
+
+// avcSamples copies an AVC frame, rewriting NAL lengths to the 4 bytes the media model uses.
+func avcSamples(b []byte, nalLen int) ([]byte, error) {
+	if nalLen == 4 {
+		return append([]byte(nil), b...), nil
+	}
+	out := make([]byte, 0, len(b)+16)
+	for len(b) > 0 {
+		if len(b) < nalLen {
+			return nil, errors.New("truncated NAL length")
+		}
+		n := 0
+		for _, c := range b[:nalLen] {
+			n = n<<8 | int(c)
+		}
+		b = b[nalLen:]
+		if n > len(b) {
+			return nil, errors.New("NAL unit longer than the frame")
+		}
+		out = binary.BigEndian.AppendUint32(out, uint32(n))
+		out = append(out, b[:n]...)
+		b = b[n:]
+	}
+	return out, nil
+}
+
+func flvVideoCodec(b byte) string {
+	if b&0x80 != 0 {
+		return "(enhanced RTMP: HEVC/AV1/VP9)"
+	}
+	names := map[byte]string{2: "Sorenson H.263", 3: "Screen video", 4: "VP6", 5: "VP6 alpha", 6: "Screen video 2", 7: "H.264"}
+	if n, ok := names[b&0x0f]; ok {
+		return n
+	}
+	return fmt.Sprintf("id %d", b&0x0f)
+}
+
+// timestamps extends RTMP's 32-bit millisecond clock, which wraps after 49 days.
+type timestamps struct {
+	last  uint32
+	epoch int64
+	seen  bool
+}
+
+func (t *timestamps) at(ts uint32) time.Duration {
+	if t.seen && ts < t.last && t.last-ts > 1<<31 {
+		t.epoch += 1 << 32
+	}
+	t.last, t.seen = ts, true
+	return time.Duration(t.epoch+int64(ts)) * time.Millisecond
+}

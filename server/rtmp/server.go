@@ -1,0 +1,109 @@
+// Package rtmp is the RTMP ingest: encoders, OBS and ffmpeg publish here, and each publication
+// becomes a stream in the registry. FLV tags, sequence headers and RTMP timestamps end here; the
+// registry receives media.Tracks and media.Frames.
+package rtmp
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	gortmp "github.com/yutopp/go-rtmp"
+
+	"github.com/streamrec/streamrec/server/stream"
+)
+
+// idleTimeout drops a connection that sends nothing for this long (a stalled or dead publisher).
+const idleTimeout = 30 * time.Second
+
+// maxMessageSize bounds one RTMP message (a video frame): larger ones end the connection.
+const maxMessageSize = 16 << 20
+
+// Server accepts RTMP publishers.
+type Server struct {
+	reg *stream.Registry
+	log *slog.Logger
+	ln  net.Listener
+	srv *gortmp.Server
+
+	mu    sync.Mutex
+	conns map[net.Conn]struct{}
+	wg    sync.WaitGroup
+}
+
+// Listen starts accepting RTMP connections on addr (":1935").
+func Listen(addr string, reg *stream.Registry, log *slog.Logger) (*Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{reg: reg, log: log.With("ingest", "rtmp"), ln: ln, conns: map[net.Conn]struct{}{}}
+	s.srv = gortmp.NewServer(&gortmp.ServerConfig{OnConnect: s.onConnect})
+	go func() {
+		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, gortmp.ErrClosed) {
+			s.log.Error("rtmp listener stopped", "err", err)
+		}
+	}()
+	s.log.Info("listening", "addr", ln.Addr().String())
+	return s, nil
+}
+
+// Addr is the listening address.
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Close stops accepting, closes every connection and waits for their streams to end, so their
+// recordings are finished when it returns.
+func (s *Server) Close() {
+	s.srv.Close()
+	s.mu.Lock()
+	for c := range s.conns {
+		c.Close()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+}
+
+func (s *Server) onConnect(nc net.Conn) (io.ReadWriteCloser, *gortmp.ConnConfig) {
+	s.mu.Lock()
+	s.conns[nc] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	h := &handler{srv: s, nc: nc, log: s.log.With("remote", nc.RemoteAddr().String())}
+	return &idleConn{Conn: nc}, &gortmp.ConnConfig{
+		Handler: h,
+		ControlState: gortmp.StreamControlStateConfig{
+			DefaultBandwidthWindowSize: 6 * 1024 * 1024 / 8,
+			MaxMessageSize:             maxMessageSize,
+		},
+		Logger: quietLogger(),
+	}
+}
+
+// forget is called once a connection has ended.
+func (s *Server) forget(nc net.Conn) {
+	s.mu.Lock()
+	if _, ok := s.conns[nc]; ok {
+		delete(s.conns, nc)
+		s.wg.Done()
+	}
+	s.mu.Unlock()
+}
+
+// idleConn ends a read that waits longer than idleTimeout.
+type idleConn struct{ net.Conn }
+
+func (c *idleConn) Read(p []byte) (int, error) {
+	c.Conn.SetReadDeadline(time.Now().Add(idleTimeout))
+	return c.Conn.Read(p)
+}
+
+// quietLogger silences go-rtmp's own logrus output: our handler logs what matters with slog.
+func quietLogger() logrus.FieldLogger {
+	l := logrus.New()
+	l.Out = io.Discard
+	return l
+}

@@ -1,0 +1,199 @@
+// Package server is the composition root: it reads the settings of a home folder, creates the
+// stream registry and the recorder's shared state, and starts every listener the settings ask for.
+package server
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/streamrec/streamrec/conf"
+	"github.com/streamrec/streamrec/recorder"
+	"github.com/streamrec/streamrec/server/api"
+	"github.com/streamrec/streamrec/server/rtmp"
+	"github.com/streamrec/streamrec/server/stream"
+	"github.com/streamrec/streamrec/server/web"
+)
+
+// Version is set at build time (-ldflags "-X .../server.Version=...").
+var Version = "dev"
+
+// maxBody bounds a REST or page request body.
+const maxBody = 1 << 20
+
+// Server is a running streamrec.
+type Server struct {
+	Home     string
+	Settings *conf.Store
+	Streams  *stream.Registry
+	Files    *recorder.Files
+	Records  string // the records folder
+	Started  time.Time
+
+	log       *slog.Logger
+	rtmp      *rtmp.Server
+	app       *fiber.App
+	listeners []net.Listener
+}
+
+// New prepares a server in home: it creates conf/flashphoner.properties (every setting with its
+// default and a comment), records/ and bin/on_record_hook.sh when missing, and refuses settings
+// that do not parse.
+func New(home string, log *slog.Logger) (*Server, error) {
+	home, err := filepath.Abs(home)
+	if err != nil {
+		return nil, err
+	}
+	for _, dir := range []string{"conf", "records", "bin"} {
+		if err := os.MkdirAll(filepath.Join(home, dir), 0o755); err != nil {
+			return nil, fmt.Errorf("create %s: %w", dir, err)
+		}
+	}
+	store, err := conf.Open(filepath.Join(home, "conf", "flashphoner.properties"))
+	if err != nil {
+		return nil, err
+	}
+	if err := writeDefaultHook(filepath.Join(home, "bin", "on_record_hook.sh")); err != nil {
+		return nil, err
+	}
+	s := &Server{
+		Home:     home,
+		Settings: store,
+		Files:    recorder.NewFiles(),
+		Records:  filepath.Join(home, "records"),
+		Started:  time.Now(),
+		log:      log,
+	}
+	s.Streams = stream.New(stream.Config{
+		Settings: store.Current,
+		Dir:      s.Records,
+		Files:    s.Files,
+		Log:      log,
+		OnFile:   s.onFile,
+	})
+	return s, nil
+}
+
+// onFile runs for every finished recording file.
+func (s *Server) onFile(f recorder.File) {
+	s.log.Info("recording ready", "stream", f.StreamName, "mediaSessionId", f.MediaSessionID,
+		"file", f.Name, "bytes", f.Size, "duration", f.Duration.Round(time.Millisecond))
+}
+
+// Start opens every listener whose port is not 0. On error, listeners already opened are closed.
+func (s *Server) Start() error {
+	st := s.Settings.Current()
+	s.app = s.newApp()
+	if err := s.listenHTTP(st.HTTPPort, nil); err != nil {
+		s.Close()
+		return err
+	}
+	if st.HTTPSPort != 0 {
+		cfg, err := s.tlsConfig(st)
+		if err == nil {
+			err = s.listenHTTP(st.HTTPSPort, cfg)
+		}
+		if err != nil {
+			s.Close()
+			return err
+		}
+	}
+	if st.RTMPPort != 0 {
+		r, err := rtmp.Listen(":"+strconv.Itoa(st.RTMPPort), s.Streams, s.log)
+		if err != nil {
+			s.Close()
+			return fmt.Errorf("rtmp.port %d: %w", st.RTMPPort, err)
+		}
+		s.rtmp = r
+	}
+	return nil
+}
+
+func (s *Server) newApp() *fiber.App {
+	app := fiber.New(fiber.Config{
+		DisableStartupMessage: true,
+		BodyLimit:             maxBody,
+		ReadTimeout:           time.Minute,
+		IdleTimeout:           2 * time.Minute,
+		ErrorHandler: func(c *fiber.Ctx, err error) error {
+			code := fiber.StatusInternalServerError
+			var fe *fiber.Error
+			if errors.As(err, &fe) {
+				code = fe.Code
+			}
+			return api.Error(c, code, err.Error())
+		},
+	})
+	api.Register(app, s.Streams)
+	(&web.Records{Dir: s.Records, Files: s.Files}).Register(app)
+	return app
+}
+
+func (s *Server) listenHTTP(port int, cfg *tls.Config) error {
+	if port == 0 {
+		return nil
+	}
+	ln, err := net.Listen("tcp", ":"+strconv.Itoa(port))
+	if err != nil {
+		return fmt.Errorf("port %d: %w", port, err)
+	}
+	if cfg != nil {
+		ln = tls.NewListener(ln, cfg)
+	}
+	s.listeners = append(s.listeners, ln)
+	go func() {
+		if err := s.app.Listener(ln); err != nil {
+			s.log.Debug("http listener ended", "addr", ln.Addr().String(), "err", err)
+		}
+	}()
+	s.log.Info("listening", "addr", ln.Addr().String(), "tls", cfg != nil)
+	return nil
+}
+
+// Close stops accepting publishers, finishes every recording, then stops the web listeners.
+// SIGTERM ends here, so every file is complete when the process exits.
+func (s *Server) Close() {
+	s.Streams.Close()
+	if s.rtmp != nil {
+		s.rtmp.Close()
+	}
+	if s.app != nil {
+		s.app.ShutdownWithTimeout(5 * time.Second)
+	}
+	for _, ln := range s.listeners {
+		ln.Close()
+	}
+}
+
+// writeDefaultHook creates the finish hook example when there is none.
+func writeDefaultHook(path string) error {
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	return os.WriteFile(path, []byte(defaultHook), 0o755)
+}
+
+const defaultHook = `#!/bin/sh
+# streamrec runs this script once for every finished recording file (each rotated part too),
+# after the file is closed and complete. Set another script with on_record_hook_script in
+# conf/flashphoner.properties.
+#
+#   $1  the stream name
+#   $2  the absolute path of the recording file
+#
+# Its exit code and output are logged and shown on the dashboard. Example: copy recordings
+# to a web folder (mind the 255-byte file name limit of the target):
+#
+#   STREAM_NAME=$1
+#   SRC_FILE=$2
+#   cp "$SRC_FILE" "/var/www/html/stream_records/$STREAM_NAME-$(basename "$SRC_FILE")"
+exit 0
+`

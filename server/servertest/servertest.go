@@ -1,0 +1,210 @@
+// Package servertest runs a real streamrec server in a temporary home for end-to-end tests,
+// publishes to it with real peers (ffmpeg) and judges recordings with ffprobe.
+package servertest
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/streamrec/streamrec/server"
+)
+
+// Env is a running server with its own home folder and free ports.
+type Env struct {
+	T       testing.TB
+	Home    string
+	Server  *server.Server
+	Ports   map[string]int // by setting name: "http.port", "rtmp.port", ...
+	HTTP    string         // http://127.0.0.1:PORT
+	RTMP    string         // rtmp://127.0.0.1:PORT/live
+	Records string
+}
+
+// portKeys are the listeners a test server opens on free ports.
+var portKeys = []string{"http.port", "https.port", "rtmp.port", "ws.port", "wss.port", "rtsp.port"}
+
+// Start runs a server whose settings file holds settings (plus free ports). It is closed when
+// the test ends.
+func Start(t testing.TB, settings map[string]string) *Env {
+	t.Helper()
+	e := Prepare(t, settings)
+	srv, err := server.New(e.Home, slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})))
+	if err != nil {
+		t.Fatalf("server.New: %v", err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatalf("server.Start: %v", err)
+	}
+	e.Server = srv
+	t.Cleanup(srv.Close)
+	return e
+}
+
+// Prepare makes a home with a settings file but starts nothing (for tests that run the binary).
+func Prepare(t testing.TB, settings map[string]string) *Env {
+	t.Helper()
+	home := t.TempDir()
+	e := &Env{T: t, Home: home, Ports: map[string]int{}, Records: filepath.Join(home, "records")}
+	all := map[string]string{}
+	for _, k := range portKeys {
+		p := FreePort(t)
+		e.Ports[k] = p
+		all[k] = strconv.Itoa(p)
+	}
+	for k, v := range settings {
+		all[k] = v
+	}
+	keys := make([]string, 0, len(all))
+	for k := range all {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s=%s\n", k, all[k])
+	}
+	if err := os.MkdirAll(filepath.Join(home, "conf"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(home, "conf", "flashphoner.properties"), []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.HTTP = fmt.Sprintf("http://127.0.0.1:%d", e.Ports["http.port"])
+	e.RTMP = fmt.Sprintf("rtmp://127.0.0.1:%d/live", e.Ports["rtmp.port"])
+	return e
+}
+
+// FreePort returns a TCP port free on loopback right now.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// Post sends a JSON body (a string, sent as is) to a REST path and returns status and body.
+func (e *Env) Post(path, body string) (int, []byte) {
+	e.T.Helper()
+	resp, err := http.Post(e.HTTP+path, "application/json", strings.NewReader(body))
+	if err != nil {
+		e.T.Fatalf("POST %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+// Stream is the part of the WCS stream object tests look at.
+type Stream struct {
+	Name           string `json:"name"`
+	MediaSessionID string `json:"mediaSessionId"`
+	Status         string `json:"status"`
+	RecordName     string `json:"recordName"`
+	Recording      bool   `json:"recording"`
+	MediaProvider  string `json:"mediaProvider"`
+	VideoCodec     string `json:"videoCodec"`
+	AudioCodec     string `json:"audioCodec"`
+}
+
+// Streams returns /rest-api/stream/find_all.
+func (e *Env) Streams() []Stream {
+	e.T.Helper()
+	code, body := e.Post("/rest-api/stream/find_all", "")
+	if code != 200 {
+		e.T.Fatalf("find_all: %d %s", code, body)
+	}
+	var out []Stream
+	if err := json.Unmarshal(body, &out); err != nil {
+		e.T.Fatalf("find_all: %v: %s", err, body)
+	}
+	return out
+}
+
+// WaitStream waits until a stream of that name has the status, and returns it.
+func (e *Env) WaitStream(name, status string, timeout time.Duration) Stream {
+	e.T.Helper()
+	var last []Stream
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		last = e.Streams()
+		for _, s := range last {
+			if s.Name == name && s.Status == status {
+				return s
+			}
+		}
+	}
+	e.T.Fatalf("stream %q never reached %s within %v; streams: %+v", name, status, timeout, last)
+	return Stream{}
+}
+
+// WaitGone waits until no stream has that name (it was unpublished and its recording finished).
+func (e *Env) WaitGone(name string, timeout time.Duration) {
+	e.T.Helper()
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		found := false
+		for _, s := range e.Streams() {
+			found = found || s.Name == name
+		}
+		if !found {
+			return
+		}
+	}
+	e.T.Fatalf("stream %q still published after %v", name, timeout)
+}
+
+// RecordFiles lists the files in records/.
+func (e *Env) RecordFiles() []string {
+	e.T.Helper()
+	ents, err := os.ReadDir(e.Records)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	var out []string
+	for _, en := range ents {
+		out = append(out, en.Name())
+	}
+	return out
+}
+
+// Command runs a program with a timeout and returns its combined output.
+func Command(t testing.TB, timeout time.Duration, name string, args ...string) ([]byte, error) {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		return out.Bytes(), err
+	case <-time.After(timeout):
+		cmd.Process.Kill()
+		<-done
+		return out.Bytes(), fmt.Errorf("%s timed out after %v", name, timeout)
+	}
+}
