@@ -23,13 +23,13 @@ type container interface {
 
 // plan is how a stream's tracks map onto a container: decided once, when recording starts.
 type plan struct {
-	ext       string                                          // "mp4" or "webm"
-	tracks    []media.Track                                   // the container's tracks
-	index     []int                                           // stream track -> container track, -1 = not recorded
-	kinds     []media.Kind                                    // kind of each stream track
-	hasVideo  bool                                            // the recording has a video track
-	audioIn   int                                             // stream index of the recorded audio track, -1 if none
-	transcode *audio.Transcoder                               // nil: audio is copied
+	ext       string                                           // "mp4" or "webm"
+	tracks    []media.Track                                    // the container's tracks
+	index     []int                                            // stream track -> container track, -1 = not recorded
+	kinds     []media.Kind                                     // kind of each stream track
+	hasVideo  bool                                             // the recording has a video track
+	audioIn   int                                              // stream index of the recorded audio track, -1 if none
+	transcode *audio.Transcoder                                // nil: audio is copied
 	create    func(*os.File, []media.Track) (container, error) // opens the container on a new file
 }
 

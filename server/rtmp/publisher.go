@@ -39,14 +39,14 @@ type publisher struct {
 	expectVideo, expectAudio *bool
 
 	vtrack, atrack *media.Track // configured from sequence headers
-	nalLen       int          // AVC NAL length size of the sequence header
-	videoIdx     int          // track index once published, -1 without
-	audioIdx     int
-	published    bool
-	pending      []pendingFrame
-	audioSeen    int  // audio frames seen while no video message arrived
-	videoSeen    bool // any video message arrived
-	warned       map[string]bool
+	nalLen         int          // AVC NAL length size of the sequence header
+	videoIdx       int          // track index once published, -1 without
+	audioIdx       int
+	published      bool
+	pending        []pendingFrame
+	audioSeen      int  // audio frames seen while no video message arrived
+	videoSeen      bool // any video message arrived
+	warned         map[string]bool
 
 	clock timestamps
 }
