@@ -21,6 +21,22 @@ type container interface {
 	Duration() time.Duration
 }
 
+// endCloser is a container that can end a file at a given time (see mp4.Writer.CloseAt): a part
+// ended by a cut is closed at the cut, so its duration is exactly its span and the parts tile
+// when joined. A container without it is closed with Close, and its last frames keep their
+// natural durations.
+type endCloser interface {
+	CloseAt(end time.Duration) error
+}
+
+// closeAt finishes c so that it ends at end; end <= 0 means "where the media ends".
+func closeAt(c container, end time.Duration) error {
+	if ec, ok := c.(endCloser); ok && end > 0 {
+		return ec.CloseAt(end)
+	}
+	return c.Close()
+}
+
 // plan is how a stream's tracks map onto a container: decided once, when recording starts.
 type plan struct {
 	ext       string                                           // "mp4" or "webm"

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -56,6 +57,19 @@ type Rotation struct {
 }
 
 func (r Rotation) on() bool { return r.Seconds > 0 || r.Bytes > 0 }
+
+// String spells r as record_rotation does: "20" (seconds), "10M" (megabytes) or "off".
+func (r Rotation) String() string {
+	switch {
+	case r.Seconds > 0:
+		return strconv.Itoa(r.Seconds)
+	case r.Bytes > 0 && r.Bytes%(1<<20) == 0:
+		return strconv.FormatInt(r.Bytes>>20, 10) + "M"
+	case r.Bytes > 0:
+		return strconv.FormatInt(r.Bytes, 10) + " bytes"
+	}
+	return "off"
+}
 
 // File is a finished recording file.
 type File struct {
@@ -111,7 +125,7 @@ func Start(o Options, gop []media.Frame) (*Recorder, error) {
 		done:  make(chan struct{}),
 	}
 	w := newWriter(r)
-	if err := w.openPart(0); err != nil {
+	if err := w.openPart(nil, 0); err != nil {
 		p.close()
 		return nil, err
 	}
@@ -223,10 +237,14 @@ func (r *Recorder) setCurrent(name string) {
 	r.mu.Unlock()
 }
 
-func (r *Recorder) addFinished(f File) {
+// addFinished records a finished file; was is the name it had while being written (it may have
+// been renamed since), so Name follows a rename of the current file but not of an older part.
+func (r *Recorder) addFinished(f File, was string) {
 	r.mu.Lock()
 	r.finished = append(r.finished, f)
-	r.current = f.Name
+	if r.current == was {
+		r.current = f.Name
+	}
 	r.mu.Unlock()
 }
 

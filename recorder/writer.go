@@ -15,7 +15,34 @@ import (
 // errNothingRecorded ends a recording stopped before its first keyframe: no file is left behind.
 var errNothingRecorded = errors.New("nothing recorded: the stream sent no keyframe before the recording stopped")
 
-// writer is the recorder goroutine's state: the file being written and the timeline.
+// Audio at a rotation cut.
+//
+// A part begins on a video keyframe: its time 0 is the keyframe's DTS (the cut). Audio frames
+// are not aligned with video frames, and ingests do not interleave the two tracks exactly (an
+// RTMP or WebRTC publisher may send audio some tens of milliseconds ahead of or behind the
+// video of the same instant), so "the frames that arrived after the keyframe" is not "the
+// frames after the cut". Each audio frame is therefore routed by its own DTS: an audio frame
+// older than the cut belongs to the part before it, one at or after the cut to the new part.
+// That gives every part exact timestamps (no frame shifted, none written twice) and makes the
+// parts tile: joined in order, the audio runs on continuously across each cut.
+//
+//   - Audio behind video (older than the cut, arriving after the keyframe): the previous part
+//     stays open after the cut (w.prev) and receives it. It is finished as soon as an audio
+//     frame at or after the cut shows that audio has passed the cut, or when video is
+//     maxAudioLag past the cut (an audio track that went quiet must not hold a file open), or
+//     when the recording ends. Audio still older than the cut after that is dropped, loudly.
+//   - Audio ahead of video (newer than the newest video frame): held back in w.held until a
+//     video frame at least as new arrives, because a keyframe still to come may cut before it.
+//     The hold is bounded by maxAudioLead; past it, held audio is written where it falls.
+//
+// Transcoded audio is routed by the DTS of the encoder's output, the same way. Holding and the
+// open previous part are only needed with rotation on and both video and audio recorded.
+const (
+	maxAudioLag  = 2 * time.Second
+	maxAudioLead = time.Second
+)
+
+// writer is the recorder goroutine's state: the files being written and the timeline.
 // Only that goroutine touches it.
 type writer struct {
 	r        *Recorder
@@ -23,20 +50,34 @@ type writer struct {
 	policy   naming.Policy
 	rotation Rotation
 	numbered bool // rotated parts carry a number (the template has no time element)
+	split    bool // rotation with video and audio: audio is routed by DTS (see above)
 
-	part       int    // current part number (0 without rotation)
-	base       string // the policy's name for the current part
-	usedBase   string // base as created: with a clash suffix, kept for the following parts
-	file       *os.File
-	c          container
-	name       string
-	partStart  time.Time
-	started    bool          // origin is set
-	origin     time.Duration // stream time of the recording's first frame
-	partOrigin time.Duration // recording time at which the current part begins
-	written    bool          // the current part holds at least one frame
-	waitKey    bool          // frames were dropped: resume at the next keyframe
-	err        error
+	base     string // the policy's name for the current part
+	usedBase string // base as created: with a clash suffix, kept for the following parts
+	cur      *part  // the part being written
+	prev     *part  // the part before the last cut, open for audio older than the cut
+
+	held      []media.Frame // audio ahead of video, in recording time (container track)
+	lastVideo time.Duration // DTS of the newest video frame, in recording time
+	lateAudio bool          // audio older than the current part was dropped (logged once)
+
+	started bool          // origin is set
+	origin  time.Duration // stream time of the recording's first frame
+	waitKey bool          // frames were dropped: resume at the next keyframe
+	err     error
+}
+
+// part is one file of the recording.
+type part struct {
+	num     int // part number (0 without rotation)
+	file    *os.File
+	c       container
+	name    string
+	start   time.Time     // wall clock when it was opened
+	origin  time.Duration // recording time of the part's time 0: the keyframe it begins on
+	end     time.Duration // recording time of the cut that ended it, 0 while it is the current part
+	payload int64         // media bytes handed to the container
+	written bool          // the part holds at least one frame
 }
 
 func newWriter(r *Recorder) *writer {
@@ -60,44 +101,48 @@ func newWriter(r *Recorder) *writer {
 	}
 	if o.NoRotation {
 		if w.rotation.on() {
-			o.Log.Info("rotation is off for this stream: it is published in a room")
+			o.Log.Info("rotation is off for this stream: it is published in a room", "record_rotation", w.rotation.String())
 		}
 		w.rotation = Rotation{}
 	}
 	w.numbered = w.rotation.on() && !(w.policy.Mode == "template" && naming.HasTime(w.policy.Template))
+	w.split = w.rotation.on() && w.p.hasVideo && w.p.audioIn >= 0
 	return w
 }
 
-// values are the naming values of the current part.
-func (w *writer) values(end time.Time) naming.Values {
+// values are the naming values of a part that began at start.
+func (w *writer) values(start, end time.Time) naming.Values {
 	v := w.r.opts.Values
 	if w.r.opts.FileName != "" {
 		v = naming.Values{StreamName: strings.TrimSuffix(w.r.opts.FileName, "."+w.p.ext)}
 	}
-	v.Start, v.End = w.partStart, end
+	v.Start, v.End = start, end
 	return v
 }
 
-// partNumber is the number the current part's file name carries, 0 for none.
-func (w *writer) partNumber() int {
+// nameNumber is the number a part's file name carries, 0 for none.
+func (w *writer) nameNumber(p *part) int {
 	if w.numbered {
-		return w.part
+		return p.num
 	}
 	return 0
 }
 
-// openPart creates the next file. part 0 starts the recording.
-func (w *writer) openPart(prev int) error {
-	w.part = 0
+// openPart creates the file of the part after prev (nil: the recording's first) beginning at
+// recording time origin, and makes it current.
+func (w *writer) openPart(prev *part, origin time.Duration) error {
+	p := &part{start: time.Now(), origin: origin}
 	if w.rotation.on() {
-		w.part = prev + 1
+		p.num = 1
+		if prev != nil {
+			p.num = prev.num + 1
+		}
 	}
-	w.partStart = time.Now()
-	base := w.policy.Base(w.values(time.Time{}))
+	base := w.policy.Base(w.values(p.start, time.Time{}))
 	if base != w.base {
 		w.base, w.usedBase = base, base
 	}
-	f, name, used, err := naming.CreatePart(w.r.opts.Dir, w.usedBase, w.partNumber(), w.p.ext)
+	f, name, used, err := naming.CreatePart(w.r.opts.Dir, w.usedBase, w.nameNumber(p), w.p.ext)
 	if err != nil {
 		return fmt.Errorf("create recording file: %w", err)
 	}
@@ -108,7 +153,8 @@ func (w *writer) openPart(prev int) error {
 		os.Remove(f.Name())
 		return fmt.Errorf("start %s %s: %w", name, describe(w.p.tracks), err)
 	}
-	w.file, w.c, w.name, w.written = f, c, name, false
+	p.file, p.c, p.name = f, c, name
+	w.cur = p
 	w.r.opts.Files.open(name)
 	w.r.setCurrent(name)
 	return nil
@@ -138,73 +184,154 @@ func (w *writer) frame(f media.Frame) {
 	if f.DTS < 0 {
 		return // audio from before the first keyframe
 	}
-	if startPoint && w.rotateDue(f.DTS) {
-		w.rotate(f.DTS)
-		if w.err != nil {
+	f.Track = w.p.index[f.Track]
+	if kind == media.Audio {
+		if w.p.transcode == nil {
+			w.audio(f)
 			return
 		}
-	}
-	f.Track = w.p.index[f.Track]
-	if kind == media.Audio && w.p.transcode != nil {
-		w.transcode(f)
+		out, err := w.p.transcode.Transcode(f)
+		if err != nil {
+			// One bad audio packet is not worth a recording: skip it, loudly.
+			w.r.opts.Log.Warn("audio packet skipped", "file", w.cur.name, "err", err)
+		}
+		for _, o := range out {
+			o.Track = f.Track
+			w.audio(o)
+		}
 		return
 	}
-	w.write(f)
+	w.video(f, startPoint)
 }
 
-func (w *writer) transcode(f media.Frame) {
-	out, err := w.p.transcode.Transcode(f)
-	if err != nil {
-		// One bad audio packet is not worth a recording: skip it, loudly.
-		w.r.opts.Log.Warn("audio packet skipped", "file", w.name, "err", err)
+// video writes a video frame to the current part, cutting a new part first when it is a
+// keyframe and the part is full.
+func (w *writer) video(f media.Frame, key bool) {
+	w.lastVideo = f.DTS
+	w.release(f.DTS)
+	if key && w.rotateDue(f.DTS) {
+		w.rotate(f.DTS)
+	}
+	if w.prev != nil && f.DTS-w.cur.origin >= maxAudioLag {
+		w.finishPrev() // audio never caught up with the cut
+	}
+	w.write(w.cur, f)
+}
+
+// audio routes an audio frame (already transcoded, in recording time) to its part.
+func (w *writer) audio(f media.Frame) {
+	if !w.p.hasVideo {
+		// Audio-only: every frame is a start point, rotation cuts right here.
+		if w.rotateDue(f.DTS) {
+			w.rotate(f.DTS)
+		}
+		if f.DTS < w.cur.origin {
+			w.dropLate(f) // the encoder's priming, before the recording's origin
+			return
+		}
+		w.write(w.cur, f)
 		return
 	}
-	for _, o := range out {
-		o.Track = f.Track
-		w.write(o)
-	}
-}
-
-// write hands a frame, in recording time, to the current part.
-func (w *writer) write(f media.Frame) {
-	f.DTS -= w.partOrigin
-	f.PTS -= w.partOrigin
-	if f.DTS < 0 {
-		// Audio a few milliseconds older than the keyframe a new part starts on.
-		f.PTS -= f.DTS
-		f.DTS = 0
-	}
-	if err := w.c.WriteFrame(f); err != nil {
-		w.err = fmt.Errorf("write %s: %w", w.name, err)
+	if w.split && (f.DTS > w.lastVideo || len(w.held) > 0) {
+		w.held = append(w.held, f)
+		if f.DTS-w.lastVideo > maxAudioLead {
+			w.release(f.DTS - maxAudioLead)
+		}
 		return
 	}
-	w.written = true
+	w.route(f)
 }
 
-func (w *writer) rotateDue(dts time.Duration) bool {
-	if w.part == 0 || !w.written {
-		return false
+// release routes the held audio frames older than dts.
+func (w *writer) release(dts time.Duration) {
+	n := 0
+	for n < len(w.held) && w.held[n].DTS < dts {
+		w.route(w.held[n])
+		n++
 	}
-	r := w.rotation
-	return (r.Seconds > 0 && dts-w.partOrigin >= time.Duration(r.Seconds)*time.Second) ||
-		(r.Bytes > 0 && w.c.Size() >= r.Bytes)
+	if n > 0 {
+		w.held = append(w.held[:0], w.held[n:]...)
+	}
 }
 
-func (w *writer) rotate(at time.Duration) {
-	w.finishPart()
+// route writes an audio frame to the part its DTS falls in: the previous part while it is open
+// and the frame is older than the cut, else the current part.
+func (w *writer) route(f media.Frame) {
+	p := w.cur
+	if f.DTS < w.cur.origin {
+		p = w.prev
+	} else if w.prev != nil {
+		w.finishPrev() // audio has passed the cut: the previous part is complete
+	}
+	if p == nil || f.DTS < p.origin {
+		w.dropLate(f)
+		return
+	}
+	w.write(p, f)
+}
+
+// dropLate drops an audio frame older than every open part: the encoder's priming before the
+// recording's first keyframe (silently), or audio lagging more than maxAudioLag behind a cut.
+func (w *writer) dropLate(f media.Frame) {
+	if w.cur.origin > 0 && !w.lateAudio {
+		w.lateAudio = true
+		w.r.opts.Log.Warn("audio frame older than the part it would belong to dropped: audio lags video too much",
+			"file", w.cur.name, "lag", (w.cur.origin - f.DTS).String(), "limit", maxAudioLag.String())
+	}
+}
+
+// write hands a frame, in recording time, to part p.
+func (w *writer) write(p *part, f media.Frame) {
 	if w.err != nil {
 		return
 	}
-	w.partOrigin = at
-	if err := w.openPart(w.part); err != nil {
-		w.err = err
+	f.DTS -= p.origin
+	f.PTS -= p.origin
+	if err := p.c.WriteFrame(f); err != nil {
+		w.err = fmt.Errorf("write %s: %w", p.name, err)
+		return
 	}
+	p.payload += int64(len(f.Data))
+	p.written = true
+}
+
+// rotateDue tells whether a part that would begin at recording time dts is due.
+func (w *writer) rotateDue(dts time.Duration) bool {
+	p := w.cur
+	if !w.rotation.on() || !p.written {
+		return false
+	}
+	r := w.rotation
+	return (r.Seconds > 0 && dts-p.origin >= time.Duration(r.Seconds)*time.Second) ||
+		(r.Bytes > 0 && max(p.c.Size(), p.payload) >= r.Bytes)
+}
+
+// rotate begins a new part at recording time at. With audio routing the current part stays
+// open as prev for audio older than the cut; otherwise it is finished now.
+func (w *writer) rotate(at time.Duration) {
+	if w.prev != nil {
+		w.finishPrev()
+	}
+	old := w.cur
+	if err := w.openPart(old, at); err != nil {
+		w.err = err
+		w.cur = old
+		return
+	}
+	old.end = at
+	if w.split {
+		w.prev = old
+		return
+	}
+	w.finishPart(old)
 }
 
 func (w *writer) flush() {
-	if w.c != nil && w.err == nil {
-		if err := w.c.Flush(); err != nil {
-			w.err = fmt.Errorf("write %s: %w", w.name, err)
+	for _, p := range []*part{w.prev, w.cur} {
+		if p != nil && p.c != nil && w.err == nil {
+			if err := p.c.Flush(); err != nil {
+				w.err = fmt.Errorf("write %s: %w", p.name, err)
+			}
 		}
 	}
 }
@@ -216,51 +343,71 @@ func (w *writer) gap() {
 	}
 }
 
-// finish ends the recording: drains the audio encoder and finishes the current part.
+// finish ends the recording: drains the audio encoder, writes held audio and finishes the
+// parts still open.
 func (w *writer) finish() {
-	if w.c == nil {
+	if w.cur == nil || w.cur.c == nil {
 		return
 	}
-	if w.p.transcode != nil && w.err == nil && w.written {
+	if w.p.transcode != nil && w.err == nil && w.started {
 		out, err := w.p.transcode.Flush()
-		if err == nil {
-			for _, o := range out {
-				o.Track = w.p.index[w.p.audioIn]
-				w.write(o)
-			}
+		if err != nil {
+			w.r.opts.Log.Warn("audio encoder flush failed: the last audio frames are missing", "file", w.cur.name, "err", err)
+		}
+		for _, o := range out {
+			o.Track = w.p.index[w.p.audioIn]
+			w.audio(o)
 		}
 	}
-	if !w.written {
-		w.discard()
+	for _, f := range w.held {
+		w.route(f)
+	}
+	w.held = nil
+	if w.prev != nil {
+		w.finishPrev()
+	}
+	if !w.cur.written {
+		w.discard(w.cur)
 		return
 	}
-	w.finishPart()
+	w.finishPart(w.cur)
+}
+
+// finishPrev finishes the part before the last cut.
+func (w *writer) finishPrev() {
+	p := w.prev
+	w.prev = nil
+	w.finishPart(p)
 }
 
 // discard removes a file that received no frame.
-func (w *writer) discard() {
-	w.c.Close()
-	w.file.Close()
-	os.Remove(filepath.Join(w.r.opts.Dir, w.name))
-	w.r.opts.Files.done(w.name)
-	w.c = nil
+func (w *writer) discard(p *part) {
+	p.c.Close()
+	p.file.Close()
+	p.c = nil
+	os.Remove(filepath.Join(w.r.opts.Dir, p.name))
+	w.r.opts.Files.done(p.name)
 	if len(w.r.Finished()) == 0 {
 		w.r.setErr(errNothingRecorded)
 	}
 }
 
-// finishPart closes the current file, gives it its final name, and announces it.
-func (w *writer) finishPart() {
-	name := w.name
-	cerr := w.c.Close()
-	duration := w.c.Duration()
-	ferr := w.file.Close()
-	w.c = nil
+// finishPart closes a part's file, gives it its final name, and announces it.
+func (w *writer) finishPart(p *part) {
+	name := p.name
+	var span time.Duration // 0: the part ends where its media ends
+	if p.end > 0 {
+		span = p.end - p.origin
+	}
+	cerr := closeAt(p.c, span)
+	duration := p.c.Duration()
+	ferr := p.file.Close()
+	p.c = nil
 	end := time.Now()
 	if w.policy.Mode == "template" && naming.HasEndTime(w.policy.Template) {
-		name = w.rename(name, end)
+		name = w.rename(p, end)
 	}
-	w.r.opts.Files.done(w.name)
+	w.r.opts.Files.done(p.name)
 	if err := errors.Join(cerr, ferr); err != nil && w.err == nil {
 		w.err = fmt.Errorf("finish %s: %w", name, err)
 	}
@@ -270,24 +417,25 @@ func (w *writer) finishPart() {
 		size = st.Size()
 	}
 	f := File{
-		Name: name, Path: path, Part: w.part, Size: size, Duration: duration,
-		Start: w.partStart, End: end,
+		Name: name, Path: path, Part: p.num, Size: size, Duration: duration,
+		Start: p.start, End: end,
 		StreamName: w.r.opts.Values.StreamName, MediaSessionID: w.r.opts.Values.MediaSessionID,
 	}
-	w.r.addFinished(f)
-	w.r.opts.Log.Info("recording file finished", "file", name, "duration", duration.Round(time.Millisecond), "bytes", size)
+	w.r.addFinished(f, p.name)
+	w.r.opts.Log.Info("recording file finished", "file", name, "part", p.num,
+		"duration", duration.Round(time.Millisecond), "bytes", size)
 	if w.r.opts.OnFile != nil {
 		w.r.opts.OnFile(f)
 	}
 }
 
 // rename gives a finished file the name its {endTime} element asks for, never overwriting another.
-func (w *writer) rename(old string, end time.Time) string {
-	want := naming.FileName(w.policy.Base(w.values(end)), w.partNumber(), w.p.ext)
-	name, err := naming.Rename(w.r.opts.Dir, old, want)
+func (w *writer) rename(p *part, end time.Time) string {
+	want := naming.FileName(w.policy.Base(w.values(p.start, end)), w.nameNumber(p), w.p.ext)
+	name, err := naming.Rename(w.r.opts.Dir, p.name, want)
 	if err != nil {
-		w.r.opts.Log.Warn("cannot give the finished file its final name; keeping the first", "file", old, "err", err)
-		return old
+		w.r.opts.Log.Warn("cannot give the finished file its final name; keeping the first", "file", p.name, "err", err)
+		return p.name
 	}
 	return name
 }
