@@ -17,6 +17,7 @@ import (
 
 	"github.com/streamrec/streamrec/conf"
 	"github.com/streamrec/streamrec/recorder"
+	"github.com/streamrec/streamrec/recorder/hook"
 	"github.com/streamrec/streamrec/server/api"
 	"github.com/streamrec/streamrec/server/rtmp"
 	"github.com/streamrec/streamrec/server/stream"
@@ -29,6 +30,9 @@ var Version = "dev"
 // maxBody bounds a REST or page request body.
 const maxBody = 1 << 20
 
+// hookShutdownWait bounds how long Close waits for finish hooks still queued or running.
+const hookShutdownWait = 15 * time.Second
+
 // Server is a running streamrec.
 type Server struct {
 	Home     string
@@ -37,6 +41,8 @@ type Server struct {
 	Files    *recorder.Files
 	Records  string // the records folder
 	Started  time.Time
+	// Hooks runs on_record_hook_script for every finished file; Recent() feeds the dashboard.
+	Hooks *hook.Runner
 
 	log       *slog.Logger
 	rtmp      *rtmp.Server
@@ -72,6 +78,7 @@ func New(home string, log *slog.Logger) (*Server, error) {
 		Started:  time.Now(),
 		log:      log,
 	}
+	s.Hooks = hook.New(hook.Config{Log: log})
 	s.Streams = stream.New(stream.Config{
 		Settings: store.Current,
 		Dir:      s.Records,
@@ -86,6 +93,14 @@ func New(home string, log *slog.Logger) (*Server, error) {
 func (s *Server) onFile(f recorder.File) {
 	s.log.Info("recording ready", "stream", f.StreamName, "mediaSessionId", f.MediaSessionID,
 		"file", f.Name, "bytes", f.Size, "duration", f.Duration.Round(time.Millisecond))
+	st := s.Settings.Current()
+	if script := st.HookScriptPath(s.Home); script != "" {
+		s.Hooks.Enqueue(hook.Job{
+			Script: script, Timeout: st.HookTimeout,
+			StreamName: f.StreamName, File: f.Path, MediaSessionID: f.MediaSessionID,
+			Duration: f.Duration, Part: f.Part,
+		})
+	}
 }
 
 // Start opens every listener whose port is not 0. On error, listeners already opened are closed.
@@ -162,6 +177,7 @@ func (s *Server) listenHTTP(port int, cfg *tls.Config) error {
 // SIGTERM ends here, so every file is complete when the process exits.
 func (s *Server) Close() {
 	s.Streams.Close()
+	s.Hooks.Close(hookShutdownWait) // the hooks of the files just finished
 	if s.rtmp != nil {
 		s.rtmp.Close()
 	}
