@@ -20,6 +20,7 @@ import (
 	"github.com/streamrec/streamrec/recorder/hook"
 	"github.com/streamrec/streamrec/server/api"
 	"github.com/streamrec/streamrec/server/rtmp"
+	"github.com/streamrec/streamrec/server/rtsp"
 	"github.com/streamrec/streamrec/server/stream"
 	"github.com/streamrec/streamrec/server/web"
 )
@@ -43,9 +44,12 @@ type Server struct {
 	Started  time.Time
 	// Hooks runs on_record_hook_script for every finished file; Recent() feeds the dashboard.
 	Hooks *hook.Runner
+	// Cameras are the RTSP cameras pulled (conf/rtsp_cameras.json); set by Start.
+	Cameras *rtsp.Manager
 
 	log       *slog.Logger
 	rtmp      *rtmp.Server
+	rtsp      *rtsp.Server
 	app       *fiber.App
 	listeners []net.Listener
 }
@@ -106,6 +110,11 @@ func (s *Server) onFile(f recorder.File) {
 // Start opens every listener whose port is not 0. On error, listeners already opened are closed.
 func (s *Server) Start() error {
 	st := s.Settings.Current()
+	cams, err := rtsp.Open(rtsp.Config{Registry: s.Streams, File: filepath.Join(s.Home, "conf", "rtsp_cameras.json"), Log: s.log})
+	if err != nil {
+		return err
+	}
+	s.Cameras = cams
 	s.app = s.newApp()
 	if err := s.listenHTTP(st.HTTPPort, nil); err != nil {
 		s.Close()
@@ -129,6 +138,14 @@ func (s *Server) Start() error {
 		}
 		s.rtmp = r
 	}
+	if st.RTSPPort != 0 {
+		r, err := rtsp.Listen(st.RTSPPort, s.Streams, s.log)
+		if err != nil {
+			s.Close()
+			return fmt.Errorf("rtsp.port %d: %w", st.RTSPPort, err)
+		}
+		s.rtsp = r
+	}
 	return nil
 }
 
@@ -147,6 +164,9 @@ func (s *Server) newApp() *fiber.App {
 			return api.Error(c, code, err.Error())
 		},
 	})
+	if s.Cameras != nil {
+		api.RegisterRTSP(app, s.Cameras) // before Register, whose catch-all ends /rest-api
+	}
 	api.Register(app, s.Streams)
 	(&web.Records{Dir: s.Records, Files: s.Files}).Register(app)
 	return app
@@ -176,6 +196,12 @@ func (s *Server) listenHTTP(port int, cfg *tls.Config) error {
 // Close stops accepting publishers, finishes every recording, then stops the web listeners.
 // SIGTERM ends here, so every file is complete when the process exits.
 func (s *Server) Close() {
+	if s.Cameras != nil {
+		s.Cameras.Close()
+	}
+	if s.rtsp != nil {
+		s.rtsp.Close()
+	}
 	s.Streams.Close()
 	s.Hooks.Close(hookShutdownWait) // the hooks of the files just finished
 	if s.rtmp != nil {

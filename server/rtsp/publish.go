@@ -1,0 +1,227 @@
+package rtsp
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/bluenviron/gortsplib/v4"
+	"github.com/bluenviron/gortsplib/v4/pkg/base"
+
+	"github.com/streamrec/streamrec/server/stream"
+)
+
+// Server accepts RTSP publishers (ANNOUNCE/RECORD, as `ffmpeg -f rtsp` does), over TCP
+// (interleaved) and UDP. Each publication becomes a stream named after the last element of
+// its path: rtsp://HOST:PORT/live/NAME publishes NAME.
+type Server struct {
+	reg *stream.Registry
+	log *slog.Logger
+	srv *gortsplib.Server
+	udp string // the UDP RTP/RTCP ports, "" when UDP is off
+
+	mu   sync.Mutex
+	pubs map[*gortsplib.ServerSession]*publication
+}
+
+// publication is one RTSP publisher's stream.
+type publication struct {
+	st  *stream.Stream
+	sel selection
+	src *source
+}
+
+// Listen starts accepting RTSP publishers on port (TCP). UDP media use the even/odd port pair
+// at or just below the same number (8554 → UDP 8554 and 8555); when that pair is taken another
+// free pair is used, and without one the server accepts TCP only.
+func Listen(port int, reg *stream.Registry, log *slog.Logger) (*Server, error) {
+	s := &Server{reg: reg, log: log.With("ingest", "rtsp"), pubs: map[*gortsplib.ServerSession]*publication{}}
+	for _, rtp := range udpCandidates(port) {
+		s.srv = s.newServer(port, rtp)
+		err := s.srv.Start()
+		if err == nil {
+			if rtp > 0 {
+				s.udp = fmt.Sprintf("%d-%d", rtp, rtp+1)
+			}
+			s.log.Info("listening", "addr", s.srv.RTSPAddress, "udp", s.udp)
+			return s, nil
+		}
+		if rtp == 0 || !isUDPBindError(err) {
+			return nil, err
+		}
+	}
+	return nil, errors.New("no UDP port pair")
+}
+
+// udpCandidates lists RTP ports to try: the pair at the RTSP port, a few free ones, then none.
+func udpCandidates(port int) []int {
+	out := []int{port &^ 1}
+	for range 4 {
+		if p := freeUDPPair(); p > 0 {
+			out = append(out, p)
+		}
+	}
+	return append(out, 0)
+}
+
+// freeUDPPair finds an even UDP port whose successor is free too.
+func freeUDPPair() int {
+	c, err := net.ListenPacket("udp", ":0")
+	if err != nil {
+		return 0
+	}
+	p := c.LocalAddr().(*net.UDPAddr).Port &^ 1
+	c.Close()
+	if p < 1024 {
+		return 0
+	}
+	return p
+}
+
+func isUDPBindError(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && strings.HasPrefix(op.Net, "udp")
+}
+
+func (s *Server) newServer(port, rtp int) *gortsplib.Server {
+	srv := &gortsplib.Server{Handler: s, RTSPAddress: ":" + strconv.Itoa(port)}
+	if rtp > 0 {
+		srv.UDPRTPAddress = ":" + strconv.Itoa(rtp)
+		srv.UDPRTCPAddress = ":" + strconv.Itoa(rtp+1)
+	}
+	return srv
+}
+
+// Close stops accepting and ends every publication, finishing their recordings.
+func (s *Server) Close() {
+	s.srv.Close()
+	s.mu.Lock()
+	pubs := s.pubs
+	s.pubs = map[*gortsplib.ServerSession]*publication{}
+	s.mu.Unlock()
+	for _, p := range pubs {
+		p.st.Unpublish()
+	}
+}
+
+// UDPPorts is the UDP RTP-RTCP port pair ("8554-8555"), "" when only TCP is accepted.
+func (s *Server) UDPPorts() string { return s.udp }
+
+// OnSessionClose ends the session's stream: its recording is finished when this returns.
+func (s *Server) OnSessionClose(ctx *gortsplib.ServerHandlerOnSessionCloseCtx) {
+	s.mu.Lock()
+	p := s.pubs[ctx.Session]
+	delete(s.pubs, ctx.Session)
+	s.mu.Unlock()
+	if p != nil {
+		p.st.Unpublish()
+	}
+}
+
+// OnDescribe: streams cannot be played over RTSP here.
+func (s *Server) OnDescribe(*gortsplib.ServerHandlerOnDescribeCtx) (*base.Response, *gortsplib.ServerStream, error) {
+	return &base.Response{StatusCode: base.StatusNotFound, StatusMessage: "this server records RTSP streams; it does not play them"}, nil, nil
+}
+
+// OnAnnounce registers the stream a publisher describes, or refuses it with the reason.
+func (s *Server) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*base.Response, error) {
+	name := publishName(ctx.Path)
+	remote := ctx.Conn.NetConn().RemoteAddr().String()
+	log := s.log.With("remote", remote, "stream", name)
+	if name == "" {
+		return refuse(base.StatusBadRequest, "the path needs a stream name: rtsp://HOST:PORT/live/NAME")
+	}
+	st, err := s.reg.Create(stream.Identity{
+		Name:      name,
+		SessionID: "/" + remote + "/" + ctx.Conn.NetConn().LocalAddr().String(),
+		Provider:  stream.ProviderRTSP,
+		AppKey:    publishApp(ctx.Path),
+	})
+	if err != nil {
+		log.Warn("publish refused", "err", err)
+		return refuse(base.StatusForbidden, err.Error())
+	}
+	sel, err := selectMedias(ctx.Description.Medias)
+	if err != nil {
+		log.Warn("publish refused", "err", err)
+		st.Fail(err.Error())
+		return refuse(base.StatusUnsupportedMediaType, err.Error())
+	}
+	if len(sel.skipped) > 0 {
+		st.Log().Warn("media not recorded", "media", strings.Join(sel.skipped, ", "))
+	}
+	s.mu.Lock()
+	if old := s.pubs[ctx.Session]; old != nil {
+		old.st.Unpublish()
+	}
+	s.pubs[ctx.Session] = &publication{st: st, sel: sel}
+	s.mu.Unlock()
+	st.Log().Info("rtsp publish", "remote", remote, "tracks", describeSelection(sel))
+	return &base.Response{StatusCode: base.StatusOK}, nil
+}
+
+func refuse(code base.StatusCode, msg string) (*base.Response, error) {
+	// The status line carries the reason, so the publisher (ffmpeg) prints it.
+	return &base.Response{StatusCode: code, StatusMessage: strings.ReplaceAll(msg, "\n", " ")}, errors.New(msg)
+}
+
+// OnSetup accepts the SETUP of an announced publication; players are turned away.
+func (s *Server) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Response, *gortsplib.ServerStream, error) {
+	if ctx.Session.State() == gortsplib.ServerSessionStateInitial {
+		return &base.Response{StatusCode: base.StatusNotFound, StatusMessage: "this server does not play RTSP streams"}, nil, nil
+	}
+	return &base.Response{StatusCode: base.StatusOK}, nil, nil
+}
+
+// OnRecord starts taking the publisher's packets.
+func (s *Server) OnRecord(ctx *gortsplib.ServerHandlerOnRecordCtx) (*base.Response, error) {
+	s.mu.Lock()
+	p := s.pubs[ctx.Session]
+	s.mu.Unlock()
+	if p == nil {
+		return &base.Response{StatusCode: base.StatusBadRequest}, errors.New("RECORD without ANNOUNCE")
+	}
+	p.src = newSource(p.st, p.sel, ctx.Session)
+	ctx.Session.OnPacketRTPAny(p.src.onPacket)
+	return &base.Response{StatusCode: base.StatusOK}, nil
+}
+
+// OnPacketsLost notes packet loss (UDP) in the stream's log, at debug level.
+func (s *Server) OnPacketsLost(ctx *gortsplib.ServerHandlerOnPacketsLostCtx) {
+	s.log.Debug("RTP packets lost", "lost", ctx.Lost)
+}
+
+// OnDecodeError notes undecodable packets, at debug level.
+func (s *Server) OnDecodeError(ctx *gortsplib.ServerHandlerOnDecodeErrorCtx) {
+	s.log.Debug("RTP decode error", "err", ctx.Error)
+}
+
+// OnStreamWriteError never happens (nothing is played), but keeps gortsplib from logging on its own.
+func (s *Server) OnStreamWriteError(ctx *gortsplib.ServerHandlerOnStreamWriteErrorCtx) {
+	s.log.Debug("RTP write error", "err", ctx.Error)
+}
+
+// publishName is the last element of the path, without a query ("/live/cam1" → "cam1").
+func publishName(path string) string {
+	if i := strings.IndexByte(path, '?'); i >= 0 {
+		path = path[:i]
+	}
+	path = strings.Trim(path, "/")
+	if i := strings.LastIndexByte(path, '/'); i >= 0 {
+		path = path[i+1:]
+	}
+	return path
+}
+
+// publishApp is the first element of a path with several ("/live/cam1" → "live"), else "defaultApp".
+func publishApp(path string) string {
+	path = strings.Trim(path, "/")
+	if i := strings.IndexByte(path, '/'); i > 0 {
+		return path[:i]
+	}
+	return "defaultApp"
+}
