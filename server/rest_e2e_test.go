@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -197,4 +198,28 @@ func get(t *testing.T, e *st.Env, path, rng string) *http.Response {
 	}
 	t.Cleanup(func() { resp.Body.Close() })
 	return resp
+}
+
+// TestHTTPSSelfSigned: with no certificate configured, https.port serves the same API with a
+// certificate made on first start and kept in conf/.
+func TestHTTPSSelfSigned(t *testing.T) {
+	e := st.Start(t, nil)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	resp, err := client.Post("https://127.0.0.1:"+strconv.Itoa(e.Ports["https.port"])+"/rest-api/stream/find_all", "application/json", nil)
+	if err != nil {
+		t.Fatalf("HTTPS: %v", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 || resp.TLS == nil || len(resp.TLS.PeerCertificates) == 0 {
+		t.Fatalf("HTTPS find_all: %d", resp.StatusCode)
+	}
+	cert := resp.TLS.PeerCertificates[0]
+	if err := cert.VerifyHostname("localhost"); err != nil {
+		t.Errorf("certificate does not name localhost: %v", err)
+	}
+	for _, f := range []string{"streamrec.crt", "streamrec.key"} {
+		if _, err := os.Stat(filepath.Join(e.Home, "conf", f)); err != nil {
+			t.Errorf("conf/%s: %v", f, err)
+		}
+	}
 }
