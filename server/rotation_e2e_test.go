@@ -49,13 +49,24 @@ func probePackets(t *testing.T, args ...string) map[string][]packet {
 	return byKind
 }
 
+// recordings lists the recording files in records/ (not the server's own hidden files).
+func recordings(e *st.Env) []string {
+	var out []string
+	for _, f := range e.RecordFiles() {
+		if !strings.HasPrefix(f, ".") {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
 // parts returns the rotated parts NAME-1.EXT, NAME-2.EXT, ... in records/, in order, and fails
 // on any other file.
 func parts(t *testing.T, e *st.Env, name, ext string) []string {
 	t.Helper()
 	var out []string
 	nums := map[string]int{}
-	for _, f := range e.RecordFiles() {
+	for _, f := range recordings(e) {
 		rest, ok := strings.CutPrefix(f, name+"-")
 		n, err := strconv.Atoi(strings.TrimSuffix(rest, "."+ext))
 		if !ok || !strings.HasSuffix(rest, "."+ext) || err != nil {
@@ -174,4 +185,134 @@ func TestRotationByTime(t *testing.T) {
 		t.Fatalf("parts %v: want 4 (7 s in parts of 2 s)", files)
 	}
 	checkParts(t, e.Records, files, src, 44100)
+}
+
+// bigClip makes a clip of about 6 Mbit/s (noisy 640x480 video), so a few seconds fill several
+// 1 MB parts.
+func bigClip(t *testing.T, seconds int) string {
+	t.Helper()
+	st.RequireFFmpeg(t)
+	p := filepath.Join(t.TempDir(), "big.flv")
+	out, err := st.Command(t, 2*time.Minute, "ffmpeg", "-y", "-v", "error",
+		"-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=640x480:rate=30:duration=%d,noise=alls=40:allf=t", seconds),
+		"-f", "lavfi", "-i", fmt.Sprintf("sine=frequency=440:sample_rate=44100:duration=%d", seconds),
+		"-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", "30", "-keyint_min", "30", "-sc_threshold", "0", "-bf", "0",
+		"-b:v", "6M", "-maxrate", "6M", "-bufsize", "3M", "-c:a", "aac", "-b:a", "96k", "-f", "flv", p)
+	if err != nil {
+		t.Fatalf("make clip: %v\n%s", err, out)
+	}
+	return p
+}
+
+func TestRotationBySize(t *testing.T) {
+	e := st.Start(t, map[string]string{
+		"record_flash_published_streams": "true",
+		"stream_record_policy":           "streamName",
+		"record_rotation":                "1M",
+	})
+	src := st.Source{Seconds: 6, FPS: 30, GOP: 30, SampleRate: 44100}
+	pub := st.Publish(t, bigClip(t, src.Seconds), e.RTMP+"/big")
+	if out, err := pub.Wait(30 * time.Second); err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, out)
+	}
+	e.WaitGone("big", 10*time.Second)
+	files := parts(t, e, "big", "mp4")
+	if len(files) < 3 {
+		t.Fatalf("parts %v: want at least 3 parts of about 1 MB from a 6 s clip at 6 Mbit/s", files)
+	}
+	for _, f := range files[:len(files)-1] {
+		st, _ := os.Stat(filepath.Join(e.Records, f))
+		// Cut at the first keyframe once 1 MB is reached: at most a second (one GOP) more.
+		if st.Size() < 1<<20 || st.Size() > 3<<20 {
+			t.Errorf("%s holds %d bytes, want 1 MB up to the next keyframe", f, st.Size())
+		}
+	}
+	checkParts(t, e.Records, files, src, 44100)
+}
+
+// Changing record_rotation applies to recordings that start afterwards, not to one running.
+func TestRotationChangeAppliesToNewRecordings(t *testing.T) {
+	e := st.Start(t, map[string]string{
+		"record_flash_published_streams": "true",
+		"stream_record_policy":           "streamName",
+	})
+	src := st.Source{Seconds: 5, FPS: 30, GOP: 30, SampleRate: 44100}
+	clip := st.Make(t, src)
+	before := st.Publish(t, clip, e.RTMP+"/before")
+	if s := e.WaitStream("before", "PUBLISHING", 10*time.Second); !s.Recording {
+		t.Fatalf("not recording: %+v", s)
+	}
+	if err := e.Server.Settings.Update(map[string]string{"record_rotation": "2"}); err != nil {
+		t.Fatal(err)
+	}
+	after := st.Publish(t, clip, e.RTMP+"/after")
+	for _, p := range []*st.Publisher{before, after} {
+		if out, err := p.Wait(30 * time.Second); err != nil {
+			t.Fatalf("ffmpeg: %v\n%s", err, out)
+		}
+	}
+	e.WaitGone("before", 10*time.Second)
+	e.WaitGone("after", 10*time.Second)
+	checkRecording(t, filepath.Join(e.Records, "before.mp4"), src, 44100)
+	var rotated []string
+	for _, f := range recordings(e) {
+		if strings.HasPrefix(f, "after") {
+			rotated = append(rotated, f)
+		}
+	}
+	if len(rotated) != 3 {
+		t.Fatalf("the recording started after the change: %v, want after-1..3.mp4", rotated)
+	}
+	checkParts(t, e.Records, []string{"after-1.mp4", "after-2.mp4", "after-3.mp4"}, src, 44100)
+}
+
+// A stream published in a room (?room=NAME on the RTMP URL, or "room": true on REST
+// startRecording) is never rotated.
+func TestRoomStreamNotRotated(t *testing.T) {
+	src := st.Source{Seconds: 5, FPS: 30, GOP: 30, SampleRate: 44100}
+	t.Run("rtmp query", func(t *testing.T) {
+		e := st.Start(t, map[string]string{
+			"record_flash_published_streams": "true",
+			"stream_record_policy":           "streamName",
+			"record_rotation":                "1",
+		})
+		pub := st.Publish(t, st.Make(t, src), e.RTMP+"/roomcam?room=meeting")
+		e.WaitStream("roomcam", "PUBLISHING", 10*time.Second)
+		code, body := e.Post("/rest-api/stream/find_all", "")
+		var list []struct {
+			Name string `json:"name"`
+			Room bool   `json:"room"`
+		}
+		if json.Unmarshal(body, &list); code != 200 || len(list) != 1 || !list[0].Room {
+			t.Errorf("find_all does not show a room stream: %d %s", code, body)
+		}
+		if out, err := pub.Wait(30 * time.Second); err != nil {
+			t.Fatalf("ffmpeg: %v\n%s", err, out)
+		}
+		e.WaitGone("roomcam", 10*time.Second)
+		if files := recordings(e); len(files) != 1 || files[0] != "roomcam.mp4" {
+			t.Fatalf("records/ holds %v, want roomcam.mp4 alone", files)
+		}
+		checkRecording(t, filepath.Join(e.Records, "roomcam.mp4"), src, 44100)
+	})
+	t.Run("rest flag", func(t *testing.T) {
+		e := st.Start(t, map[string]string{"stream_record_policy": "streamName", "record_rotation": "1"})
+		pub := st.Publish(t, st.Make(t, st.Source{Seconds: 6, FPS: 30, GOP: 30, SampleRate: 44100}), e.RTMP+"/mixer")
+		s := e.WaitStream("mixer", "PUBLISHING", 10*time.Second)
+		if code, b := e.Post("/rest-api/stream/startRecording", `{"mediaSessionId":"`+s.MediaSessionID+`","room":true}`); code != 200 {
+			t.Fatalf("startRecording: %d %s", code, b)
+		}
+		if out, err := pub.Wait(30 * time.Second); err != nil {
+			t.Fatalf("ffmpeg: %v\n%s", err, out)
+		}
+		e.WaitGone("mixer", 10*time.Second)
+		files := recordings(e)
+		if len(files) != 1 || files[0] != "mixer.mp4" {
+			t.Fatalf("records/ holds %v, want mixer.mp4 alone", files)
+		}
+		p := st.ProbeFile(t, filepath.Join(e.Records, "mixer.mp4"))
+		if d := p.Duration(); d < 3 {
+			t.Errorf("mixer.mp4 lasts %.2f s: not the whole recording", d)
+		}
+	})
 }

@@ -68,6 +68,7 @@ func bind(c *fiber.Ctx, v any, emptyOK bool) error {
 type sessionBody struct {
 	MediaSessionID string `json:"mediaSessionId"`
 	FileName       string `json:"fileName"`
+	Room           bool   `json:"room"` // a conference stream: never rotated
 	Config         *struct {
 		FileTemplate string          `json:"fileTemplate"`
 		Rotation     json.RawMessage `json:"rotation"`
@@ -107,7 +108,7 @@ func (a *API) startRecording(c *fiber.Ctx) error {
 
 // recordOptions reads the optional fileName and config of startRecording.
 func recordOptions(b sessionBody) (stream.RecordOptions, error) {
-	o := stream.RecordOptions{FileName: b.FileName}
+	o := stream.RecordOptions{FileName: b.FileName, Room: b.Room}
 	if b.Config == nil {
 		return o, nil
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"strings"
 	"time"
 
@@ -46,11 +47,13 @@ func (h *handler) OnPublish(ctx *gortmp.StreamContext, _ uint32, cmd *message.Ne
 		h.refuse(ctx, "NetStream.Publish.BadName", "Stream name is empty")
 		return errors.New("empty stream name")
 	}
+	room := roomOf(cmd.PublishingName)
 	st, err := h.srv.reg.Create(stream.Identity{
 		Name:      name,
 		SessionID: "/" + h.nc.RemoteAddr().String() + "/" + h.nc.LocalAddr().String(),
 		Provider:  stream.ProviderRTMP,
 		AppKey:    h.app,
+		Room:      room != "",
 	})
 	if err != nil {
 		h.log.Warn("publish refused", "stream", name, "err", err)
@@ -58,7 +61,7 @@ func (h *handler) OnPublish(ctx *gortmp.StreamContext, _ uint32, cmd *message.Ne
 		return err
 	}
 	h.pub = newPublisher(st)
-	st.Log().Info("rtmp publish", "app", h.app, "remote", h.nc.RemoteAddr().String())
+	st.Log().Info("rtmp publish", "app", h.app, "remote", h.nc.RemoteAddr().String(), "room", room)
 	return nil
 }
 
@@ -160,4 +163,22 @@ func streamName(_, name string) string {
 		name = name[i+1:]
 	}
 	return name
+}
+
+// roomOf returns the conference room a publishing name puts the stream in: the "room" query
+// parameter ("cam1?room=meeting"), "" for none. A stream in a room is never rotated.
+func roomOf(name string) string {
+	_, query, ok := strings.Cut(name, "?")
+	if !ok {
+		return ""
+	}
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		return ""
+	}
+	room := q.Get("room")
+	if strings.EqualFold(room, "false") || room == "0" {
+		return ""
+	}
+	return room
 }

@@ -131,6 +131,9 @@ type RecordOptions struct {
 	FileName string             // replaces the naming policy
 	Template string             // replaces stream_record_policy_template
 	Rotation *recorder.Rotation // replaces record_rotation
+	// Room marks this recording as one of a conference stream (REST "room": true): never
+	// rotated, like a stream published in a room.
+	Room bool
 }
 
 // StartRecording records the stream from the last keyframe on. Only PUBLISHING streams can be recorded.
@@ -173,7 +176,7 @@ func (s *Stream) recorderOptions(o RecordOptions) recorder.Options {
 		FileName:   o.FileName,
 		Template:   o.Template,
 		Rotation:   o.Rotation,
-		NoRotation: s.id.Room,
+		NoRotation: s.id.Room || o.Room,
 		OnFile:     s.reg.cfg.OnFile,
 	}
 }
