@@ -53,6 +53,7 @@ type Stream struct {
 	recSince   time.Time
 	recordName string // the current or last recording file
 	recordErr  string // why the last recording ended early
+	keyframe   func() // asks the publisher for a video keyframe; nil when it cannot
 }
 
 func newStream(r *Registry, id Identity) *Stream {
@@ -146,14 +147,18 @@ func (s *Stream) StartRecording(o RecordOptions) error {
 	if s.rec != nil {
 		return fmt.Errorf("%w to %s", ErrRecording, s.rec.Name())
 	}
-	rec, err := recorder.Start(s.recorderOptions(o), s.gop.Frames())
+	frames, requestKeyframe := s.startFrames()
+	rec, err := recorder.Start(s.recorderOptions(o), frames)
 	if err != nil {
 		s.recordErr = err.Error()
 		return fmt.Errorf("start recording %s: %w", s.id.Name, err)
 	}
 	s.rec, s.recSince, s.recordName, s.recordErr = rec, time.Now(), rec.Name(), ""
-	s.log.Info("recording started", "file", s.recordName)
+	s.log.Info("recording started", "file", s.recordName, "cached", len(frames), "keyframeRequested", requestKeyframe != nil)
 	go s.watch(rec)
+	if requestKeyframe != nil {
+		go requestKeyframe()
+	}
 	return nil
 }
 
