@@ -5,9 +5,10 @@ GO        ?= go
 BIN       := bin/streamrec
 VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X github.com/streamrec/streamrec/server.Version=$(VERSION)
-# Debian packages: FFmpeg's libraries for the audio transcoder (cgo), ffmpeg/ffprobe for the tests.
+# Debian packages: FFmpeg's libraries for the audio transcoder (cgo), ffmpeg/ffprobe for the tests,
+# Chromium for the real-browser WebRTC tests (driven by playwright-core from npm; no browser download).
 DEB_BUILD := gcc pkg-config libavcodec-dev libswresample-dev libavutil-dev
-DEB_TEST  := ffmpeg
+DEB_TEST  := ffmpeg chromium
 TEST_TIMEOUT ?= 20m
 
 .PHONY: all deps deps-test build run test vet bench clean
@@ -20,6 +21,9 @@ deps:
 
 deps-test: deps
 	@scripts/apt-install.sh $(DEB_TEST)
+	@command -v node >/dev/null || scripts/apt-install.sh nodejs npm
+	@{ [ -f node_modules/.package-lock.json ] && [ ! package-lock.json -nt node_modules/.package-lock.json ]; } || \
+		PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
 
 build: deps
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/streamrec

@@ -50,6 +50,7 @@ type Server struct {
 	log       *slog.Logger
 	rtmp      *rtmp.Server
 	rtsp      *rtsp.Server
+	signal    *signalling // WCS WebSocket signalling and the WebRTC ingest
 	app       *fiber.App
 	listeners []net.Listener
 }
@@ -146,6 +147,10 @@ func (s *Server) Start() error {
 		}
 		s.rtsp = r
 	}
+	if s.signal, err = s.startSignalling(st); err != nil {
+		s.Close()
+		return err
+	}
 	return nil
 }
 
@@ -203,6 +208,9 @@ func (s *Server) Close() {
 		s.rtsp.Close()
 	}
 	s.Streams.Close()
+	if s.signal != nil {
+		s.signal.close() // WebRTC publishers and signalling sessions, after their streams ended
+	}
 	s.Hooks.Close(hookShutdownWait) // the hooks of the files just finished
 	if s.rtmp != nil {
 		s.rtmp.Close()

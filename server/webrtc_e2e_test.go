@@ -1,0 +1,162 @@
+package server_test
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	st "github.com/streamrec/streamrec/server/servertest"
+)
+
+// publishSeconds is how long the browser tests publish.
+const publishSeconds = 5
+
+// webrtcCase is one browser publication and what its recording must be.
+type webrtcCase struct {
+	id          string
+	opts        publishOpts
+	ext         string // container
+	video       string // codec_name, "" for none
+	audio       string
+	sampleRate  int
+	publishTime time.Duration
+}
+
+// runPublication publishes, stops after publishTime and returns the UNPUBLISHED event and how
+// long the stream was PUBLISHING as the browser saw it. It runs on its own goroutine.
+func runPublication(b *browser, c webrtcCase) (browserEvent, time.Duration, error) {
+	pub, err := b.await(c.id, "stream", "PUBLISHING", 30*time.Second)
+	if err != nil {
+		return pub, 0, err
+	}
+	time.Sleep(c.publishTime)
+	stopped, err := b.stop(c.id)
+	if err != nil {
+		return pub, 0, err
+	}
+	end, err := b.await(c.id, "stream", "UNPUBLISHED", 20*time.Second)
+	return end, stopped.Sub(pub.at), err
+}
+
+// checkWebRTCRecording downloads the recording named by the UNPUBLISHED event right away and judges it.
+func checkWebRTCRecording(t *testing.T, e *st.Env, c webrtcCase, end browserEvent, published time.Duration) {
+	t.Helper()
+	if end.RecordName == "" || filepath.Ext(end.RecordName) != "."+c.ext {
+		t.Fatalf("%s: UNPUBLISHED names recording %q, want a .%s file", c.id, end.RecordName, c.ext)
+	}
+	resp, err := http.Get(e.HTTP + "/client/records/" + end.RecordName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || len(body) == 0 {
+		t.Fatalf("%s: GET /client/records/%s right after UNPUBLISHED: %d, %d bytes", c.id, end.RecordName, resp.StatusCode, len(body))
+	}
+	path := filepath.Join(e.Records, end.RecordName)
+	p := st.ProbeFile(t, path)
+	if c.video != "" {
+		v := p.Video(t)
+		if v.CodecName != c.video {
+			t.Errorf("%s: video codec %s, want %s", c.id, v.CodecName, c.video)
+		}
+		if n := st.Count(v.Frames); n < publishSeconds*10 {
+			t.Errorf("%s: %d video frames in %v of publishing", c.id, n, published)
+		}
+	} else if p.Has("video") {
+		t.Errorf("%s: the recording has a video track though none was published", c.id)
+	}
+	if c.audio != "" {
+		a := p.Audio(t)
+		if a.CodecName != c.audio || a.SampleRate != strconv.Itoa(c.sampleRate) {
+			t.Errorf("%s: audio %s %s Hz, want %s %d Hz", c.id, a.CodecName, a.SampleRate, c.audio, c.sampleRate)
+		}
+	} else if p.Has("audio") {
+		t.Errorf("%s: the recording has an audio track though none was published", c.id)
+	}
+	d := p.Duration()
+	derr := d - published.Seconds()
+	t.Logf("%s: %s %.3f s for %.3f s of PUBLISHING (error %+.3f s)", c.id, end.RecordName, d, published.Seconds(), derr)
+	if math.Abs(derr) > 0.5 {
+		t.Errorf("%s: recording lasts %.3f s, published %.3f s: more than 0.5 s apart", c.id, d, published.Seconds())
+	}
+	if c.video != "" && c.audio != "" {
+		off := startOffset(t, path)
+		t.Logf("%s: audio starts %+.1f ms after video", c.id, off*1000)
+		if math.Abs(off) > 0.040 {
+			t.Errorf("%s: audio and video start %.1f ms apart, want at most 40 ms", c.id, off*1000)
+		}
+	}
+	if out := st.Decodes(t, path); out != "" {
+		t.Errorf("%s: decode errors: %s", c.id, out)
+	}
+}
+
+// startOffset is the first audio packet's time minus the first video packet's, in seconds.
+func startOffset(t *testing.T, path string) float64 {
+	t.Helper()
+	first := func(sel string) float64 {
+		out, err := st.Command(t, time.Minute, "ffprobe", "-v", "error", "-select_streams", sel, "-show_entries",
+			"packet=pts_time", "-read_intervals", "%+#1", "-of", "csv=p=0", path)
+		if err != nil {
+			t.Fatalf("ffprobe: %v %s", err, out)
+		}
+		var v float64
+		if _, err := fmt.Sscan(string(out), &v); err != nil {
+			t.Fatalf("ffprobe first %s packet: %q", sel, out)
+		}
+		return v
+	}
+	return first("a:0") - first("v:0")
+}
+
+// TestWebRTCRecordsH264AndVP8 publishes from Chromium with the npm Web SDK: H.264 goes to MP4
+// with AAC, VP8 (the SDK's stripCodecs:"H264") to WebM with Vorbis, both from Opus.
+func TestWebRTCRecordsH264AndVP8(t *testing.T) {
+	e := st.Start(t, map[string]string{"record_audio_codec_sample_rate": "48000"})
+	b := startBrowser(t)
+	ws := fmt.Sprintf("ws://127.0.0.1:%d/anything", e.Ports["ws.port"])
+	cases := []webrtcCase{
+		{id: "h264", opts: publishOpts{URL: ws, Name: "cam-h264", Record: true, Login: "alice"}, ext: "mp4", video: "h264", audio: "aac", sampleRate: 48000},
+		{id: "vp8", opts: publishOpts{URL: ws, Name: "cam-vp8", Record: true, StripCodecs: "H264"}, ext: "webm", video: "vp8", audio: "vorbis", sampleRate: 48000},
+	}
+	runWebRTCCases(t, e, b, cases)
+}
+
+func runWebRTCCases(t *testing.T, e *st.Env, b *browser, cases []webrtcCase) {
+	for _, c := range cases {
+		b.publish(c.id, c.opts)
+	}
+	type result struct {
+		end       browserEvent
+		published time.Duration
+		err       error
+	}
+	results := make([]result, len(cases))
+	var wg sync.WaitGroup
+	for i := range cases {
+		if cases[i].publishTime == 0 {
+			cases[i].publishTime = publishSeconds * time.Second
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			end, published, err := runPublication(b, cases[i])
+			results[i] = result{end, published, err}
+		}()
+	}
+	wg.Wait()
+	for i, c := range cases {
+		if results[i].err != nil {
+			t.Errorf("%s: %v", c.id, results[i].err)
+			continue
+		}
+		checkWebRTCRecording(t, e, c, results[i].end, results[i].published)
+	}
+}
