@@ -56,7 +56,7 @@ func TestRTMPRecordingNamedAfterStream(t *testing.T) {
 }
 
 func TestRTMPAudioResampledToConfiguredRate(t *testing.T) {
-	for _, tc := range []struct{ src, want int }{{48000, 44100}, {44100, 48000}, {48000, 48000}} {
+	for _, tc := range []struct{ src, want int }{{48000, 44100}, {44100, 48000}, {48000, 48000}, {44100, 44100}} {
 		t.Run(strconv.Itoa(tc.src)+"to"+strconv.Itoa(tc.want), func(t *testing.T) {
 			e := st.Start(t, map[string]string{
 				"record_flash_published_streams": "true",
