@@ -169,22 +169,27 @@ func checkParts(t *testing.T, dir string, files []string, src st.Source, wantRat
 }
 
 func TestRotationByTime(t *testing.T) {
-	e := st.Start(t, map[string]string{
-		"record_flash_published_streams": "true",
-		"stream_record_policy":           "streamName",
-		"record_rotation":                "2",
-	})
-	src := st.Source{Seconds: 7, FPS: 30, GOP: 30, SampleRate: 44100}
-	pub := st.Publish(t, st.Make(t, src), e.RTMP+"/rot")
-	if out, err := pub.Wait(30 * time.Second); err != nil {
-		t.Fatalf("ffmpeg: %v\n%s", err, out)
+	// Copied audio, and audio resampled (transcoded) to the configured rate.
+	for _, rate := range []int{44100, 48000} {
+		t.Run(fmt.Sprintf("source %d Hz", rate), func(t *testing.T) {
+			e := st.Start(t, map[string]string{
+				"record_flash_published_streams": "true",
+				"stream_record_policy":           "streamName",
+				"record_rotation":                "2",
+			})
+			src := st.Source{Seconds: 7, FPS: 30, GOP: 30, SampleRate: rate}
+			pub := st.Publish(t, st.Make(t, src), e.RTMP+"/rot")
+			if out, err := pub.Wait(30 * time.Second); err != nil {
+				t.Fatalf("ffmpeg: %v\n%s", err, out)
+			}
+			e.WaitGone("rot", 10*time.Second)
+			files := parts(t, e, "rot", "mp4")
+			if len(files) != 4 {
+				t.Fatalf("parts %v: want 4 (7 s in parts of 2 s)", files)
+			}
+			checkParts(t, e.Records, files, src, 44100)
+		})
 	}
-	e.WaitGone("rot", 10*time.Second)
-	files := parts(t, e, "rot", "mp4")
-	if len(files) != 4 {
-		t.Fatalf("parts %v: want 4 (7 s in parts of 2 s)", files)
-	}
-	checkParts(t, e.Records, files, src, 44100)
 }
 
 // bigClip makes a clip of about 6 Mbit/s (noisy 640x480 video), so a few seconds fill several
