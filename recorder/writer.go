@@ -57,6 +57,7 @@ type writer struct {
 	cur      *part  // the part being written
 	prev     *part  // the part before the last cut, open for audio older than the cut
 
+	early     []media.Frame // audio that arrived before the first keyframe, in stream time
 	held      []media.Frame // audio ahead of video, in recording time (container track)
 	lastVideo time.Duration // DTS of the newest video frame, in recording time
 	lateAudio bool          // audio older than the current part was dropped (logged once)
@@ -169,9 +170,19 @@ func (w *writer) frame(f media.Frame) {
 	startPoint := !w.p.hasVideo || (kind == media.Video && f.Key)
 	if !w.started {
 		if !startPoint {
-			return // a recording begins on a keyframe
+			// A recording begins on a keyframe. Audio sent ahead of it may still be newer.
+			if kind == media.Audio {
+				w.keepEarly(f)
+			}
+			return
 		}
 		w.started, w.origin = true, f.DTS
+		w.take(f, kind, startPoint)
+		for _, a := range w.early {
+			w.take(a, media.Audio, false)
+		}
+		w.early = nil
+		return
 	}
 	if w.waitKey {
 		if !startPoint {
@@ -179,6 +190,21 @@ func (w *writer) frame(f media.Frame) {
 		}
 		w.waitKey = false
 	}
+	w.take(f, kind, startPoint)
+}
+
+// keepEarly keeps audio that arrives before the recording's first keyframe, up to maxAudioLead
+// of it: audio sent ahead of video may be newer than that keyframe.
+func (w *writer) keepEarly(f media.Frame) {
+	n := 0
+	for n < len(w.early) && w.early[n].DTS < f.DTS-maxAudioLead {
+		n++
+	}
+	w.early = append(w.early[n:], f)
+}
+
+// take writes a frame of the recording (stream time) to its part.
+func (w *writer) take(f media.Frame, kind media.Kind, startPoint bool) {
 	f.DTS -= w.origin
 	f.PTS -= w.origin
 	if f.DTS < 0 {

@@ -1,0 +1,173 @@
+package recorder
+
+import (
+	"io"
+	"log/slog"
+	"os"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/streamrec/streamrec/conf"
+	"github.com/streamrec/streamrec/recorder/media"
+	"github.com/streamrec/streamrec/recorder/naming"
+)
+
+// fakeContainer keeps what a part received.
+type fakeContainer struct {
+	frames  []media.Frame
+	closeAt time.Duration // -1: closed with Close
+	closed  bool
+}
+
+func (c *fakeContainer) WriteFrame(f media.Frame) error {
+	c.frames = append(c.frames, f)
+	return nil
+}
+func (c *fakeContainer) Flush() error                    { return nil }
+func (c *fakeContainer) Close() error                    { c.closed, c.closeAt = true, -1; return nil }
+func (c *fakeContainer) CloseAt(end time.Duration) error { c.closed, c.closeAt = true, end; return nil }
+func (c *fakeContainer) Size() int64                     { return 0 }
+func (c *fakeContainer) Duration() time.Duration         { return 0 }
+
+// rotatingWriter returns a writer recording a video+AAC stream in parts of 2 s into fake
+// containers, and the containers in part order.
+func rotatingWriter(t *testing.T) (*writer, *[]*fakeContainer) {
+	t.Helper()
+	o := Options{
+		Dir:      t.TempDir(),
+		Settings: &conf.Settings{Policy: "streamName", SampleRate: 44100, RotationSeconds: 2},
+		Values:   naming.Values{StreamName: "u"},
+		Tracks: []media.Track{
+			{Kind: media.Video, Codec: media.H264},
+			{Kind: media.Audio, Codec: media.AAC, SampleRate: 44100, Channels: 2},
+		},
+		Files: NewFiles(),
+		Log:   slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	p, err := newPlan(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parts []*fakeContainer
+	p.create = func(*os.File, []media.Track) (container, error) {
+		c := &fakeContainer{}
+		parts = append(parts, c)
+		return c, nil
+	}
+	r := &Recorder{opts: o, plan: p}
+	w := newWriter(r)
+	if err := w.openPart(nil, 0); err != nil {
+		t.Fatal(err)
+	}
+	return w, &parts
+}
+
+// Audio is routed by its DTS whatever the interleaving: audio arriving after the cutting keyframe
+// but older than it goes to the previous part, audio arriving before the keyframe but newer than
+// it to the next part. Every frame lands once, at its own time.
+func TestRotationRoutesAudioByDTS(t *testing.T) {
+	const ms = time.Millisecond
+	aframe := 1024 * time.Second / 44100
+	for name, skew := range map[string]time.Duration{"audio late": 150 * ms, "audio early": -150 * ms, "in step": 0} {
+		t.Run(name, func(t *testing.T) {
+			w, parts := rotatingWriter(t)
+			// 7 s at 30 fps with a keyframe every second, and AAC frames from 10 ms on; each
+			// frame arrives at its DTS, audio shifted by skew.
+			type arrival struct {
+				at time.Duration
+				f  media.Frame
+			}
+			var in []arrival
+			for i := 0; i < 210; i++ {
+				ts := time.Duration(i) * time.Second / 30
+				in = append(in, arrival{ts, media.Frame{Track: 0, DTS: ts, PTS: ts, Key: i%30 == 0, Data: []byte{1}}})
+			}
+			var audio []time.Duration
+			for ts := 10 * ms; ts < 7*time.Second; ts += aframe {
+				audio = append(audio, ts)
+				in = append(in, arrival{ts + skew, media.Frame{Track: 1, DTS: ts, PTS: ts, Key: true, Data: []byte{2}}})
+			}
+			sort.SliceStable(in, func(i, j int) bool { return in[i].at < in[j].at })
+			for _, a := range in {
+				w.frame(a.f)
+			}
+			w.finish()
+			if w.err != nil {
+				t.Fatal(w.err)
+			}
+			if len(*parts) != 4 {
+				t.Fatalf("%d parts, want 4", len(*parts))
+			}
+			var got []time.Duration
+			for k, c := range *parts {
+				origin := time.Duration(2*k) * time.Second
+				span := 2 * time.Second
+				if !c.closed || (k < 3 && c.closeAt != span) || (k == 3 && c.closeAt != -1) {
+					t.Errorf("part %d: closed %v at %v, want closed at its span %v (the last with Close)", k+1, c.closed, c.closeAt, span)
+				}
+				var video int
+				for _, f := range c.frames {
+					if f.Track == 0 {
+						if video == 0 && (!f.Key || f.DTS != 0) {
+							t.Errorf("part %d begins with video %+v, want a keyframe at 0", k+1, f)
+						}
+						video++
+						continue
+					}
+					if f.DTS < 0 || (k < 3 && f.DTS >= span) {
+						t.Errorf("part %d holds audio at %v, outside its span", k+1, f.DTS)
+					}
+					got = append(got, origin+f.DTS)
+				}
+				if want := []int{60, 60, 60, 30}[k]; video != want {
+					t.Errorf("part %d: %d video frames, want %d", k+1, video, want)
+				}
+			}
+			if len(got) != len(audio) {
+				t.Fatalf("%d audio frames written, %d sent", len(got), len(audio))
+			}
+			for i := range got {
+				if got[i] != audio[i] {
+					t.Fatalf("audio frame %d written at %v, sent at %v", i, got[i], audio[i])
+				}
+			}
+		})
+	}
+}
+
+// A room stream is never rotated, and the log says so once.
+func TestRoomStreamNotRotatedAndLoggedOnce(t *testing.T) {
+	var log strings.Builder
+	o := Options{
+		Dir:        t.TempDir(),
+		Settings:   &conf.Settings{Policy: "streamName", SampleRate: 44100, RotationSeconds: 2},
+		Values:     naming.Values{StreamName: "room"},
+		Tracks:     []media.Track{{Kind: media.Video, Codec: media.H264}},
+		Files:      NewFiles(),
+		Log:        slog.New(slog.NewTextHandler(&log, nil)),
+		NoRotation: true,
+	}
+	p, err := newPlan(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parts int
+	p.create = func(*os.File, []media.Track) (container, error) { parts++; return &fakeContainer{}, nil }
+	w := newWriter(&Recorder{opts: o, plan: p})
+	if err := w.openPart(nil, 0); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 300; i++ {
+		ts := time.Duration(i) * time.Second / 30
+		w.frame(media.Frame{Track: 0, DTS: ts, PTS: ts, Key: i%30 == 0, Data: []byte{1}})
+	}
+	w.finish()
+	if parts != 1 || w.r.Finished()[0].Name != "room.mp4" {
+		t.Errorf("%d parts, first %+v: want one unnumbered file", parts, w.r.Finished())
+	}
+	if n := strings.Count(log.String(), "rotation is off for this stream"); n != 1 {
+		t.Errorf("the log says %d times that rotation is off:\n%s", n, log.String())
+	}
+}
