@@ -1,0 +1,128 @@
+package webrtc
+
+import (
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+)
+
+func pkt(seq uint16) *rtp.Packet {
+	return &rtp.Packet{Header: rtp.Header{SequenceNumber: seq}, Payload: []byte{byte(seq)}}
+}
+
+// out pops everything available at now and returns the sequence numbers, marking losses with -1.
+func out(j *jitter, now time.Time) []int {
+	var got []int
+	for {
+		p, lost := j.pop(now)
+		if p == nil {
+			return got
+		}
+		if lost {
+			got = append(got, -1)
+		}
+		got = append(got, int(p.SequenceNumber))
+	}
+}
+
+func equal(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestJitterReorders(t *testing.T) {
+	j := newJitter(100*time.Millisecond, 100)
+	t0 := time.Unix(0, 0)
+	var got []int
+	for _, s := range []uint16{10, 12, 11, 13, 15, 14} {
+		j.push(pkt(s), t0)
+		got = append(got, out(j, t0)...)
+	}
+	if want := []int{10, 11, 12, 13, 14, 15}; !equal(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+}
+
+func TestJitterWrapsAround(t *testing.T) {
+	j := newJitter(100*time.Millisecond, 100)
+	t0 := time.Unix(0, 0)
+	var got []int
+	for _, s := range []uint16{65534, 0, 65535, 1} {
+		j.push(pkt(s), t0)
+		got = append(got, out(j, t0)...)
+	}
+	if want := []int{65534, 65535, 0, 1}; !equal(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+}
+
+func TestJitterWaitsThenGivesUp(t *testing.T) {
+	j := newJitter(100*time.Millisecond, 100)
+	t0 := time.Unix(0, 0)
+	j.push(pkt(1), t0)
+	j.push(pkt(3), t0.Add(10*time.Millisecond))
+	if got := out(j, t0.Add(50*time.Millisecond)); !equal(got, []int{1}) {
+		t.Fatalf("before the wait: %v, want [1]", got)
+	}
+	// A retransmission in time fills the gap: no loss.
+	j.push(pkt(2), t0.Add(60*time.Millisecond))
+	if got := out(j, t0.Add(60*time.Millisecond)); !equal(got, []int{2, 3}) {
+		t.Fatalf("after the retransmission: %v, want [2 3]", got)
+	}
+	// A gap never filled is given up once the packet after it waited long enough.
+	j.push(pkt(5), t0.Add(100*time.Millisecond))
+	if got := out(j, t0.Add(150*time.Millisecond)); len(got) != 0 {
+		t.Fatalf("gave up too early: %v", got)
+	}
+	if got := out(j, t0.Add(201*time.Millisecond)); !equal(got, []int{-1, 5}) {
+		t.Fatalf("after the wait: %v, want [-1 5] (a loss, then 5)", got)
+	}
+	// The lost packet arriving late is dropped, as are duplicates.
+	j.push(pkt(4), t0.Add(210*time.Millisecond))
+	j.push(pkt(5), t0.Add(210*time.Millisecond))
+	j.push(pkt(6), t0.Add(210*time.Millisecond))
+	j.push(pkt(6), t0.Add(210*time.Millisecond))
+	if got := out(j, t0.Add(210*time.Millisecond)); !equal(got, []int{6}) {
+		t.Fatalf("late and duplicate packets: %v, want [6]", got)
+	}
+}
+
+func TestJitterGivesUpWhenFull(t *testing.T) {
+	j := newJitter(time.Hour, 10)
+	t0 := time.Unix(0, 0)
+	j.push(pkt(0), t0)
+	out(j, t0)
+	for s := uint16(2); s < 14; s++ {
+		j.push(pkt(s), t0)
+	}
+	got := out(j, t0)
+	if len(got) != 13 || got[0] != -1 || got[1] != 2 || got[12] != 13 {
+		t.Errorf("got %v, want a loss then 2..13", got)
+	}
+}
+
+func TestJitterRestartsOnNewSequence(t *testing.T) {
+	j := newJitter(100*time.Millisecond, 100)
+	t0 := time.Unix(0, 0)
+	for s := uint16(40000); s < 40010; s++ {
+		j.push(pkt(s), t0)
+	}
+	out(j, t0)
+	// The sender starts over far behind: after a run of such packets the buffer follows.
+	var got []int
+	for s := uint16(10000); s < 10000+staleRestart+5; s++ {
+		j.push(pkt(s), t0)
+		got = append(got, out(j, t0)...)
+	}
+	if len(got) < 4 || got[len(got)-1] != 10000+staleRestart+4 {
+		t.Errorf("after a sequence restart: %v", got)
+	}
+}
