@@ -473,6 +473,7 @@ func (c *camera) runSession(ctx context.Context) (time.Duration, error) {
 	}
 	src := newSource(st, sel, client)
 	client.OnPacketRTPAny(src.onPacket)
+	client.OnPacketRTCPAny(src.onRTCP)
 	if _, err := client.Play(nil); err != nil {
 		c.finish(st, false, err)
 		return 0, err

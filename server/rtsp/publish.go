@@ -187,6 +187,7 @@ func (s *Server) OnRecord(ctx *gortsplib.ServerHandlerOnRecordCtx) (*base.Respon
 	}
 	p.src = newSource(p.st, p.sel, ctx.Session)
 	ctx.Session.OnPacketRTPAny(p.src.onPacket)
+	ctx.Session.OnPacketRTCPAny(p.src.onRTCP)
 	return &base.Response{StatusCode: base.StatusOK}, nil
 }
 

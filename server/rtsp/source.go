@@ -2,12 +2,14 @@ package rtsp
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/bluenviron/gortsplib/v4/pkg/description"
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 
 	"github.com/streamrec/streamrec/recorder/media"
@@ -31,6 +33,13 @@ type input struct {
 
 	last time.Duration // DTS of the last frame written
 	seen bool
+
+	// Alignment with the other tracks by RTCP sender reports: the last report, the sender's
+	// wall-clock time of this track's time zero it gives, and the offset applied.
+	sr      senderReport
+	zero    time.Time
+	hasZero bool
+	offset  time.Duration
 }
 
 // selection is what an RTSP session's description offers that can be recorded.
@@ -63,10 +72,10 @@ func selectMedias(medias []*description.Media) (selection, error) {
 		for _, f := range m.Formats {
 			dep, kind, err := depacketizerFor(f)
 			if err != nil {
-				return sel, fmt.Errorf("%s: %w", f.Codec(), err)
+				return sel, fmt.Errorf("%s: %w", codecName(f), err)
 			}
 			if dep != nil {
-				in = &input{media: m, format: f, kind: kind, dep: dep, name: f.Codec()}
+				in = &input{media: m, format: f, kind: kind, dep: dep, name: codecName(f)}
 				break
 			}
 		}
@@ -133,7 +142,7 @@ func depacketizerFor(f format.Format) (depacketizer, media.Kind, error) {
 func codecNames(m *description.Media) string {
 	names := make([]string, 0, len(m.Formats))
 	for _, f := range m.Formats {
-		names = append(names, f.Codec())
+		names = append(names, codecName(f))
 	}
 	if len(names) == 0 {
 		return "(no format)"
@@ -141,16 +150,57 @@ func codecNames(m *description.Media) string {
 	return strings.Join(names, "/")
 }
 
-// packetTimer is what gortsplib's client and server session both offer to time packets.
+// codecName names a format's codec; for formats gortsplib does not know, the SDP's encoding name.
+func codecName(f format.Format) string {
+	if g, ok := f.(*format.Generic); ok {
+		name, _, _ := strings.Cut(g.RTPMa, "/")
+		if name == "" {
+			return fmt.Sprintf("payload type %d", g.PayloadTyp)
+		}
+		return name
+	}
+	return f.Codec()
+}
+
+// packetTimer is what gortsplib's client and server session both offer to time packets:
+// the RTP timestamp, unwrapped, with every track started where its first packet arrived.
 type packetTimer interface {
 	PacketPTS2(*description.Media, *rtp.Packet) (int64, bool)
 }
 
-// maxKeyframeWait bounds how long a session may send video without a decodable keyframe.
-const maxKeyframeWait = 20 * time.Second
+const (
+	// maxKeyframeWait bounds how long a session may send video without a decodable keyframe.
+	maxKeyframeWait = 20 * time.Second
+	// srWait is how long frames are held after the first keyframe for every track's first RTCP
+	// sender report, which aligns the tracks exactly; without them, arrival times do.
+	srWait = 1500 * time.Millisecond
+	// maxPending bounds the frames held meanwhile.
+	maxPending = 1000
+)
 
-// source feeds one RTSP session's packets to a stream: depacketizes them into frames, holds
-// video back until its first keyframe with parameter sets, then publishes the stream's tracks.
+// senderReport is the last RTCP sender report of a track: the sender's wall clock at an RTP time.
+type senderReport struct {
+	ssrc uint32
+	ntp  time.Time
+	rtp  uint32
+	ok   bool
+}
+
+// ntpTime converts a 64-bit NTP timestamp (seconds since 1900, 32.32 fixed point).
+func ntpTime(v uint64) time.Time {
+	secs := int64(v>>32) - 2208988800
+	frac := time.Duration((v & 0xffffffff) * uint64(time.Second) >> 32)
+	return time.Unix(secs, 0).Add(frac)
+}
+
+type pendingFrame struct {
+	in *input
+	f  media.Frame
+}
+
+// source feeds one RTSP session's packets to a stream: it depacketizes them into frames, drops
+// video until its first keyframe with parameter sets, holds frames a moment to align the tracks
+// by RTCP sender reports, then publishes the stream's tracks and writes frames through.
 // Safe for concurrent use (gortsplib reads UDP media on several goroutines).
 type source struct {
 	st    *stream.Stream
@@ -159,6 +209,8 @@ type source struct {
 	byM   map[*description.Media]*input
 
 	mu        sync.Mutex
+	armed     time.Time // when the first keyframe came: holding frames since
+	pending   []pendingFrame
 	published bool
 	ready     chan struct{} // closed once published
 	warned    map[string]bool
@@ -173,6 +225,22 @@ func newSource(st *stream.Stream, sel selection, timer packetTimer) *source {
 	return s
 }
 
+// onRTCP keeps each track's last sender report. gortsplib's own NTP mapping ignores a report
+// that comes before the first RTP packet of its SSRC, which is exactly the one ffmpeg sends.
+func (s *source) onRTCP(m *description.Media, pkt rtcp.Packet) {
+	sr, ok := pkt.(*rtcp.SenderReport)
+	if !ok {
+		return
+	}
+	in := s.byM[m]
+	if in == nil {
+		return
+	}
+	s.mu.Lock()
+	in.sr = senderReport{ssrc: sr.SSRC, ntp: ntpTime(sr.NTPTime), rtp: sr.RTPTime, ok: true}
+	s.mu.Unlock()
+}
+
 // onPacket handles one RTP packet of any media.
 func (s *source) onPacket(m *description.Media, f format.Format, pkt *rtp.Packet) {
 	in := s.byM[m]
@@ -185,32 +253,70 @@ func (s *source) onPacket(m *description.Media, f format.Format, pkt *rtp.Packet
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !s.published && in.sr.ok && in.sr.ssrc == pkt.SSRC {
+		rate := in.format.ClockRate()
+		ntp := in.sr.ntp.Add(ticks(int64(int32(pkt.Timestamp-in.sr.rtp)), rate))
+		in.zero, in.hasZero = ntp.Add(-ticks(pts, rate)), true
+	}
 	frames, err := in.dep.decode(pkt, pts)
 	if err != nil {
 		s.warnOnce("decode "+in.name, "RTP packets could not be depacketized; frames dropped", err)
 	}
 	for _, fr := range frames {
-		if !s.published {
+		fr.Track = in.idx
+		if s.published {
+			s.write(in, fr)
+			continue
+		}
+		if s.armed.IsZero() {
 			if s.sel.hasVideo && in.kind != media.Video {
 				continue // audio before the first video keyframe would start the file without picture
 			}
-			s.publish()
+			s.armed = time.Now()
 		}
-		if in.seen && fr.DTS < in.last {
-			s.warnOnce("backwards "+in.name, "timestamps went backwards; frames dropped", fmt.Errorf("%v after %v", fr.DTS, in.last))
-			continue
-		}
-		in.last, in.seen = fr.DTS, true
-		fr.Track = in.idx
-		s.st.WriteFrame(fr)
+		s.pending = append(s.pending, pendingFrame{in, fr})
+	}
+	if !s.published && !s.armed.IsZero() && (s.aligned() || time.Since(s.armed) >= srWait || len(s.pending) >= maxPending) {
+		s.publish()
 	}
 	if h, ok := in.dep.(*h264Depack); ok && h.changed {
 		s.warnOnce("spschange", "H.264 parameters changed mid-stream; the recording keeps the first ones", nil)
 	}
 }
 
-// publish moves the stream to PUBLISHING with every track described. Caller holds s.mu.
+// aligned tells whether every track can be placed by a sender report. Caller holds s.mu.
+func (s *source) aligned() bool {
+	if len(s.sel.inputs) == 1 {
+		return true
+	}
+	for _, in := range s.sel.inputs {
+		if !in.hasZero {
+			return false
+		}
+	}
+	return true
+}
+
+// publish moves the stream to PUBLISHING with every track described, fixes the tracks'
+// offsets and writes the frames held. Caller holds s.mu.
 func (s *source) publish() {
+	ref := s.sel.inputs[0]
+	if len(s.sel.inputs) > 1 && s.aligned() {
+		// PacketPTS2 put each track where its first packet arrived; the sender reports say where
+		// it belongs (a sender that bundles audio frames sends them late, say). A correction
+		// beyond a few seconds means a broken clock: arrival times are better then.
+		for _, in := range s.sel.inputs[1:] {
+			off := in.zero.Sub(ref.zero)
+			if off < -5*time.Second || off > 5*time.Second {
+				s.st.Log().Warn("RTCP sender reports disagree with arrival times; tracks aligned by arrival", "track", in.name, "offset", off)
+				continue
+			}
+			in.offset = off
+		}
+		s.st.Log().Debug("tracks aligned by RTCP sender reports", "offset", s.sel.inputs[1].offset)
+	} else if len(s.sel.inputs) > 1 {
+		s.st.Log().Debug("tracks aligned by arrival: no RTCP sender report in time")
+	}
 	tracks := make([]media.Track, len(s.sel.inputs))
 	for i, in := range s.sel.inputs {
 		tracks[i] = in.dep.track()
@@ -218,6 +324,26 @@ func (s *source) publish() {
 	s.published = true
 	s.st.Publish(tracks)
 	close(s.ready)
+	held := s.pending
+	s.pending = nil
+	sort.SliceStable(held, func(i, j int) bool {
+		return held[i].f.DTS+held[i].in.offset < held[j].f.DTS+held[j].in.offset
+	})
+	for _, p := range held {
+		s.write(p.in, p.f)
+	}
+}
+
+// write passes a frame to the stream on the common timeline. Caller holds s.mu.
+func (s *source) write(in *input, fr media.Frame) {
+	fr.DTS += in.offset
+	fr.PTS += in.offset
+	if in.seen && fr.DTS < in.last {
+		s.warnOnce("backwards "+in.name, "timestamps went backwards; frames dropped", fmt.Errorf("%v after %v", fr.DTS, in.last))
+		return
+	}
+	in.last, in.seen = fr.DTS, true
+	s.st.WriteFrame(fr)
 }
 
 func (s *source) warnOnce(key, msg string, err error) {

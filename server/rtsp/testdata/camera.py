@@ -29,7 +29,7 @@ from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
 def video(fps, enc, pay):
     return (
         f"videotestsrc is-live=true pattern=ball ! video/x-raw,width=320,height=240,framerate={fps}/1 "
-        f"! videoconvert ! {enc} ! {pay} name=pay0 pt=96"
+        f"! videoconvert ! video/x-raw,format=I420 ! {enc} ! {pay} name=pay0 pt=96"
     )
 
 
@@ -50,13 +50,13 @@ def mounts(fps):
     # the payloader replaces those caps with ones without them: SPS/PPS only travel in-band.
     nosps = (
         f"videotestsrc is-live=true pattern=ball ! video/x-raw,width=320,height=240,framerate={fps}/1 "
-        f"! videoconvert ! {x264(fps)} ! rtph264pay config-interval=-1 pt=96 "
+        f"! videoconvert ! video/x-raw,format=I420 ! {x264(fps)} ! rtph264pay config-interval=-1 pt=96 "
         '! capssetter name=pay0 replace=true caps="application/x-rtp,media=(string)video,'
         'clock-rate=(int)90000,encoding-name=(string)H264,payload=(int)96,packetization-mode=(string)1"'
     )
     vp8 = video(fps, f"vp8enc deadline=1 keyframe-max-dist={fps}", "rtpvp8pay")
     h265 = video(fps, f"x265enc tune=zerolatency speed-preset=ultrafast key-int-max={fps}", "rtph265pay config-interval=-1")
-    mjpeg = video(fps, "video/x-raw,format=I420 ! jpegenc", "rtpjpegpay")
+    mjpeg = video(fps, "jpegenc", "rtpjpegpay")
     return {
         "/h264aac": f"( {h264} {aac} )",
         "/h264pcma": f"( {h264} {pcma} )",
@@ -85,8 +85,8 @@ def main():
 
     if args.user:
         auth = GstRtspServer.RTSPAuth()
-        token = GstRtspServer.RTSPToken.new_empty()
-        token.get_structure().set_value("media.factory.role", "user")
+        token = GstRtspServer.RTSPToken()
+        token.set_string("media.factory.role", "user")
         if args.digest:
             auth.add_digest(args.user, args.password, token)
             auth.set_supported_methods(GstRtsp.RTSPAuthMethod.DIGEST)

@@ -1,0 +1,503 @@
+package server_test
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/streamrec/streamrec/server"
+	st "github.com/streamrec/streamrec/server/servertest"
+	"github.com/streamrec/streamrec/server/stream"
+)
+
+// The test IP camera: GStreamer's RTSP server (Debian's gst-rtsp-server through python3-gi)
+// driven by rtsp/testdata/camera.py. Not our code: an independent RTSP implementation.
+const (
+	cameraScript = "rtsp/testdata/camera.py"
+	cameraFPS    = 25
+)
+
+type testCamera struct {
+	t    *testing.T
+	port int
+	args []string
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// startCamera runs the test camera on a free port; extra are camera.py options (--user ...).
+func startCamera(t *testing.T, extra ...string) *testCamera {
+	t.Helper()
+	st.RequireFFmpeg(t)
+	if out, err := exec.Command("/usr/bin/python3", "-c",
+		"import gi; gi.require_version('GstRtspServer', '1.0'); from gi.repository import GstRtspServer").CombinedOutput(); err != nil {
+		t.Fatalf("GStreamer's RTSP server for Python is not installed: run `make test`, which installs it\n%s", out)
+	}
+	c := &testCamera{t: t, port: st.FreePort(t), args: extra}
+	c.start()
+	t.Cleanup(c.kill)
+	return c
+}
+
+func (c *testCamera) start() {
+	c.t.Helper()
+	args := append([]string{cameraScript, "--port", strconv.Itoa(c.port), "--fps", strconv.Itoa(cameraFPS)}, c.args...)
+	cmd := exec.Command("/usr/bin/python3", args...)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		c.t.Fatalf("camera: %v", err)
+	}
+	ready := make(chan bool, 1)
+	go func() {
+		line, _ := bufio.NewReader(out).ReadString('\n')
+		ready <- strings.TrimSpace(line) == "ready"
+		out.Close()
+	}()
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case ok := <-ready:
+		if !ok {
+			c.t.Fatal("the test camera did not start")
+		}
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		c.t.Fatal("the test camera did not start within 20 s")
+	}
+	c.mu.Lock()
+	c.cmd, c.done = cmd, done
+	c.mu.Unlock()
+}
+
+// kill ends the camera abruptly, as a camera that loses power.
+func (c *testCamera) kill() {
+	c.mu.Lock()
+	cmd, done := c.cmd, c.done
+	c.cmd = nil
+	c.mu.Unlock()
+	if cmd != nil {
+		cmd.Process.Kill()
+		<-done
+	}
+}
+
+// url is the camera's address for a mount point, with credentials when given.
+func (c *testCamera) url(userinfo, path string) string {
+	if userinfo != "" {
+		userinfo += "@"
+	}
+	return fmt.Sprintf("rtsp://%s127.0.0.1:%d/%s", userinfo, c.port, path)
+}
+
+// rtspCamera is the part of /rest-api/rtsp/find_all's camera object tests look at.
+type rtspCamera struct {
+	URI             string `json:"uri"`
+	LocalStreamName string `json:"localStreamName"`
+	Status          string `json:"status"`
+	Info            string `json:"info"`
+	MediaSessionID  string `json:"mediaSessionId"`
+	MediaProvider   string `json:"mediaProvider"`
+}
+
+func addCamera(t *testing.T, e *st.Env, body map[string]string) {
+	t.Helper()
+	b, _ := json.Marshal(body)
+	if code, resp := e.Post("/rest-api/rtsp/startup", string(b)); code != 200 {
+		t.Fatalf("rtsp/startup: %d %s", code, resp)
+	}
+}
+
+func terminateCamera(t *testing.T, e *st.Env, name string) {
+	t.Helper()
+	if code, resp := e.Post("/rest-api/rtsp/terminate", `{"localStreamName":"`+name+`"}`); code != 200 {
+		t.Fatalf("rtsp/terminate: %d %s", code, resp)
+	}
+}
+
+func cameras(t *testing.T, e *st.Env) ([]rtspCamera, string) {
+	t.Helper()
+	code, body := e.Post("/rest-api/rtsp/find_all", "")
+	if code != 200 {
+		t.Fatalf("rtsp/find_all: %d %s", code, body)
+	}
+	var out []rtspCamera
+	if err := json.Unmarshal(body, &out); err != nil {
+		t.Fatalf("rtsp/find_all: %v: %s", err, body)
+	}
+	return out, string(body)
+}
+
+// waitCamera waits until the camera named name satisfies ok, and returns it.
+func waitCamera(t *testing.T, e *st.Env, name string, timeout time.Duration, ok func(rtspCamera) bool) rtspCamera {
+	t.Helper()
+	var last string
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		list, body := cameras(t, e)
+		last = body
+		for _, c := range list {
+			if c.LocalStreamName == name && ok(c) {
+				return c
+			}
+		}
+	}
+	t.Fatalf("camera %q: condition not met within %v; find_all: %s", name, timeout, last)
+	return rtspCamera{}
+}
+
+// checkLiveRecording judges a recording of a live camera: codecs, a frame count that matches
+// the camera's rate over the video's duration, a duration close to the time recorded, the audio
+// as long as the video, and a clean full decode. The file may begin up to a couple of seconds
+// before the stream showed PUBLISHING: frames are held from the first keyframe while the
+// tracks are aligned.
+func checkLiveRecording(t *testing.T, path, vcodec, acodec string, wantRate int, recorded time.Duration) {
+	t.Helper()
+	p := st.ProbeFile(t, path)
+	v := p.Video(t)
+	if v.CodecName != vcodec || v.Width != 320 || v.Height != 240 {
+		t.Errorf("video: %s %dx%d, want %s 320x240", v.CodecName, v.Width, v.Height, vcodec)
+	}
+	d := p.Duration()
+	if lo, hi := recorded.Seconds()-1, recorded.Seconds()+2.5; d < lo || d > hi {
+		t.Errorf("duration %.3f s after recording for %.1f s", d, recorded.Seconds())
+	}
+	vd, err := strconv.ParseFloat(v.Duration, 64)
+	if err != nil {
+		vd = videoSpan(t, path) // WebM keeps only the file's duration
+	}
+	frames := st.Count(v.Frames)
+	if want := vd * cameraFPS; math.Abs(float64(frames)-want) > math.Max(2, want*0.03) {
+		t.Errorf("video frames: %d in %.3f s, want %.0f (the camera's %d fps)", frames, vd, want, cameraFPS)
+	}
+	if acodec == "" {
+		if p.Has("audio") {
+			t.Errorf("an audio track in a recording of a camera without audio")
+		}
+	} else {
+		a := p.Audio(t)
+		if a.CodecName != acodec || a.SampleRate != strconv.Itoa(wantRate) {
+			t.Errorf("audio: %s %s Hz, want %s %d Hz", a.CodecName, a.SampleRate, acodec, wantRate)
+		}
+		if ad, err := strconv.ParseFloat(a.Duration, 64); err == nil && math.Abs(ad-vd) > 0.5 {
+			t.Errorf("audio lasts %.3f s, video %.3f s", ad, vd)
+		}
+	}
+	if out := st.Decodes(t, path); out != "" {
+		t.Errorf("ffmpeg -v error reports problems decoding %s:\n%s", path, out)
+	}
+	t.Logf("%s: %d frames, video %.3f s, file %.3f s, recorded for %.1f s after PUBLISHING", filepath.Base(path), frames, vd, d, recorded.Seconds())
+}
+
+// videoSpan is the time from the first video frame to the end of the last one, from its packets.
+func videoSpan(t *testing.T, path string) float64 {
+	t.Helper()
+	out, err := exec.Command("ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+		"packet=pts_time,duration_time", "-of", "csv=p=0", path).Output()
+	if err != nil {
+		t.Fatalf("ffprobe packets of %s: %v", path, err)
+	}
+	first, end := math.Inf(1), 0.0
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Split(line, ",")
+		pts, err := strconv.ParseFloat(f[0], 64)
+		if err != nil {
+			continue
+		}
+		dur := 0.0
+		if len(f) > 1 {
+			dur, _ = strconv.ParseFloat(f[1], 64)
+		}
+		first, end = math.Min(first, pts), math.Max(end, pts+dur)
+	}
+	return end - first
+}
+
+// mediaFiles lists the recordings in records/ (not the server's hidden bookkeeping files).
+func mediaFiles(e *st.Env) []string {
+	var out []string
+	for _, f := range e.RecordFiles() {
+		if !strings.HasPrefix(f, ".") {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// recordCamera adds a camera, records it for about secs seconds, terminates it and returns how
+// long it was recorded.
+func recordCamera(t *testing.T, e *st.Env, body map[string]string, secs float64) time.Duration {
+	t.Helper()
+	addCamera(t, e, body)
+	name := body["localStreamName"]
+	s := e.WaitStream(name, "PUBLISHING", 20*time.Second)
+	if s.MediaProvider != "RTSP" || !s.Recording || len(s.MediaSessionID) != 36 {
+		t.Errorf("stream object: %+v, want an RTSP stream being recorded", s)
+	}
+	start := time.Now()
+	time.Sleep(time.Duration(secs * float64(time.Second)))
+	terminateCamera(t, e, name)
+	recorded := time.Since(start)
+	e.WaitGone(name, 10*time.Second)
+	return recorded
+}
+
+var rtspSettings = map[string]string{"record_rtsp_streams": "true", "stream_record_policy": "streamName"}
+
+func TestRTSPCameraCodecs(t *testing.T) {
+	cam := startCamera(t)
+	for _, tc := range []struct {
+		path, transport  string
+		ext, vcodec, aud string
+	}{
+		{"h264aac", "", "mp4", "h264", "aac"},
+		{"h264pcma", "tcp", "mp4", "h264", "aac"},
+		{"h264pcmu", "udp", "mp4", "h264", "aac"},
+		{"h264", "", "mp4", "h264", ""},
+		{"h264nosps", "", "mp4", "h264", ""},
+		{"vp8", "", "webm", "vp8", "vorbis"},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			e := st.Start(t, rtspSettings)
+			recorded := recordCamera(t, e, map[string]string{"uri": cam.url("", tc.path), "localStreamName": "cam", "transport": tc.transport}, 3)
+			checkLiveRecording(t, filepath.Join(e.Records, "cam."+tc.ext), tc.vcodec, tc.aud, 44100, recorded)
+		})
+	}
+}
+
+func TestRTSPCameraAudioAt48k(t *testing.T) {
+	cam := startCamera(t)
+	settings := map[string]string{"record_audio_codec_sample_rate": "48000"}
+	for k, v := range rtspSettings {
+		settings[k] = v
+	}
+	e := st.Start(t, settings)
+	recorded := recordCamera(t, e, map[string]string{"uri": cam.url("", "h264pcma"), "localStreamName": "cam48"}, 2.5)
+	checkLiveRecording(t, filepath.Join(e.Records, "cam48.mp4"), "h264", "aac", 48000, recorded)
+}
+
+func TestRTSPCameraCredentials(t *testing.T) {
+	for _, method := range []string{"digest", "basic"} {
+		t.Run(method, func(t *testing.T) {
+			args := []string{"--user", "viewer", "--password", "s3cret-Pw"}
+			if method == "digest" {
+				args = append(args, "--digest")
+			}
+			cam := startCamera(t, args...)
+			e := st.Start(t, rtspSettings)
+
+			// Wrong password: a clear status, no stream, no file, and no password anywhere.
+			addCamera(t, e, map[string]string{"uri": cam.url("viewer:wrong-Pw", "h264aac"), "localStreamName": "locked"})
+			c := waitCamera(t, e, "locked", 15*time.Second, func(c rtspCamera) bool { return c.Status == "RECONNECTING" })
+			if !strings.Contains(c.Info, "authentication failed") || !strings.Contains(c.Info, "reconnecting in") {
+				t.Errorf("status of a camera with a wrong password: %q", c.Info)
+			}
+			_, body := cameras(t, e)
+			if strings.Contains(body, "wrong-Pw") || strings.Contains(body, "viewer:") {
+				t.Errorf("find_all shows credentials: %s", body)
+			}
+			if !strings.Contains(c.URI, "***@127.0.0.1") {
+				t.Errorf("uri %q, want the credentials redacted", c.URI)
+			}
+			for _, s := range e.Streams() {
+				if s.Name == "locked" {
+					t.Errorf("a stream exists for a camera that refused us: %+v", s)
+				}
+			}
+			terminateCamera(t, e, "locked")
+
+			// The right password records.
+			recorded := recordCamera(t, e, map[string]string{"uri": cam.url("viewer:s3cret-Pw", "h264aac"), "localStreamName": "open"}, 2)
+			if files := mediaFiles(e); len(files) != 1 || files[0] != "open.mp4" {
+				t.Fatalf("records/: %v, want only open.mp4", files)
+			}
+			checkLiveRecording(t, filepath.Join(e.Records, "open.mp4"), "h264", "aac", 44100, recorded)
+		})
+	}
+}
+
+func TestRTSPCameraDisconnectAndReturn(t *testing.T) {
+	cam := startCamera(t)
+	e := st.Start(t, map[string]string{"record_rtsp_streams": "true"}) // default template: a name per session
+	addCamera(t, e, map[string]string{"uri": cam.url("", "h264aac"), "localStreamName": "door"})
+	first := e.WaitStream("door", "PUBLISHING", 20*time.Second)
+	start := time.Now()
+	time.Sleep(2500 * time.Millisecond)
+	cam.kill()
+	firstFor := time.Since(start)
+	e.WaitGone("door", 15*time.Second)
+	c := waitCamera(t, e, "door", 15*time.Second, func(c rtspCamera) bool { return c.Status == "RECONNECTING" })
+	if !strings.HasPrefix(c.Info, "reconnecting in ") {
+		t.Errorf("status while the camera is away: %q", c.Info)
+	}
+	t.Logf("while away: %s", c.Info)
+	cam.start()
+	second := e.WaitStream("door", "PUBLISHING", 30*time.Second)
+	if second.MediaSessionID == first.MediaSessionID {
+		t.Errorf("the camera came back as the same stream instance %s", first.MediaSessionID)
+	}
+	start = time.Now()
+	time.Sleep(2500 * time.Millisecond)
+	terminateCamera(t, e, "door")
+	secondFor := time.Since(start)
+	e.WaitGone("door", 10*time.Second)
+
+	for _, f := range []struct {
+		s   st.Stream
+		dur time.Duration
+	}{{first, firstFor}, {second, secondFor}} {
+		checkLiveRecording(t, filepath.Join(e.Records, f.s.RecordName), "h264", "aac", 44100, f.dur)
+	}
+	if files := mediaFiles(e); len(files) != 2 {
+		t.Errorf("records/: %v, want two files", files)
+	}
+}
+
+func TestRTSPCameraRefusesUnsupportedVideo(t *testing.T) {
+	cam := startCamera(t)
+	e := st.Start(t, rtspSettings)
+	var mu sync.Mutex
+	failed := map[string]string{}
+	cancel := e.Server.Streams.Subscribe(func(s stream.Snapshot) {
+		if s.Status == stream.StatusFailed && s.Info != nil {
+			mu.Lock()
+			failed[s.Name] = *s.Info
+			mu.Unlock()
+		}
+	})
+	defer cancel()
+	for _, tc := range []struct{ path, codec string }{{"h265", "H265"}, {"mjpeg", "JPEG"}} {
+		addCamera(t, e, map[string]string{"uri": cam.url("", tc.path), "localStreamName": tc.path})
+		c := waitCamera(t, e, tc.path, 15*time.Second, func(c rtspCamera) bool { return c.Status == "FAILED" })
+		if !strings.Contains(c.Info, tc.codec) || !strings.Contains(c.Info, "cannot be recorded") {
+			t.Errorf("%s camera status: %q", tc.path, c.Info)
+		}
+		mu.Lock()
+		info := failed[tc.path]
+		mu.Unlock()
+		if !strings.Contains(info, tc.codec) {
+			t.Errorf("%s stream FAILED info %q, want the codec named", tc.path, info)
+		}
+	}
+	if files := mediaFiles(e); len(files) != 0 {
+		t.Errorf("records/ holds %v after refused cameras", files)
+	}
+}
+
+func TestRTSPCameraListPersistsAndREST(t *testing.T) {
+	cam := startCamera(t)
+	e := st.Start(t, nil)
+	uri := cam.url("admin:hunter22", "h264")
+	addCamera(t, e, map[string]string{"uri": uri, "localStreamName": "yard"})
+	addCamera(t, e, map[string]string{"uri": cam.url("", "h264aac")}) // named after its URI
+
+	wantError(t, e, "/rest-api/rtsp/startup", `{"uri":"http://example/x"}`, 400, "rtsp://")
+	wantError(t, e, "/rest-api/rtsp/startup", `{"uri":"`+cam.url("", "h264aac")+`"}`, 409, "already")
+	wantError(t, e, "/rest-api/rtsp/startup", `{"uri":"`+cam.url("", "other")+`","localStreamName":"yard"}`, 409, "yard")
+	wantError(t, e, "/rest-api/rtsp/terminate", `{"localStreamName":"nope"}`, 404, "nope")
+
+	// Not recorded (record_rtsp_streams is off) but published, as an RTMP stream would be.
+	s := e.WaitStream("yard", "PUBLISHING", 20*time.Second)
+	if s.Recording || s.MediaProvider != "RTSP" || s.VideoCodec != "H264" {
+		t.Errorf("stream object: %+v", s)
+	}
+	list := e.Server.Cameras.List()
+	if len(list) != 2 || list[1].LocalStreamName != cam.url("", "h264aac") {
+		t.Errorf("cameras: %+v", list)
+	}
+
+	// The list survives a restart; the file keeps the credentials (owner-only), REST does not show them.
+	e.Server.Close()
+	path := filepath.Join(e.Home, "conf", "rtsp_cameras.json")
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("camera list file: %v %v, want mode 0600", fi, err)
+	}
+	if b, _ := os.ReadFile(path); !strings.Contains(string(b), uri) {
+		t.Errorf("camera list file lacks the camera: %s", b)
+	}
+	srv, err := server.New(e.Home, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	e.Server = srv
+	e.WaitStream("yard", "PUBLISHING", 20*time.Second)
+	c := waitCamera(t, e, "yard", time.Second, func(c rtspCamera) bool { return c.Status == "PUBLISHING" })
+	if strings.Contains(c.URI, "hunter22") || !strings.Contains(c.Info, "H264 320x240") {
+		t.Errorf("camera after restart: %+v", c)
+	}
+
+	// terminate by URI (given with or without the credentials) removes it for good.
+	if code, body := e.Post("/rest-api/rtsp/terminate", `{"uri":"`+cam.url("", "h264")+`"}`); code != 200 {
+		t.Fatalf("terminate by uri: %d %s", code, body)
+	}
+	e.WaitGone("yard", 10*time.Second)
+	if b, _ := os.ReadFile(path); strings.Contains(string(b), "yard") {
+		t.Errorf("terminated camera still in the list file: %s", b)
+	}
+
+	// Terminating the camera's stream through the stream API stops the camera too.
+	other := e.WaitStream(list[1].LocalStreamName, "PUBLISHING", 20*time.Second)
+	if code, body := e.Post("/rest-api/stream/terminate", `{"mediaSessionId":"`+other.MediaSessionID+`"}`); code != 200 {
+		t.Fatalf("stream/terminate: %d %s", code, body)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if l, _ := cameras(t, e); len(l) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			_, body := cameras(t, e)
+			t.Fatalf("camera still listed after its stream was terminated: %s", body)
+		}
+	}
+}
+
+func TestRTSPPublish(t *testing.T) {
+	for _, transport := range []string{"tcp", "udp"} {
+		t.Run(transport, func(t *testing.T) {
+			e := st.Start(t, rtspSettings)
+			src := st.Make(t, clip)
+			url := fmt.Sprintf("rtsp://127.0.0.1:%d/live/push_%s", e.Ports["rtsp.port"], transport)
+			out, err := st.Command(t, time.Minute, "ffmpeg", "-v", "error", "-re", "-i", src, "-c", "copy",
+				"-f", "rtsp", "-rtsp_transport", transport, url)
+			if err != nil {
+				t.Fatalf("ffmpeg: %v\n%s", err, out)
+			}
+			e.WaitGone("push_"+transport, 10*time.Second)
+			checkRecording(t, filepath.Join(e.Records, "push_"+transport+".mp4"), clip, 44100)
+		})
+	}
+}
+
+func TestRTSPPublishNameInUse(t *testing.T) {
+	e := st.Start(t, rtspSettings)
+	src := st.Make(t, st.Source{Seconds: 6, FPS: 30, GOP: 30, SampleRate: 44100})
+	pub := st.Publish(t, src, e.RTMP+"/taken")
+	e.WaitStream("taken", "PUBLISHING", 10*time.Second)
+	out, err := st.Command(t, time.Minute, "ffmpeg", "-v", "error", "-re", "-i", src, "-c", "copy",
+		"-f", "rtsp", "-rtsp_transport", "tcp", fmt.Sprintf("rtsp://127.0.0.1:%d/live/taken", e.Ports["rtsp.port"]))
+	if err == nil {
+		t.Fatalf("a second publisher of the same name was accepted over RTSP")
+	}
+	if !strings.Contains(string(out), "already in use") {
+		t.Errorf("ffmpeg was not told why: %s", out)
+	}
+	pub.Kill()
+}
