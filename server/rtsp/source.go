@@ -69,27 +69,38 @@ func selectMedias(medias []*description.Media) (selection, error) {
 			continue
 		}
 		var in *input
+		var why error // a known format that could not be set up
 		for _, f := range m.Formats {
 			dep, kind, err := depacketizerFor(f)
 			if err != nil {
-				return sel, fmt.Errorf("%s: %w", codecName(f), err)
+				why = err
+				continue
 			}
 			if dep != nil {
 				in = &input{media: m, format: f, kind: kind, dep: dep, name: codecName(f)}
 				break
 			}
 		}
+		what := codecNames(m)
+		if why != nil {
+			what += " (" + why.Error() + ")"
+		}
 		switch {
 		case in == nil && m.Type == description.MediaTypeVideo:
-			badVideo = append(badVideo, codecNames(m))
+			badVideo = append(badVideo, what)
 		case in == nil:
-			sel.skipped = append(sel.skipped, string(m.Type)+" "+codecNames(m))
+			sel.skipped = append(sel.skipped, string(m.Type)+" "+what)
 		case in.kind == media.Video && video == nil:
 			video = in
 		case in.kind == media.Audio && audio == nil:
 			audio = in
 		default:
 			sel.skipped = append(sel.skipped, string(m.Type)+" "+codecNames(m)+" (one more)")
+		}
+	}
+	if video != nil {
+		for _, b := range badVideo {
+			sel.skipped = append(sel.skipped, "video "+b)
 		}
 	}
 	if video == nil && len(badVideo) > 0 {
