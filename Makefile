@@ -13,7 +13,7 @@ DEB_RTSP  := python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-rtsp-server-1.0 gstreame
 DEB_TEST  := ffmpeg chromium $(DEB_RTSP)
 TEST_TIMEOUT ?= 20m
 
-.PHONY: all deps deps-test build run test vet bench clean
+.PHONY: all deps deps-test build run test vet bench clean ui ui-check
 
 all: build
 
@@ -41,3 +41,16 @@ test: deps-test build vet
 
 clean:
 	rm -f $(BIN)
+
+# ui rebuilds the web pages in static/ (demo page, dashboard) from ui/ with Vite (Node.js 20.19+).
+# The build is committed, so `go build` alone makes the whole product; ui-check fails when the
+# committed static/ is not what the sources build.
+ui:
+	@command -v node >/dev/null || scripts/apt-install.sh nodejs npm
+	@{ [ -f node_modules/.package-lock.json ] && [ ! package-lock.json -nt node_modules/.package-lock.json ]; } || \
+		PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
+	npm run build
+
+ui-check: ui
+	@git diff --exit-code --stat -- static/ && [ -z "$$(git status --porcelain -- static/)" ] || \
+		{ echo "static/ differs from a fresh build of ui/: run make ui and commit static/"; exit 1; }

@@ -18,11 +18,13 @@ import (
 	"github.com/streamrec/streamrec/conf"
 	"github.com/streamrec/streamrec/recorder"
 	"github.com/streamrec/streamrec/recorder/hook"
+	"github.com/streamrec/streamrec/server/admin"
 	"github.com/streamrec/streamrec/server/api"
 	"github.com/streamrec/streamrec/server/rtmp"
 	"github.com/streamrec/streamrec/server/rtsp"
 	"github.com/streamrec/streamrec/server/stream"
 	"github.com/streamrec/streamrec/server/web"
+	"github.com/streamrec/streamrec/static"
 )
 
 // Version is set at build time (-ldflags "-X .../server.Version=...").
@@ -48,6 +50,7 @@ type Server struct {
 	Cameras *rtsp.Manager
 
 	log       *slog.Logger
+	admin     *admin.Admin
 	rtmp      *rtmp.Server
 	rtsp      *rtsp.Server
 	signal    *signalling // WCS WebSocket signalling and the WebRTC ingest
@@ -91,6 +94,8 @@ func New(home string, log *slog.Logger) (*Server, error) {
 		Log:      log,
 		OnFile:   s.onFile,
 	})
+	s.admin = admin.New(admin.Config{Settings: store, Streams: s.Streams, Records: &web.Records{Dir: s.Records, Files: s.Files},
+		Version: Version, Started: s.Started, Log: log, Hooks: s.Hooks})
 	return s, nil
 }
 
@@ -98,6 +103,7 @@ func New(home string, log *slog.Logger) (*Server, error) {
 func (s *Server) onFile(f recorder.File) {
 	s.log.Info("recording ready", "stream", f.StreamName, "mediaSessionId", f.MediaSessionID,
 		"file", f.Name, "bytes", f.Size, "duration", f.Duration.Round(time.Millisecond))
+	s.admin.FileDone(f)
 	st := s.Settings.Current()
 	if script := st.HookScriptPath(s.Home); script != "" {
 		s.Hooks.Enqueue(hook.Job{
@@ -174,6 +180,11 @@ func (s *Server) newApp() *fiber.App {
 	}
 	api.Register(app, s.Streams)
 	(&web.Records{Dir: s.Records, Files: s.Files}).Register(app)
+	s.admin.Register(app)
+	st := s.Settings.Current() // the ports being opened now
+	(&web.Pages{Demo: static.Demo(), Admin: static.Admin(), Client: web.ClientConfig{
+		WSPort: st.WSPort, WSSPort: st.WSSPort, HTTPPort: st.HTTPPort, HTTPSPort: st.HTTPSPort, Version: Version,
+	}}).Register(app)
 	return app
 }
 
@@ -215,6 +226,7 @@ func (s *Server) Close() {
 	if s.rtmp != nil {
 		s.rtmp.Close()
 	}
+	s.admin.Close() // ends the dashboard's event streams
 	if s.app != nil {
 		s.app.ShutdownWithTimeout(5 * time.Second)
 	}

@@ -41,8 +41,8 @@ func (p *Pages) Register(app fiber.Router) {
 		return c.JSON(p.Client)
 	})
 	app.Get("/client/demo/*", func(c *fiber.Ctx) error { return sendAsset(c, p.Demo, c.Params("*")) })
-	app.Get("/admin", func(c *fiber.Ctx) error { return c.Redirect("/admin/", fiber.StatusMovedPermanently) })
-	app.Get("/admin/", func(c *fiber.Ctx) error {
+	// "/admin" matches "/admin/" too (Fiber's routing is not strict); the page's URLs are absolute.
+	app.Get("/admin", func(c *fiber.Ctx) error {
 		c.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 		c.Set("X-Frame-Options", "DENY")
 		return sendAsset(c, p.Admin, "index.html")

@@ -1,0 +1,89 @@
+import { useEffect, useState } from "preact/hooks";
+import { get, type HookRun } from "./api";
+import { dateTime } from "./format";
+import { Banner, Empty, PageHead } from "./ui";
+
+interface HooksInfo {
+  available: boolean;
+  script: string;
+  timeout: number;
+  runs: HookRun[];
+}
+
+// Hooks lists recent runs of the finish hook script (on_record_hook_script).
+export function Hooks() {
+  const [info, setInfo] = useState<HooksInfo | null>(null);
+  const [error, setError] = useState("");
+  useEffect(() => {
+    const load = () =>
+      get<HooksInfo>("/hooks")
+        .then((h) => {
+          setInfo(h);
+          setError("");
+        })
+        .catch((e) => setError(e.message));
+    load();
+    const t = setInterval(load, 5000);
+    return () => clearInterval(t);
+  }, []);
+  return (
+    <>
+      <PageHead title="Hooks">
+        {info && (
+          <span class="muted small">
+            Script: <code>{info.script || "(none)"}</code> · timeout {info.timeout} s
+          </span>
+        )}
+      </PageHead>
+      {error && <Banner kind="error">{error}</Banner>}
+      {info === null ? (
+        <Empty>Loading…</Empty>
+      ) : !info.available ? (
+        <Empty>This server does not report hook runs; the hook script's exit code and output are in the server log.</Empty>
+      ) : info.runs.length === 0 ? (
+        <Empty>
+          No hook has run since the server started. The script runs once for every finished recording file, with the stream name and the
+          file's absolute path.
+        </Empty>
+      ) : (
+        <div class="table-wrap">
+          <table class="grid-table hooks">
+            <thead>
+              <tr>
+                <th>Started</th>
+                <th>Stream</th>
+                <th>File</th>
+                <th>Exit</th>
+                <th class="num">Took</th>
+                <th>Output (end)</th>
+              </tr>
+            </thead>
+            <tbody>
+              {info.runs.map((r, i) => (
+                <tr key={i}>
+                  <td>{dateTime(r.started)}</td>
+                  <td class="name">{r.streamName}</td>
+                  <td class="mono small break" title={r.file}>
+                    {r.file.split("/").pop()}
+                  </td>
+                  <td>
+                    <span class={`badge ${r.error ? "failed" : "publishing"}`}>{r.timedOut ? "timeout" : r.exitCode}</span>
+                  </td>
+                  <td class="num">{(r.tookMs / 1000).toFixed(2)} s</td>
+                  <td>
+                    {r.error && <div class="error-text">{r.error}</div>}
+                    {r.stdout || r.stderr ? (
+                      <pre class="output">{[r.stdout, r.stderr].filter(Boolean).join("\n")}</pre>
+                    ) : (
+                      <span class="muted">no output</span>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </>
+  );
+}

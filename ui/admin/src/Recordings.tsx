@@ -1,0 +1,374 @@
+import { useEffect, useRef, useState } from "preact/hooks";
+import { get, post, type Library, type LibraryFile, type LibraryGroup, type Track } from "./api";
+import { bytes, dateTime, duration } from "./format";
+import { Banner, Confirm, type ConfirmState, Empty, PageHead } from "./ui";
+
+const recordURL = (name: string) => `/client/records/${encodeURIComponent(name)}`;
+
+function videoText(t?: Track): string {
+  return t ? `${t.codec}${t.width ? ` ${t.width}×${t.height}` : ""}` : "";
+}
+
+function audioText(t?: Track): string {
+  return t ? `${t.codec}${t.sampleRate ? ` ${+(t.sampleRate / 1000).toFixed(1)} kHz` : ""}` : "";
+}
+
+function codecs(f: { video?: Track; audio?: Track }): string {
+  return [videoText(f.video), audioText(f.audio)].filter(Boolean).join(" + ") || "—";
+}
+
+// Codecs shows video and audio on a line each.
+function Codecs({ f }: { f: { video?: Track; audio?: Track } }) {
+  if (!f.video && !f.audio) return <>—</>;
+  return (
+    <>
+      {f.video && <div>{videoText(f.video)}</div>}
+      {f.audio && <div>{audioText(f.audio)}</div>}
+    </>
+  );
+}
+
+type SortKey = "start" | "stream" | "name" | "duration" | "size";
+
+interface Playing {
+  group: LibraryGroup;
+  index: number;
+}
+
+// Recordings is the library of finished files in records/, read from disk by the server.
+export function Recordings() {
+  const [q, setQ] = useState("");
+  const [query, setQuery] = useState("");
+  const [sort, setSort] = useState<SortKey>("start");
+  const [desc, setDesc] = useState(true);
+  const [page, setPage] = useState(1);
+  const [size, setSize] = useState(25);
+  const [lib, setLib] = useState<Library | null>(null);
+  const [error, setError] = useState("");
+  const [notice, setNotice] = useState("");
+  const [open, setOpen] = useState<Record<string, boolean>>({});
+  const [playing, setPlaying] = useState<Playing | null>(null);
+  const [confirm, setConfirm] = useState<ConfirmState | null>(null);
+  const [tick, setTick] = useState(0);
+
+  // Filter as you type, without a request per key press.
+  useEffect(() => {
+    const t = setTimeout(() => {
+      setQuery(q.trim());
+      setPage(1);
+    }, 250);
+    return () => clearTimeout(t);
+  }, [q]);
+
+  useEffect(() => {
+    const params = new URLSearchParams({ q: query, sort, order: desc ? "desc" : "asc", page: String(page), size: String(size) });
+    let stale = false;
+    get<Library>(`/recordings?${params}`)
+      .then((l) => {
+        if (stale) return;
+        setLib(l);
+        setError("");
+        if (l.page !== page) setPage(l.page);
+      })
+      .catch((e) => !stale && setError(e.message));
+    return () => {
+      stale = true;
+    };
+  }, [query, sort, desc, page, size, tick]);
+
+  const sortBy = (k: SortKey) => {
+    if (k === sort) setDesc(!desc);
+    else {
+      setSort(k);
+      setDesc(k === "start" || k === "size" || k === "duration");
+    }
+    setPage(1);
+  };
+  const Th = ({ k, label, cls }: { k: SortKey; label: string; cls?: string }) => (
+    <th class={cls} aria-sort={sort === k ? (desc ? "descending" : "ascending") : "none"}>
+      <button class="sort" onClick={() => sortBy(k)}>
+        {label}
+        <span class="arrow">{sort === k ? (desc ? "▼" : "▲") : ""}</span>
+      </button>
+    </th>
+  );
+
+  const remove = (names: string[], label: string, total: number) =>
+    setConfirm({
+      title: names.length > 1 ? "Delete recording and all its parts?" : "Delete recording?",
+      body: (
+        <p>
+          <strong class="break">{label}</strong>
+          <br />
+          {names.length > 1 ? `${names.length} files, ` : ""}
+          {bytes(total)} will be deleted from the records folder. This cannot be undone.
+        </p>
+      ),
+      action: "Delete",
+      danger: true,
+      run: async () => {
+        try {
+          const r = await post("/recordings/delete", { names });
+          const failed = Object.entries(r.errors || {});
+          setNotice(failed.length ? "" : `Deleted ${r.deleted.length === 1 ? r.deleted[0] : `${r.deleted.length} files`}.`);
+          setError(failed.map(([n, m]) => `${n}: ${m}`).join("; "));
+        } catch (e) {
+          setError((e as Error).message);
+        }
+        if (playing && playing.group.parts.some((p) => names.includes(p.name))) setPlaying(null);
+        setTick((t) => t + 1);
+      },
+    });
+
+  const first = lib ? (lib.page - 1) * lib.size + 1 : 0;
+  const last = lib ? Math.min(lib.page * lib.size, lib.total) : 0;
+
+  return (
+    <>
+      <PageHead title="Recordings">
+        <input
+          class="search"
+          type="search"
+          placeholder="Filter by stream or file name"
+          aria-label="Filter by stream or file name"
+          list="stream-names"
+          value={q}
+          onInput={(e) => setQ((e.target as HTMLInputElement).value)}
+        />
+        <datalist id="stream-names">{lib?.streams.map((s) => <option key={s} value={s} />)}</datalist>
+        <button class="btn" onClick={() => setTick((t) => t + 1)}>
+          Refresh
+        </button>
+      </PageHead>
+      {error && (
+        <Banner kind="error" onClose={() => setError("")}>
+          {error}
+        </Banner>
+      )}
+      {notice && (
+        <Banner kind="ok" onClose={() => setNotice("")}>
+          {notice}
+        </Banner>
+      )}
+      {lib === null ? (
+        <Empty>Loading recordings…</Empty>
+      ) : lib.total === 0 ? (
+        <Empty>
+          {query ? (
+            <>No recording matches “{query}”.</>
+          ) : (
+            <>
+              <strong>No finished recording in the records folder yet.</strong>
+              <br />A file appears here as soon as its recording is complete.
+            </>
+          )}
+        </Empty>
+      ) : (
+        <>
+          <div class="table-wrap">
+            <table class="grid-table recordings">
+              <thead>
+                <tr>
+                  <Th k="stream" label="Stream" />
+                  <Th k="name" label="Recording" />
+                  <Th k="start" label="Started" />
+                  <Th k="duration" label="Duration" cls="num" />
+                  <Th k="size" label="Size" cls="num" />
+                  <th>Codecs</th>
+                  <th class="actions">Actions</th>
+                </tr>
+              </thead>
+              <tbody>
+                {lib.groups.map((g) => {
+                  const multi = g.parts.length > 1;
+                  const f = g.parts[0];
+                  return [
+                    <tr key={g.id} data-recording={g.id}>
+                      <td class="name" title={g.stream || "unknown stream"}>
+                        {g.stream || <span class="muted">unknown</span>}
+                      </td>
+                      <td class="file">
+                        {multi && (
+                          <button class="toggle" aria-expanded={!!open[g.id]} onClick={() => setOpen({ ...open, [g.id]: !open[g.id] })}>
+                            {open[g.id] ? "▾" : "▸"}
+                          </button>
+                        )}
+                        <span class="mono" title={multi ? g.id : f.name}>
+                          {multi ? g.id : f.name}
+                        </span>
+                        {multi && <span class="badge parts">{g.parts.length} parts</span>}
+                        {f.problem && (
+                          <span class="badge failed" title={f.problem}>
+                            unreadable
+                          </span>
+                        )}
+                      </td>
+                      <td>{dateTime(g.start)}</td>
+                      <td class="num">{duration(g.duration)}</td>
+                      <td class="num">{bytes(g.size)}</td>
+                      <td class="small nowrap">
+                        <Codecs f={f} />
+                      </td>
+                      <td class="actions">
+                        <button class="btn small primary" onClick={() => setPlaying({ group: g, index: 0 })}>
+                          Play
+                        </button>
+                        {multi ? (
+                          <button class="btn small" onClick={() => setOpen({ ...open, [g.id]: true })}>
+                            Parts
+                          </button>
+                        ) : (
+                          <a class="btn small" href={recordURL(f.name)} download={f.name}>
+                            Download
+                          </a>
+                        )}
+                        <button class="btn small danger-outline" onClick={() => remove(g.parts.map((p) => p.name), multi ? g.id : f.name, g.size)}>
+                          Delete
+                        </button>
+                      </td>
+                    </tr>,
+                    multi && open[g.id]
+                      ? g.parts.map((p, i) => <PartRow key={p.name} f={p} onPlay={() => setPlaying({ group: g, index: i })} onDelete={() => remove([p.name], p.name, p.size)} />)
+                      : null,
+                  ];
+                })}
+              </tbody>
+            </table>
+          </div>
+          <div class="pager">
+            <span>
+              {first}–{last} of {lib.total} recording{lib.total === 1 ? "" : "s"}
+              {query ? ` matching “${query}”` : ""} · {lib.files} files, {bytes(lib.bytes)} in total
+            </span>
+            <span class="pager-buttons">
+              <label>
+                Per page{" "}
+                <select
+                  value={size}
+                  onChange={(e) => {
+                    setSize(Number((e.target as HTMLSelectElement).value));
+                    setPage(1);
+                  }}
+                >
+                  {[25, 50, 100, 200].map((n) => (
+                    <option key={n} value={n}>
+                      {n}
+                    </option>
+                  ))}
+                </select>
+              </label>
+              <button class="btn small" disabled={lib.page <= 1} onClick={() => setPage(lib.page - 1)}>
+                ‹ Previous
+              </button>
+              <span>
+                page {lib.page} of {lib.pages}
+              </span>
+              <button class="btn small" disabled={lib.page >= lib.pages} onClick={() => setPage(lib.page + 1)}>
+                Next ›
+              </button>
+            </span>
+          </div>
+        </>
+      )}
+      <p class="footnote">
+        The library is read from the records folder on disk (<code>{lib?.folder || "records/"}</code>) each time this page loads, so it
+        survives restarts and shows files copied in by hand; files still being written appear once they are complete. Stream names and
+        part numbers come from a small index the server keeps next to the files.
+      </p>
+      {playing && <Player playing={playing} onNext={(i) => setPlaying({ ...playing, index: i })} onClose={() => setPlaying(null)} />}
+      <Confirm state={confirm} onClose={() => setConfirm(null)} />
+    </>
+  );
+}
+
+function PartRow({ f, onPlay, onDelete }: { f: LibraryFile; onPlay: () => void; onDelete: () => void }) {
+  return (
+    <tr class="part-row">
+      <td />
+      <td class="file">
+        <span class="part-no">part {f.part}</span>
+        <span class="mono" title={f.name}>
+          {f.name}
+        </span>
+      </td>
+      <td>{dateTime(f.start)}</td>
+      <td class="num">{duration(f.duration)}</td>
+      <td class="num">{bytes(f.size)}</td>
+      <td class="small nowrap">
+        <Codecs f={f} />
+      </td>
+      <td class="actions">
+        <button class="btn small" onClick={onPlay}>
+          Play
+        </button>
+        <a class="btn small" href={recordURL(f.name)} download={f.name}>
+          Download
+        </a>
+        <button class="btn small danger-outline" onClick={onDelete}>
+          Delete
+        </button>
+      </td>
+    </tr>
+  );
+}
+
+// Player plays a recording in the page; the parts of a rotated recording play one after another.
+function Player({ playing, onNext, onClose }: { playing: Playing; onNext: (i: number) => void; onClose: () => void }) {
+  const { group, index } = playing;
+  const f = group.parts[index];
+  const video = useRef<HTMLVideoElement>(null);
+  const [error, setError] = useState("");
+  useEffect(() => {
+    setError("");
+    const key = (e: KeyboardEvent) => e.key === "Escape" && onClose();
+    window.addEventListener("keydown", key);
+    return () => window.removeEventListener("keydown", key);
+  }, [f.name]);
+  return (
+    <div class="overlay" onClick={(e) => e.target === e.currentTarget && onClose()}>
+      <div class="dialog player" role="dialog" aria-modal="true" aria-label={`Playing ${f.name}`}>
+        <div class="player-head">
+          <div>
+            <strong>{group.stream || "Recording"}</strong>
+            <div class="mono small break">{f.name}</div>
+          </div>
+          <button class="icon" aria-label="Close player" onClick={onClose}>
+            ×
+          </button>
+        </div>
+        <video
+          ref={video}
+          key={f.name}
+          src={recordURL(f.name)}
+          controls
+          autoPlay
+          playsInline
+          onEnded={() => index + 1 < group.parts.length && onNext(index + 1)}
+          onError={() => setError("This browser cannot play the file; download it instead.")}
+        />
+        {error && <p class="field-error">{error}</p>}
+        <div class="player-foot">
+          <span class="muted small">
+            {group.parts.length > 1 ? `Part ${index + 1} of ${group.parts.length} · ` : ""}
+            {duration(f.duration)} · {bytes(f.size)} · {codecs(f)}
+          </span>
+          <span>
+            {group.parts.length > 1 && (
+              <>
+                <button class="btn small" disabled={index === 0} onClick={() => onNext(index - 1)}>
+                  ‹ Part
+                </button>{" "}
+                <button class="btn small" disabled={index + 1 >= group.parts.length} onClick={() => onNext(index + 1)}>
+                  Part ›
+                </button>{" "}
+              </>
+            )}
+            <a class="btn small" href={recordURL(f.name)} download={f.name}>
+              Download
+            </a>
+          </span>
+        </div>
+      </div>
+    </div>
+  );
+}

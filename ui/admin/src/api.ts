@@ -1,0 +1,125 @@
+// Calls to /admin/api. Every call sends the X-Streamrec header the server requires on changes
+// (a cross-site form cannot send it); a 401 anywhere sends the user back to the login page.
+
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    public status: number,
+    public errors: Record<string, string> = {},
+    public data: any = undefined,
+  ) {
+    super(message);
+  }
+}
+
+let unauthorized: () => void = () => {};
+export function onUnauthorized(fn: () => void) {
+  unauthorized = fn;
+}
+
+export async function api<T = any>(method: string, path: string, body?: unknown): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch("/admin/api" + path, {
+      method,
+      credentials: "same-origin",
+      headers: body === undefined ? { "X-Streamrec": "1" } : { "X-Streamrec": "1", "Content-Type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError("The server does not answer. Is streamrec running?", 0);
+  }
+  const data = await res.json().catch(() => ({}));
+  if (res.status === 401 && path !== "/login") unauthorized();
+  if (!res.ok) throw new ApiError(data.message || `${res.status} ${res.statusText}`, res.status, data.errors || {}, data);
+  return data as T;
+}
+
+export const get = <T = any>(path: string) => api<T>("GET", path);
+export const post = <T = any>(path: string, body: unknown = {}) => api<T>("POST", path, body);
+
+export interface Track {
+  codec: string;
+  width?: number;
+  height?: number;
+  sampleRate?: number;
+  channels?: number;
+}
+
+export interface StreamRow {
+  name: string;
+  mediaSessionId: string;
+  mediaProvider: string;
+  status: string;
+  info: string | null;
+  audioCodec?: string;
+  videoCodec?: string;
+  width?: number;
+  height?: number;
+  bitrate: number;
+  started: string;
+  recording: boolean;
+  recordName?: string;
+  recordSince?: string;
+  recordError?: string;
+  login?: string;
+}
+
+export interface LibraryFile {
+  name: string;
+  size: number;
+  modified: string;
+  start: string;
+  part?: number;
+  duration: number;
+  video?: Track;
+  audio?: Track;
+  problem?: string;
+}
+
+export interface LibraryGroup {
+  id: string;
+  stream: string;
+  mediaSessionId?: string;
+  start: string;
+  duration: number;
+  size: number;
+  parts: LibraryFile[];
+}
+
+export interface Library {
+  groups: LibraryGroup[];
+  total: number;
+  page: number;
+  pages: number;
+  size: number;
+  files: number;
+  bytes: number;
+  streams: string[];
+  folder: string;
+}
+
+export interface SettingRow {
+  key: string;
+  value: string;
+  default: string;
+  help: string;
+  restart: boolean;
+  secret: boolean;
+  set: boolean;
+  pending: boolean;
+}
+
+export interface HookRun {
+  script: string;
+  streamName: string;
+  file: string;
+  part?: number;
+  started: string;
+  tookMs: number;
+  exitCode: number;
+  timedOut?: boolean;
+  error?: string;
+  stdout?: string;
+  stderr?: string;
+}

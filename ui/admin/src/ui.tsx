@@ -1,0 +1,89 @@
+import type { ComponentChildren } from "preact";
+import { useEffect, useRef, useState } from "preact/hooks";
+
+export function Banner({ kind, children, onClose }: { kind: "error" | "ok" | "info" | "warn"; children: ComponentChildren; onClose?: () => void }) {
+  return (
+    <div class={`banner ${kind}`} role={kind === "error" ? "alert" : "status"}>
+      <div class="banner-text">{children}</div>
+      {onClose && (
+        <button class="icon" aria-label="Dismiss" onClick={onClose}>
+          ×
+        </button>
+      )}
+    </div>
+  );
+}
+
+export interface ConfirmState {
+  title: string;
+  body: ComponentChildren;
+  action: string;
+  danger?: boolean;
+  run: () => Promise<void> | void;
+}
+
+// Confirm is a modal dialog asking before something that cannot be undone.
+export function Confirm({ state, onClose }: { state: ConfirmState | null; onClose: () => void }) {
+  const [busy, setBusy] = useState(false);
+  const ok = useRef<HTMLButtonElement>(null);
+  useEffect(() => {
+    if (!state) return;
+    setBusy(false);
+    ok.current?.focus();
+    const key = (e: KeyboardEvent) => e.key === "Escape" && onClose();
+    window.addEventListener("keydown", key);
+    return () => window.removeEventListener("keydown", key);
+  }, [state]);
+  if (!state) return null;
+  return (
+    <div class="overlay" onClick={(e) => e.target === e.currentTarget && onClose()}>
+      <div class="dialog" role="dialog" aria-modal="true" aria-labelledby="dlg-title">
+        <h2 id="dlg-title">{state.title}</h2>
+        <div class="dialog-body">{state.body}</div>
+        <div class="dialog-actions">
+          <button class="btn" onClick={onClose} disabled={busy}>
+            Cancel
+          </button>
+          <button
+            ref={ok}
+            class={`btn ${state.danger ? "danger" : "primary"}`}
+            disabled={busy}
+            onClick={async () => {
+              setBusy(true);
+              try {
+                await state.run();
+              } finally {
+                onClose();
+              }
+            }}
+          >
+            {state.action}
+          </button>
+        </div>
+      </div>
+    </div>
+  );
+}
+
+export function PageHead({ title, children, sticky }: { title: string; children?: ComponentChildren; sticky?: boolean }) {
+  return (
+    <div class={`page-head${sticky ? " sticky" : ""}`}>
+      <h1>{title}</h1>
+      <div class="page-tools">{children}</div>
+    </div>
+  );
+}
+
+export function Empty({ children }: { children: ComponentChildren }) {
+  return <div class="empty">{children}</div>;
+}
+
+// useNow re-renders every interval ms with the current time.
+export function useNow(interval = 1000): number {
+  const [now, setNow] = useState(Date.now());
+  useEffect(() => {
+    const t = setInterval(() => setNow(Date.now()), interval);
+    return () => clearInterval(t);
+  }, [interval]);
+  return now;
+}

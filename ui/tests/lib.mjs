@@ -1,0 +1,112 @@
+// Shared helpers of the browser tests. Each script is run by a Go test (server/ui_e2e_test.go)
+// against a real server, drives Debian's Chromium through playwright-core (never a downloaded
+// browser), prints "@event NAME" lines the Go test may react to, and ends with one line
+// "@result {json}". Screenshots go to $SHOTS.
+import { chromium } from "playwright-core";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export function env(name) {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set`);
+  return v;
+}
+
+export const BASE = env("BASE");
+
+export async function open() {
+  const profile = mkdtempSync(join(tmpdir(), "streamrec-chromium-"));
+  const ctx = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    headless: true,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--use-fake-device-for-media-stream",
+      "--use-fake-ui-for-media-stream",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+      "--autoplay-policy=no-user-gesture-required",
+    ],
+    viewport: { width: 1366, height: 768 },
+  });
+  const page = ctx.pages()[0] || (await ctx.newPage());
+  page.setDefaultTimeout(15000);
+  const problems = [];
+  page.on("pageerror", (e) => problems.push("page error: " + e.message));
+  page.on("console", (m) => m.type() === "error" && console.error("console:", m.text()));
+  return {
+    ctx,
+    page,
+    problems,
+    async close() {
+      await ctx.close().catch(() => {});
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function shot(page, name) {
+  await page.screenshot({ path: join(env("SHOTS"), name + ".png") });
+}
+
+export function event(name) {
+  console.log("@event " + name);
+}
+
+// run opens the browser, runs fn(page), prints its result, and fails on any uncaught page error.
+export async function run(name, fn) {
+  let b;
+  try {
+    b = await open();
+    const result = (await fn(b.page)) ?? {};
+    if (b.problems.length) throw new Error(b.problems.join("\n"));
+    console.log("@result " + JSON.stringify(result));
+  } catch (e) {
+    console.error(e && e.stack ? e.stack : String(e));
+    if (b) await shot(b.page, `${name}-failure`).catch(() => {});
+    process.exitCode = 1;
+  } finally {
+    if (b) await b.close();
+  }
+}
+
+export function check(ok, message) {
+  if (!ok) throw new Error(message);
+}
+
+// login opens the dashboard and logs in.
+export async function login(page) {
+  await page.goto(BASE + "/admin/");
+  await page.fill("#password", env("PASSWORD"));
+  await page.click("button[type=submit]");
+  await page.waitForSelector("nav.side");
+}
+
+// waitVideo waits until a <video> can play (readyState >= 2) with a finite duration, seeks to
+// the middle, and returns what it saw.
+export async function waitVideo(page, selector) {
+  await page.waitForFunction(
+    (sel) => {
+      const v = document.querySelector(sel);
+      return v && v.readyState >= 2 && isFinite(v.duration) && v.duration > 0;
+    },
+    selector,
+    { timeout: 15000 },
+  );
+  return page.$eval(selector, async (v) => {
+    const duration = v.duration;
+    const seekable = v.seekable.length > 0 ? v.seekable.end(v.seekable.length - 1) : 0;
+    const target = duration / 2;
+    await new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error("seek did not finish")), 10000);
+      v.addEventListener("seeked", () => (clearTimeout(t), resolve()), { once: true });
+      v.currentTime = target;
+    });
+    return { readyState: v.readyState, duration, seekable, seekedTo: v.currentTime, width: v.videoWidth, height: v.videoHeight };
+  });
+}
