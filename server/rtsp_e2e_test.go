@@ -470,18 +470,23 @@ func TestRTSPCameraListPersistsAndREST(t *testing.T) {
 }
 
 func TestRTSPPublish(t *testing.T) {
-	for _, transport := range []string{"tcp", "udp"} {
-		t.Run(transport, func(t *testing.T) {
+	bframes := clip
+	bframes.BFrames = 2
+	for _, tc := range []struct {
+		name, transport string
+		src             st.Source
+	}{{"tcp", "tcp", clip}, {"udp", "udp", clip}, {"bframes", "tcp", bframes}} {
+		t.Run(tc.name, func(t *testing.T) {
 			e := st.Start(t, rtspSettings)
-			src := st.Make(t, clip)
-			url := fmt.Sprintf("rtsp://127.0.0.1:%d/live/push_%s", e.Ports["rtsp.port"], transport)
+			src := st.Make(t, tc.src)
+			url := fmt.Sprintf("rtsp://127.0.0.1:%d/live/push_%s", e.Ports["rtsp.port"], tc.name)
 			out, err := st.Command(t, time.Minute, "ffmpeg", "-v", "error", "-re", "-i", src, "-c", "copy",
-				"-f", "rtsp", "-rtsp_transport", transport, url)
+				"-f", "rtsp", "-rtsp_transport", tc.transport, url)
 			if err != nil {
 				t.Fatalf("ffmpeg: %v\n%s", err, out)
 			}
-			e.WaitGone("push_"+transport, 10*time.Second)
-			checkRecording(t, filepath.Join(e.Records, "push_"+transport+".mp4"), clip, 44100)
+			e.WaitGone("push_"+tc.name, 10*time.Second)
+			checkRecording(t, filepath.Join(e.Records, "push_"+tc.name+".mp4"), tc.src, 44100)
 		})
 	}
 }
