@@ -205,6 +205,7 @@ func TestDemoPageInBrowser(t *testing.T) {
 	if ws == "0" {
 		t.Skipf("ws.port %d has no listener in this build (WebRTC signalling, server/wcs): the publish → record → play part of the demo test did not run", wsPort)
 	}
+	browse(t, root, "demo-nocamera.mjs", map[string]string{"BASE": e.HTTP, "SHOTS": shotsDir(t)}, nil)
 	name, _ := r["recordName"].(string)
 	p := st.ProbeFile(t, filepath.Join(e.Records, name))
 	if d := p.Duration(); d < 2 {

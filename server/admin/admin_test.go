@@ -51,7 +51,7 @@ func (l *logBuf) String() string {
 
 // env is an admin API on a fresh home, served by a Fiber app in memory.
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	home     string
 	records  string
 	settings string // the settings file
@@ -63,7 +63,7 @@ type env struct {
 	log      *logBuf
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	home := t.TempDir()
 	e := &env{t: t, home: home, records: filepath.Join(home, "records"), settings: filepath.Join(home, "conf", "flashphoner.properties"), log: &logBuf{}}
@@ -100,7 +100,7 @@ type resp struct {
 	header http.Header
 }
 
-func (r resp) json(t *testing.T) map[string]any {
+func (r resp) json(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(r.body, &m); err != nil {

@@ -2,6 +2,7 @@ package admin_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"os/exec"
@@ -22,7 +23,7 @@ var (
 
 // clips makes a one-second MP4 (H.264 + AAC, moov at the end as ffmpeg writes it) and a WebM
 // (VP8 + Vorbis) once per test binary.
-func clips(t *testing.T) (mp4, webm string) {
+func clips(t testing.TB) (mp4, webm string) {
 	t.Helper()
 	if _, err := exec.LookPath("ffmpeg"); err != nil {
 		t.Fatal("ffmpeg is not installed: run `make test`, which installs it")
@@ -51,7 +52,7 @@ func clips(t *testing.T) (mp4, webm string) {
 	return filepath.Join(clipsDir, "c.mp4"), filepath.Join(clipsDir, "c.webm")
 }
 
-func copyFile(t *testing.T, src, dst string) {
+func copyFile(t testing.TB, src, dst string) {
 	t.Helper()
 	b, err := os.ReadFile(src)
 	if err != nil {
@@ -197,4 +198,28 @@ func TestLibraryListsGroupsAndSurvivesRestart(t *testing.T) {
 	// A restart reads the same library from disk.
 	e.start()
 	check(e.library(e.login(), ""))
+}
+
+// BenchmarkLibraryListing lists a records folder of 3000 files (300 rotated recordings of 10
+// parts) once probed: what each visit of the Recordings page costs.
+func BenchmarkLibraryListing(b *testing.B) {
+	mp4, _ := clips(b)
+	e := newEnv(b)
+	cookie := e.login()
+	for r := range 300 {
+		for p := 1; p <= 10; p++ {
+			name := fmt.Sprintf("rec%03d-%d.mp4", r, p)
+			copyFile(b, mp4, filepath.Join(e.records, name))
+			e.admin.FileDone(recorder.File{Name: name, Part: p, StreamName: fmt.Sprintf("s%d", r%7)})
+		}
+	}
+	start := time.Now()
+	if l := e.library(cookie, "?size=50"); l.Files != 3000 || l.Total != 300 {
+		b.Fatalf("%d files, %d recordings", l.Files, l.Total)
+	}
+	b.Logf("first listing (probing 3000 files): %v", time.Since(start))
+	b.ResetTimer()
+	for range b.N {
+		e.library(cookie, "?q=s3&sort=size&page=2&size=50")
+	}
 }

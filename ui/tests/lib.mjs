@@ -15,7 +15,9 @@ export function env(name) {
 
 export const BASE = env("BASE");
 
-export async function open() {
+// open starts Chromium with a fresh profile; camera: false leaves out the fake camera and
+// microphone, so the page meets a computer without any.
+export async function open({ camera = true } = {}) {
   const profile = mkdtempSync(join(tmpdir(), "streamrec-chromium-"));
   const ctx = await chromium.launchPersistentContext(profile, {
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
@@ -24,7 +26,7 @@ export async function open() {
       "--headless",
       "--no-sandbox",
       "--disable-gpu",
-      "--use-fake-device-for-media-stream",
+      ...(camera ? ["--use-fake-device-for-media-stream"] : []),
       "--use-fake-ui-for-media-stream",
       "--disable-background-networking",
       "--disable-component-update",
@@ -59,10 +61,10 @@ export function event(name) {
 }
 
 // run opens the browser, runs fn(page), prints its result, and fails on any uncaught page error.
-export async function run(name, fn) {
+export async function run(name, fn, options) {
   let b;
   try {
-    b = await open();
+    b = await open(options);
     const result = (await fn(b.page)) ?? {};
     if (b.problems.length) throw new Error(b.problems.join("\n"));
     console.log("@result " + JSON.stringify(result));
