@@ -179,6 +179,30 @@ func (m *Manager) Add(s Spec) (Camera, error) {
 	return c.view(), nil
 }
 
+// Ensure returns the camera pulling uri (compared without credentials), adding it as a
+// temporary camera (not saved in the list) when there is none: what a WebSocket playStream of
+// an rtsp:// stream name needs. The stream to play is the returned LocalStreamName, once its
+// Status is PUBLISHING; the caller removes a temporary camera with Remove when nobody plays it.
+func (m *Manager) Ensure(uri string) (Camera, error) {
+	m.mu.Lock()
+	for _, c := range m.cams {
+		if StripCredentials(c.spec.URI) == StripCredentials(strings.TrimSpace(uri)) {
+			m.mu.Unlock()
+			return c.view(), nil
+		}
+	}
+	m.mu.Unlock()
+	cam, err := m.Add(Spec{URI: uri, Temporary: true})
+	if errors.Is(err, ErrExists) { // added meanwhile
+		for _, c := range m.List() {
+			if c.LocalStreamName == NameFor(uri) {
+				return c, nil
+			}
+		}
+	}
+	return cam, err
+}
+
 // stored is the list file's content, plus extra. Caller holds m.mu.
 func (m *Manager) stored(extra ...Spec) []storedCamera {
 	var out []storedCamera

@@ -16,7 +16,9 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
 	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
 
+	"github.com/streamrec/streamrec/conf"
 	"github.com/streamrec/streamrec/recorder/media"
+	"github.com/streamrec/streamrec/server/stream"
 )
 
 func TestRedact(t *testing.T) {
@@ -202,5 +204,29 @@ func TestListFile(t *testing.T) {
 	os.WriteFile(path, []byte("{"), 0o600)
 	if _, err := loadList(path); err == nil || !strings.Contains(err.Error(), path) {
 		t.Errorf("a broken file must be an error naming it: %v", err)
+	}
+}
+
+func TestEnsureTemporaryCamera(t *testing.T) {
+	reg := stream.New(stream.Config{Settings: func() *conf.Settings { return conf.Defaults() }, Dir: t.TempDir()})
+	file := filepath.Join(t.TempDir(), "cams.json")
+	m, err := Open(Config{Registry: reg, File: file})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	uri := "rtsp://u:p@127.0.0.1:1/nothing-listens-here"
+	a, err := m.Ensure(uri)
+	if err != nil || a.LocalStreamName != "rtsp://127.0.0.1:1/nothing-listens-here" || !a.Temporary {
+		t.Fatalf("Ensure: %+v %v", a, err)
+	}
+	if b, err := m.Ensure("rtsp://127.0.0.1:1/nothing-listens-here"); err != nil || b.LocalStreamName != a.LocalStreamName || len(m.List()) != 1 {
+		t.Errorf("second Ensure: %+v %v (%d cameras)", b, err, len(m.List()))
+	}
+	if _, err := os.Stat(file); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a temporary camera was saved: %v", err)
+	}
+	if _, err := m.Remove("", a.LocalStreamName); err != nil {
+		t.Errorf("Remove: %v", err)
 	}
 }
