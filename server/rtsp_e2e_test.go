@@ -113,6 +113,7 @@ type rtspCamera struct {
 	Info            string `json:"info"`
 	MediaSessionID  string `json:"mediaSessionId"`
 	MediaProvider   string `json:"mediaProvider"`
+	ActiveTransport string `json:"activeTransport"`
 }
 
 func addCamera(t *testing.T, e *st.Env, body map[string]string) {
@@ -288,6 +289,23 @@ func TestRTSPCameraAudioAt48k(t *testing.T) {
 	e := st.Start(t, settings)
 	recorded := recordCamera(t, e, map[string]string{"uri": cam.url("", "h264pcma"), "localStreamName": "cam48"}, 2.5)
 	checkLiveRecording(t, filepath.Join(e.Records, "cam48.mp4"), "h264", "aac", 48000, recorded)
+}
+
+func TestRTSPCameraFallsBackToTCP(t *testing.T) {
+	cam := startCamera(t)
+	e := st.Start(t, rtspSettings)
+	addCamera(t, e, map[string]string{"uri": cam.url("", "h264tcp"), "localStreamName": "tcponly"})
+	e.WaitStream("tcponly", "PUBLISHING", 20*time.Second)
+	start := time.Now()
+	c := waitCamera(t, e, "tcponly", 5*time.Second, func(c rtspCamera) bool { return c.Status == "PUBLISHING" })
+	if c.ActiveTransport != "TCP" || !strings.Contains(c.Info, "over TCP") {
+		t.Errorf("a camera that refuses UDP: %+v, want it pulled over TCP", c)
+	}
+	time.Sleep(2 * time.Second)
+	terminateCamera(t, e, "tcponly")
+	recorded := time.Since(start)
+	e.WaitGone("tcponly", 10*time.Second)
+	checkLiveRecording(t, filepath.Join(e.Records, "tcponly.mp4"), "h264", "aac", 44100, recorded)
 }
 
 func TestRTSPCameraCredentials(t *testing.T) {

@@ -10,6 +10,7 @@ Mount points (each a live 320x240 test picture, keyframe every second):
     /h264pcmu   H.264 + G.711 mu-law (8 kHz)
     /h264       H.264, no audio
     /h264nosps  H.264 whose SDP carries no sprop-parameter-sets (SPS/PPS in-band only)
+    /h264tcp    H.264 + AAC, RTP over TCP only (SETUP with UDP is answered 461)
     /vp8        VP8 + G.711 A-law
     /h265       H.265 + AAC
     /mjpeg      Motion JPEG
@@ -63,6 +64,7 @@ def mounts(fps):
         "/h264pcmu": f"( {h264} {pcmu} )",
         "/h264": f"( {h264} )",
         "/h264nosps": f"( {nosps} )",
+        "/h264tcp": f"( {h264} {aac} )",
         "/vp8": f"( {vp8} {pcma} )",
         "/h265": f"( {h265} {aac} )",
         "/mjpeg": f"( {mjpeg} )",
@@ -99,6 +101,8 @@ def main():
         factory = GstRtspServer.RTSPMediaFactory()
         factory.set_launch(launch)
         factory.set_shared(True)
+        if path == "/h264tcp":
+            factory.set_protocols(GstRtsp.RTSPLowerTrans.TCP)
         if args.user:
             role = Gst.Structure.new_from_string(
                 "user, media.factory.access=(boolean)true, media.factory.construct=(boolean)true")
