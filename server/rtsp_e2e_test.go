@@ -509,18 +509,33 @@ func TestRTSPPublish(t *testing.T) {
 	}
 }
 
-func TestRTSPPublishNameInUse(t *testing.T) {
+func TestRTSPPublishRefused(t *testing.T) {
 	e := st.Start(t, rtspSettings)
 	src := st.Make(t, st.Source{Seconds: 6, FPS: 30, GOP: 30, SampleRate: 44100})
 	pub := st.Publish(t, src, e.RTMP+"/taken")
+	defer pub.Kill()
 	e.WaitStream("taken", "PUBLISHING", 10*time.Second)
-	out, err := st.Command(t, time.Minute, "ffmpeg", "-v", "error", "-re", "-i", src, "-c", "copy",
-		"-f", "rtsp", "-rtsp_transport", "tcp", fmt.Sprintf("rtsp://127.0.0.1:%d/live/taken", e.Ports["rtsp.port"]))
-	if err == nil {
-		t.Fatalf("a second publisher of the same name was accepted over RTSP")
+	rtsp := fmt.Sprintf("rtsp://127.0.0.1:%d/live/", e.Ports["rtsp.port"])
+	for _, tc := range []struct {
+		name string
+		args []string
+		says string
+	}{
+		{"name in use", []string{"-re", "-i", src, "-c", "copy", "-f", "rtsp", "-rtsp_transport", "tcp", rtsp + "taken"}, "already in use"},
+		{"H.265", []string{"-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=2", "-c:v", "libx265", "-preset", "ultrafast",
+			"-f", "rtsp", "-rtsp_transport", "tcp", rtsp + "hevc"}, "cannot be recorded"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := st.Command(t, time.Minute, "ffmpeg", append([]string{"-v", "error"}, tc.args...)...)
+			if err == nil {
+				t.Fatalf("the RTSP publisher was accepted")
+			}
+			if !strings.Contains(string(out), tc.says) {
+				t.Errorf("ffmpeg was not told why (%q): %s", tc.says, out)
+			}
+		})
 	}
-	if !strings.Contains(string(out), "already in use") {
-		t.Errorf("ffmpeg was not told why: %s", out)
+	if files := mediaFiles(e); len(files) != 0 {
+		t.Errorf("records/: %v", files)
 	}
-	pub.Kill()
 }

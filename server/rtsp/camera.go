@@ -525,6 +525,7 @@ func (c *camera) runSession(ctx context.Context) (time.Duration, error) {
 			keyframe.Stop()
 			c.mu.Lock()
 			tr := c.transport
+			c.attempts = 0
 			c.mu.Unlock()
 			c.set(StatusPublishing, fmt.Sprintf("publishing %s over %s", describeTracks(st.Snapshot()), tr))
 		case <-keyframe.C:
