@@ -12,6 +12,14 @@ run("recordings", async (page) => {
   const text = await row.innerText();
   check(text.includes(env("STREAM")) && /H264/.test(text) && /AAC/.test(text), `library row: ${text}`);
   await shot(page, "admin-06-recordings");
+  // Filter by stream name: a name that matches keeps the row, another one empties the list.
+  await page.fill("input.search", env("STREAM"));
+  await page.waitForTimeout(600);
+  await row.waitFor();
+  await page.fill("input.search", "no-such-stream");
+  await page.waitForSelector("text=No recording matches");
+  await page.fill("input.search", "");
+  await row.waitFor();
   await row.getByRole("button", { name: "Play" }).click();
   const video = await waitVideo(page, ".player video");
   await page.waitForTimeout(300);

@@ -203,7 +203,9 @@ export function Recordings() {
                           </span>
                         )}
                       </td>
-                      <td>{dateTime(g.start)}</td>
+                      <td class="nowrap" title={g.start}>
+                        {dateTime(g.start)}
+                      </td>
                       <td class="num">{duration(g.duration)}</td>
                       <td class="num">{bytes(g.size)}</td>
                       <td class="small nowrap">
@@ -238,7 +240,7 @@ export function Recordings() {
           <div class="pager">
             <span>
               {first}–{last} of {lib.total} recording{lib.total === 1 ? "" : "s"}
-              {query ? ` matching “${query}”` : ""} · {lib.files} files, {bytes(lib.bytes)} in total
+              {query ? ` matching “${query}”` : ""} · {lib.files} file{lib.files === 1 ? "" : "s"}, {bytes(lib.bytes)} in total
             </span>
             <span class="pager-buttons">
               <label>
@@ -291,7 +293,9 @@ function PartRow({ f, onPlay, onDelete }: { f: LibraryFile; onPlay: () => void; 
           {f.name}
         </span>
       </td>
-      <td>{dateTime(f.start)}</td>
+      <td class="nowrap" title={f.start}>
+        {dateTime(f.start)}
+      </td>
       <td class="num">{duration(f.duration)}</td>
       <td class="num">{bytes(f.size)}</td>
       <td class="small nowrap">
