@@ -340,8 +340,7 @@ func (w *writer) rotate(at time.Duration) {
 	}
 	old := w.cur
 	if err := w.openPart(old, at); err != nil {
-		w.err = err
-		w.cur = old
+		w.err = err // old stays current and is finished by finish
 		return
 	}
 	old.end = at
