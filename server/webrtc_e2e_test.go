@@ -1,12 +1,14 @@
 package server_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"math"
 	"net/http"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -93,7 +95,7 @@ func checkWebRTCRecording(t *testing.T, e *st.Env, c webrtcCase, end browserEven
 			t.Errorf("%s: audio and video start %.1f ms apart, want at most 40 ms", c.id, off*1000)
 		}
 	}
-	if out := st.Decodes(t, path); out != "" {
+	if out := decodeErrors(t, path); out != "" {
 		t.Errorf("%s: decode errors: %s", c.id, out)
 	}
 }
@@ -159,4 +161,112 @@ func runWebRTCCases(t *testing.T, e *st.Env, b *browser, cases []webrtcCase) {
 		}
 		checkWebRTCRecording(t, e, c, results[i].end, results[i].published)
 	}
+}
+
+// TestWebRTCTrackSets: audio-only goes to MP4 with AAC at the default 44.1 kHz, video-only to
+// MP4 without an audio track, and a browser offering only codecs we cannot record (stripCodecs
+// "H264,VP8" leaves VP9 and AV1) gets FAILED with a reason instead of an empty file.
+func TestWebRTCTrackSets(t *testing.T) {
+	e := st.Start(t, nil)
+	b := startBrowser(t)
+	ws := fmt.Sprintf("ws://127.0.0.1:%d", e.Ports["ws.port"])
+	b.publish("vp9", publishOpts{URL: ws, Name: "cam-vp9", Record: true, StripCodecs: "H264,VP8"})
+	cases := []webrtcCase{
+		{id: "audio", opts: publishOpts{URL: ws, Name: "mic-only", Record: true, NoVideo: true}, ext: "mp4", audio: "aac", sampleRate: 44100},
+		{id: "video", opts: publishOpts{URL: ws, Name: "cam-only", Record: true, NoAudio: true}, ext: "mp4", video: "h264"},
+	}
+	failed := b.wait("vp9", "stream", "FAILED", 30*time.Second)
+	if !strings.Contains(failed.Info, "No common codecs") || !strings.Contains(failed.Info, "VP9") {
+		t.Errorf("VP9/AV1-only publisher FAILED with info %q, want No common codecs naming VP9", failed.Info)
+	}
+	runWebRTCCases(t, e, b, cases)
+	if files := recordings(e); len(files) != 2 {
+		t.Errorf("records: %v, want the two recordings only", files)
+	}
+}
+
+// TestWebRTCRecordOnDemand publishes over wss:// with record:false, records it on demand by
+// its mediaSessionId through REST (the recording starts on a fresh keyframe the server asks the
+// browser for), then drops the browser mid-publish: the stream ends and a recording started
+// then is finished.
+func TestWebRTCRecordOnDemand(t *testing.T) {
+	e := st.Start(t, nil)
+	b := startBrowser(t)
+	wss := fmt.Sprintf("wss://127.0.0.1:%d/ondemand", e.Ports["wss.port"])
+	b.publish("od", publishOpts{URL: wss, Name: "ondemand", Record: false})
+	pub := b.wait("od", "stream", "PUBLISHING", 30*time.Second)
+	if pub.RecordName != "" {
+		t.Errorf("record:false stream has a recording: %q", pub.RecordName)
+	}
+	s := e.WaitStream("ondemand", "PUBLISHING", 5*time.Second)
+	if s.Recording || s.MediaProvider != "WebRTC" || s.VideoCodec != "H264" || s.AudioCodec != "opus" {
+		t.Errorf("stream %+v: want WebRTC H264/opus, not recording", s)
+	}
+	time.Sleep(3 * time.Second) // the cached keyframe is older than what on-demand recordings start from
+	body := `{"mediaSessionId":"` + s.MediaSessionID + `"}`
+	started := time.Now()
+	if code, b := e.Post("/rest-api/stream/startRecording", body); code != 200 {
+		t.Fatalf("startRecording: %d %s", code, b)
+	}
+	time.Sleep(3 * time.Second)
+	code, out := e.Post("/rest-api/stream/stopRecording", body)
+	stopped := time.Now()
+	var res struct{ Files []string }
+	if code != 200 || json.Unmarshal(out, &res) != nil || len(res.Files) != 1 {
+		t.Fatalf("stopRecording: %d %s", code, out)
+	}
+	path := filepath.Join(e.Records, res.Files[0])
+	p := st.ProbeFile(t, path)
+	if p.Video(t).CodecName != "h264" || p.Audio(t).CodecName != "aac" {
+		t.Errorf("on-demand recording: %+v", p.Streams)
+	}
+	if !firstVideoFrameKey(t, path) {
+		t.Error("the on-demand recording does not start with a keyframe")
+	}
+	want := stopped.Sub(started).Seconds()
+	t.Logf("on-demand recording %.3f s for %.3f s between startRecording and stopRecording", p.Duration(), want)
+	if math.Abs(p.Duration()-want) > 0.5 {
+		t.Errorf("on-demand recording lasts %.3f s, recorded for %.3f s", p.Duration(), want)
+	}
+	if out := decodeErrors(t, path); out != "" {
+		t.Errorf("decode errors: %s", out)
+	}
+
+	// Recording again, then the browser vanishes: the stream ends, the recording is finished.
+	if code, b := e.Post("/rest-api/stream/startRecording", body); code != 200 {
+		t.Fatalf("startRecording: %d %s", code, b)
+	}
+	time.Sleep(2 * time.Second)
+	b.drop("od")
+	e.WaitGone("ondemand", 15*time.Second)
+	var second string
+	for _, f := range recordings(e) {
+		if f != res.Files[0] {
+			second = f
+		}
+	}
+	if second == "" {
+		t.Fatalf("no second recording after the drop: %v", e.RecordFiles())
+	}
+	p = st.ProbeFile(t, filepath.Join(e.Records, second))
+	t.Logf("recording of the dropped publisher: %s, %.3f s", second, p.Duration())
+	if p.Duration() < 1.5 || st.Count(p.Video(t).Frames) < 20 {
+		t.Errorf("recording of the dropped publisher: %.3f s, %s frames", p.Duration(), p.Video(t).Frames)
+	}
+	if out := decodeErrors(t, filepath.Join(e.Records, second)); out != "" {
+		t.Errorf("decode errors: %s", out)
+	}
+}
+
+
+// decodeErrors fully decodes a file and returns what ffmpeg reports at -v error. Browsers send
+// variable frame rate video (capture times, frames dropped under load): the decoded frames keep
+// the file's own time base, or ffmpeg's frame-rate time base would merge close frames.
+func decodeErrors(t *testing.T, path string) string {
+	t.Helper()
+	out, err := st.Command(t, 2*time.Minute, "ffmpeg", "-v", "error", "-i", path, "-enc_time_base", "-1", "-f", "null", "-")
+	if err != nil {
+		t.Fatalf("ffmpeg decode %s: %v\n%s", path, err, out)
+	}
+	return string(out)
 }

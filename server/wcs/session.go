@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gofiber/contrib/websocket"
+	"github.com/fasthttp/websocket"
 	"github.com/google/uuid"
 
 	"github.com/streamrec/streamrec/server/stream"
@@ -57,7 +57,7 @@ type frameOut struct {
 }
 
 func newSession(srv *Server, c *websocket.Conn) *session {
-	id := remoteID(c)
+	id := remoteID(c.RemoteAddr(), c.LocalAddr())
 	return &session{
 		srv: srv, conn: c, id: id,
 		log:     srv.log.With("session", id),

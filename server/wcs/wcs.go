@@ -136,7 +136,7 @@ func (s *Server) serve(c *websocket.Conn) {
 		c.Close()
 		return
 	}
-	se := newSession(s, c)
+	se := newSession(s, c.Conn) // the connection itself: c is pooled and reused once serve returns
 	s.sessions[se] = struct{}{}
 	s.wg.Add(1)
 	s.mu.Unlock()
@@ -173,9 +173,9 @@ func (s *Server) disown(id string, se *session) {
 }
 
 // remoteID is the WCS session id: "/remote:port/local:port".
-func remoteID(c *websocket.Conn) string {
+func remoteID(remote, local net.Addr) string {
 	var b strings.Builder
-	for _, a := range []net.Addr{c.RemoteAddr(), c.LocalAddr()} {
+	for _, a := range []net.Addr{remote, local} {
 		b.WriteByte('/')
 		if a != nil {
 			b.WriteString(a.String())
