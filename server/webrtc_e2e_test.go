@@ -258,7 +258,6 @@ func TestWebRTCRecordOnDemand(t *testing.T) {
 	}
 }
 
-
 // decodeErrors fully decodes a file and returns what ffmpeg reports at -v error. Browsers send
 // variable frame rate video (capture times, frames dropped under load): the decoded frames keep
 // the file's own time base, or ffmpeg's frame-rate time base would merge close frames.
