@@ -146,6 +146,12 @@ func (r *Recorder) Push(f media.Frame) {
 	}
 }
 
+// Backlog returns the frames waiting for the recorder's goroutine and the frames dropped so far
+// because the queue was full (a disk too slow for the stream).
+func (r *Recorder) Backlog() (queued int, dropped uint64) {
+	return len(r.queue), r.drops.Load()
+}
+
 // Name returns the file currently being written, or the last one finished.
 func (r *Recorder) Name() string {
 	r.mu.Lock()

@@ -127,6 +127,18 @@ func (s *Stream) WriteFrame(f media.Frame) {
 	}
 }
 
+// RecordBacklog reports the current recording's queue: frames waiting to be written, and frames
+// dropped because the recorder could not keep up. Both are 0 when the stream is not recorded.
+func (s *Stream) RecordBacklog() (queued int, dropped uint64) {
+	s.mu.Lock()
+	rec := s.rec
+	s.mu.Unlock()
+	if rec == nil {
+		return 0, 0
+	}
+	return rec.Backlog()
+}
+
 // RecordOptions are the REST startRecording parameters.
 type RecordOptions struct {
 	FileName string             // replaces the naming policy
