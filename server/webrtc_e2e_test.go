@@ -52,6 +52,9 @@ func checkWebRTCRecording(t *testing.T, e *st.Env, c webrtcCase, end browserEven
 	if end.RecordName == "" || filepath.Ext(end.RecordName) != "."+c.ext {
 		t.Fatalf("%s: UNPUBLISHED names recording %q, want a .%s file", c.id, end.RecordName, c.ext)
 	}
+	if want := "stream-" + end.MediaSessionID + "-" + c.opts.Login + "." + c.ext; end.RecordName != want {
+		t.Errorf("%s: recording %s, want %s (default template stream-{mediaSessionId}-{login}, login from custom.login)", c.id, end.RecordName, want)
+	}
 	resp, err := http.Get(e.HTTP + "/client/records/" + end.RecordName)
 	if err != nil {
 		t.Fatal(err)

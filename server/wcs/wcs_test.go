@@ -406,3 +406,27 @@ func TestUnpublishBeforeMedia(t *testing.T) {
 	}
 	waitGone(t, e.reg, "brief")
 }
+
+// TestStreamEndedElsewhere: a stream terminated through REST (or at shutdown) ends in the
+// registry; its publisher hears UNPUBLISHED and the server lets go of its peer connection.
+func TestStreamEndedElsewhere(t *testing.T) {
+	e := start(t, 0, 0, 0)
+	c := e.dial("/")
+	c.connect("")
+	id := "8f5f2d3c-0000-4000-8000-000000000061"
+	c.send("publishStream", publishMsg(id, "terminated", offer(t)))
+	c.expect("setRemoteSDP")
+	st, err := e.reg.Get(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Unpublish() // what /rest-api/stream/terminate does
+	m := c.expect("notifyStreamStatusEvent").obj(t)
+	if m["status"] != "UNPUBLISHED" || m["mediaSessionId"] != id {
+		t.Errorf("terminated stream: %v", m)
+	}
+	c.alive()
+	// The name is free again for a new publication.
+	c.send("publishStream", publishMsg("8f5f2d3c-0000-4000-8000-000000000062", "terminated", offer(t)))
+	c.expect("setRemoteSDP")
+}
