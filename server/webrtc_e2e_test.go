@@ -1,15 +1,18 @@
 package server_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -100,6 +103,12 @@ func checkWebRTCRecording(t *testing.T, e *st.Env, c webrtcCase, end browserEven
 	}
 	if out := decodeErrors(t, path); out != "" {
 		t.Errorf("%s: decode errors: %s", c.id, out)
+	}
+	if c.ext == "webm" {
+		// Seekable in a browser's <video>: a finished WebM has its Cues (element ID 1C 53 BB 6B).
+		if !bytes.Contains(body, []byte{0x1c, 0x53, 0xbb, 0x6b}) {
+			t.Errorf("%s: the WebM has no Cues", c.id)
+		}
 	}
 }
 
@@ -271,4 +280,50 @@ func decodeErrors(t *testing.T, path string) string {
 		t.Fatalf("ffmpeg decode %s: %v\n%s", path, err, out)
 	}
 	return string(out)
+}
+
+// TestWebRTCSIGKILLLeavesPlayableFiles kills the server process while Chromium publishes H.264
+// and VP8: the MP4 and the WebM on disk play up to about a second before the kill.
+func TestWebRTCSIGKILLLeavesPlayableFiles(t *testing.T) {
+	e := st.Prepare(t, nil)
+	srv := startChild(t, e)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", e.Ports["ws.port"]))
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the server process does not listen on ws.port")
+		}
+	}
+	b := startBrowser(t)
+	ws := fmt.Sprintf("ws://127.0.0.1:%d", e.Ports["ws.port"])
+	b.publish("mp4", publishOpts{URL: ws, Name: "killed-h264", Record: true})
+	b.publish("webm", publishOpts{URL: ws, Name: "killed-vp8", Record: true, StripCodecs: "H264"})
+	pubs := map[string]browserEvent{}
+	for _, id := range []string{"mp4", "webm"} {
+		pubs[id] = b.wait(id, "stream", "PUBLISHING", 30*time.Second)
+	}
+	time.Sleep(4 * time.Second)
+	srv.Process.Signal(syscall.SIGKILL)
+	srv.Wait()
+	for id, codecs := range map[string][2]string{"mp4": {"h264", "aac"}, "webm": {"vp8", "vorbis"}} {
+		elapsed := time.Since(pubs[id].at).Seconds()
+		path := filepath.Join(e.Records, pubs[id].RecordName)
+		p := st.ProbeFile(t, path)
+		frames := st.Count(p.Video(t).Frames)
+		t.Logf("%s: %s holds %d video frames, %s audio frames after %.1f s of publishing", id, pubs[id].RecordName, frames, p.Audio(t).Frames, elapsed)
+		if p.Video(t).CodecName != codecs[0] || p.Audio(t).CodecName != codecs[1] {
+			t.Errorf("%s: %+v", id, p.Streams)
+		}
+		// Browsers send 15-30 fps; what was flushed up to ~1.5 s before the kill must be there.
+		if min := int((elapsed - 2) * 10); frames < min || st.Count(p.Audio(t).Frames) == 0 {
+			t.Errorf("%s: %d video frames, %s audio frames on disk after %.1f s, want at least %d video frames and audio",
+				id, frames, p.Audio(t).Frames, elapsed, min)
+		}
+		if out := decodeErrors(t, path); out != "" {
+			t.Errorf("%s: decode errors: %s", id, out)
+		}
+	}
 }
