@@ -375,7 +375,7 @@ func (g *ingest) tick(now time.Time) {
 		return
 	}
 	switch {
-	case !g.published && !g.firstAsk.IsZero() && now.Sub(g.firstAsk) > firstKeyframeWait:
+	case !g.published && !g.start.IsZero() && now.Sub(g.start) > firstKeyframeWait:
 		g.failed = true
 		reason := fmt.Sprintf("Failed by RTP activity: no decodable %s keyframe within %v", g.video.codec, firstKeyframeWait)
 		go g.fail(reason)
@@ -384,6 +384,13 @@ func (g *ingest) tick(now time.Time) {
 	case g.published && g.every > 0 && now.Sub(g.lastKey) >= g.every && now.Sub(g.asked) >= g.every:
 		g.askKeyframe(now, true)
 	}
+}
+
+// media tells whether any RTP arrived.
+func (g *ingest) media() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return !g.start.IsZero()
 }
 
 // flush releases every waiting frame: the publication is ending.

@@ -43,16 +43,17 @@ type Publisher struct {
 	log *slog.Logger
 	off *offer
 
-	mu        sync.Mutex
-	closing   bool
-	connected bool
-	videoSSRC uint32
-	asks      int
-	firSeq    uint8
-	fir       bool // the browser takes FIR
-	taken     map[media.Kind]bool
-	wg        sync.WaitGroup
-	started   time.Time
+	mu          sync.Mutex
+	closing     bool
+	connected   bool
+	connectedAt time.Time
+	videoSSRC   uint32
+	asks        int
+	firSeq      uint8
+	fir         bool // the browser takes FIR
+	taken       map[media.Kind]bool
+	wg          sync.WaitGroup
+	started     time.Time
 
 	stop    chan struct{}
 	endOnce sync.Once
@@ -193,7 +194,9 @@ func (p *Publisher) onState(s pion.PeerConnectionState) {
 	case pion.PeerConnectionStateConnected:
 		p.mu.Lock()
 		first := !p.connected
-		p.connected = true
+		if first {
+			p.connected, p.connectedAt = true, time.Now()
+		}
 		p.mu.Unlock()
 		if first {
 			p.log.Info("webrtc connected", "after", time.Since(p.started).Round(time.Millisecond).String())
@@ -278,10 +281,14 @@ func (p *Publisher) readRTP(t *pion.TrackRemote, kind media.Kind, codec media.Co
 				drain(now)
 				continue
 			}
-			if errors.Is(err, io.EOF) || p.isClosing() || failures > 100 {
+			if errors.Is(err, io.EOF) || p.isClosing() {
 				return
 			}
-			failures++
+			if failures++; failures > 100 {
+				// Not a packet now and then but a reader that is broken: end cleanly.
+				go p.End("Failed by error: reading " + kind.String() + " RTP: " + err.Error())
+				return
+			}
 			continue
 		}
 		failures = 0
@@ -355,9 +362,14 @@ func (p *Publisher) run() {
 			p.ing.tick(now)
 			p.mu.Lock()
 			late := !p.connected && now.Sub(p.started) > p.e.cfg.ConnectTimeout
+			silent := p.connected && now.Sub(p.connectedAt) > firstKeyframeWait
 			p.mu.Unlock()
 			if late {
 				go p.End(infoICETimeout)
+				return
+			}
+			if silent && !p.ing.media() {
+				go p.End(fmt.Sprintf("Failed by RTP activity: no media within %v of connecting", firstKeyframeWait))
 				return
 			}
 		}
