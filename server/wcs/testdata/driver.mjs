@@ -17,7 +17,7 @@ const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
   args: ['--headless', '--no-sandbox', '--disable-gpu', '--use-fake-device-for-media-stream',
     '--use-fake-ui-for-media-stream', '--disable-background-networking', '--disable-component-update',
-    '--disable-sync', '--no-first-run', '--ignore-certificate-errors',
+    '--disable-sync', '--disable-quic', '--no-first-run', '--ignore-certificate-errors',
     '--allow-file-access-from-files', '--autoplay-policy=no-user-gesture-required'],
 });
 const context = await browser.newContext({ ignoreHTTPSErrors: true });
