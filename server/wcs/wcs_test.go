@@ -260,8 +260,21 @@ func answerPorts(t *testing.T, sdp string) (ports []int, hosts []string) {
 	return ports, hosts
 }
 
+// freeUDPPort returns a UDP port free right now.
+func freeUDPPort(t *testing.T) int {
+	t.Helper()
+	c, err := net.ListenPacket("udp", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port
+}
+
 func TestPublishAnswersWithCandidatesInTheMediaRange(t *testing.T) {
-	e := start(t, 0, 41000, 41099)
+	from := min(freeUDPPort(t), 65000)
+	to := from + 100
+	e := start(t, 0, from, to)
 	c := e.dial("/")
 	c.connect("bob")
 	id := "8f5f2d3c-0000-4000-8000-000000000001"
@@ -273,8 +286,8 @@ func TestPublishAnswersWithCandidatesInTheMediaRange(t *testing.T) {
 	}
 	ports, hosts := answerPorts(t, answer)
 	for _, p := range ports {
-		if p < 41000 || p > 41099 {
-			t.Errorf("candidate port %d outside media_port_from..media_port_to", p)
+		if p < from || p > to {
+			t.Errorf("candidate port %d outside media_port_from..media_port_to (%d-%d)", p, from, to)
 		}
 	}
 	if !strings.Contains(strings.Join(hosts, " "), "127.0.0.1") {
@@ -296,7 +309,8 @@ func TestPublishAnswersWithCandidatesInTheMediaRange(t *testing.T) {
 }
 
 func TestSharedMediaPort(t *testing.T) {
-	e := start(t, 0, 41234, 41234)
+	port := freeUDPPort(t)
+	e := start(t, 0, port, port)
 	for i := range 2 {
 		c := e.dial("/")
 		c.connect("")
@@ -305,8 +319,8 @@ func TestSharedMediaPort(t *testing.T) {
 		json.Unmarshal(c.expect("setRemoteSDP").Data[1], &answer)
 		ports, _ := answerPorts(t, answer)
 		for _, p := range ports {
-			if p != 41234 {
-				t.Errorf("publisher %d: candidate port %d, want the shared port 41234", i, p)
+			if p != port {
+				t.Errorf("publisher %d: candidate port %d, want the shared port %d", i, p, port)
 			}
 		}
 	}
