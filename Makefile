@@ -39,6 +39,13 @@ vet:
 test: deps-test build vet
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
+# bench measures recording under load against nginx-rtmp and runs the hot paths' Go benchmarks
+# (~15 minutes; figures and how to read them: bench/README.md). BENCH_FLAGS go to bench/benchrun,
+# e.g. make bench BENCH_FLAGS="-t 10s -rtmp 10,50 -webrtc '' -webrtc-vp8 ''".
+bench: deps
+	@scripts/apt-install.sh ffmpeg nginx libnginx-mod-rtmp
+	bench/bench.sh $(BENCH_FLAGS)
+
 clean:
 	rm -f $(BIN)
 
