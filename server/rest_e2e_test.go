@@ -121,7 +121,7 @@ func TestRESTStreamFindAndTerminate(t *testing.T) {
 		t.Errorf("stream/find: %+v", got)
 	}
 	// GET without a body and POST with {} mean "no filter".
-	resp, err := http.Get(e.HTTP + "/rest-api/stream/find_all")
+	resp, err := st.Client.Get(e.HTTP + "/rest-api/stream/find_all")
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("GET find_all: %v %v", err, resp)
 	}
@@ -192,7 +192,7 @@ func get(t *testing.T, e *st.Env, path, rng string) *http.Response {
 	if rng != "" {
 		req.Header.Set("Range", rng)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := st.Client.Do(req)
 	if err != nil {
 		t.Fatalf("GET %s: %v", path, err)
 	}

@@ -7,7 +7,6 @@ import (
 	"io"
 	"math"
 	"net"
-	"net/http"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -58,7 +57,7 @@ func checkWebRTCRecording(t *testing.T, e *st.Env, c webrtcCase, end browserEven
 	if want := "stream-" + end.MediaSessionID + "-" + c.opts.Login + "." + c.ext; end.RecordName != want {
 		t.Errorf("%s: recording %s, want %s (default template stream-{mediaSessionId}-{login}, login from custom.login)", c.id, end.RecordName, want)
 	}
-	resp, err := http.Get(e.HTTP + "/client/records/" + end.RecordName)
+	resp, err := st.Client.Get(e.HTTP + "/client/records/" + end.RecordName)
 	if err != nil {
 		t.Fatal(err)
 	}

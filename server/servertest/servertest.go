@@ -105,10 +105,14 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// Client is the HTTP client tests use: without keep-alive, so a test that restarts a server on the
+// same port never sends a request down a connection the old server closed.
+var Client = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: time.Minute}
+
 // Post sends a JSON body (a string, sent as is) to a REST path and returns status and body.
 func (e *Env) Post(path, body string) (int, []byte) {
 	e.T.Helper()
-	resp, err := http.Post(e.HTTP+path, "application/json", strings.NewReader(body))
+	resp, err := Client.Post(e.HTTP+path, "application/json", strings.NewReader(body))
 	if err != nil {
 		e.T.Fatalf("POST %s: %v", path, err)
 	}
