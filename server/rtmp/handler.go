@@ -42,7 +42,7 @@ func (h *handler) OnPublish(ctx *gortmp.StreamContext, _ uint32, cmd *message.Ne
 	if h.pub != nil {
 		return errors.New("this connection already publishes a stream")
 	}
-	name := streamName(h.app, cmd.PublishingName)
+	name := stream.NameFromPath(cmd.PublishingName)
 	if name == "" {
 		h.refuse(ctx, "NetStream.Publish.BadName", "Stream name is empty")
 		return errors.New("empty stream name")
@@ -150,19 +150,6 @@ func (h *handler) end() {
 		h.pub.end()
 		h.pub = nil
 	}
-}
-
-// streamName is the last path element of the publishing name, without a query string
-// ("live/cam1?key=x" → "cam1"); the application name does not take part.
-func streamName(_, name string) string {
-	if i := strings.IndexByte(name, '?'); i >= 0 {
-		name = name[:i]
-	}
-	name = strings.TrimRight(name, "/")
-	if i := strings.LastIndexByte(name, '/'); i >= 0 {
-		name = name[i+1:]
-	}
-	return name
 }
 
 // roomOf returns the conference room a publishing name puts the stream in: the "room" query

@@ -6,23 +6,6 @@ import (
 	"time"
 )
 
-func TestStreamName(t *testing.T) {
-	for in, want := range map[string]string{
-		"stream_ffmpeg":        "stream_ffmpeg",
-		"cam1?token=abc":       "cam1",
-		"a/b/cam2":             "cam2",
-		"cam3/":                "cam3",
-		"":                     "",
-		"?key=1":               "",
-		"../../etc/passwd":     "passwd",
-		"name with space?x=/y": "name with space",
-	} {
-		if got := streamName("live", in); got != want {
-			t.Errorf("streamName(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func TestTimestampsUnwrap(t *testing.T) {
 	var c timestamps
 	steps := []struct {

@@ -129,7 +129,7 @@ func (s *Server) OnDescribe(*gortsplib.ServerHandlerOnDescribeCtx) (*base.Respon
 
 // OnAnnounce registers the stream a publisher describes, or refuses it with the reason.
 func (s *Server) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*base.Response, error) {
-	name := publishName(ctx.Path)
+	name := stream.NameFromPath(ctx.Path)
 	remote := ctx.Conn.NetConn().RemoteAddr().String()
 	log := s.log.With("remote", remote, "stream", name)
 	if name == "" {
@@ -204,18 +204,6 @@ func (s *Server) OnDecodeError(ctx *gortsplib.ServerHandlerOnDecodeErrorCtx) {
 // OnStreamWriteError never happens (nothing is played), but keeps gortsplib from logging on its own.
 func (s *Server) OnStreamWriteError(ctx *gortsplib.ServerHandlerOnStreamWriteErrorCtx) {
 	s.log.Debug("RTP write error", "err", ctx.Error)
-}
-
-// publishName is the last element of the path, without a query ("/live/cam1" → "cam1").
-func publishName(path string) string {
-	if i := strings.IndexByte(path, '?'); i >= 0 {
-		path = path[:i]
-	}
-	path = strings.Trim(path, "/")
-	if i := strings.LastIndexByte(path, '/'); i >= 0 {
-		path = path[i+1:]
-	}
-	return path
 }
 
 // publishApp is the first element of a path with several ("/live/cam1" → "live"), else "defaultApp".

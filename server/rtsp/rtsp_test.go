@@ -60,12 +60,7 @@ func TestReason(t *testing.T) {
 	}
 }
 
-func TestPublishName(t *testing.T) {
-	for in, want := range map[string]string{"/live/cam1": "cam1", "live/cam1?k=v": "cam1", "/cam2/": "cam2", "/": ""} {
-		if got := publishName(in); got != want {
-			t.Errorf("publishName(%q) = %q, want %q", in, got, want)
-		}
-	}
+func TestPublishApp(t *testing.T) {
 	if got := publishApp("/live/cam1"); got != "live" {
 		t.Errorf("publishApp = %q", got)
 	}
