@@ -32,6 +32,7 @@ type sourceOpts struct {
 	bframes      int
 	gop          int
 	sampleRate   int
+	pixFmt       string // default yuv420p; yuv444p gives H.264 High 4:4:4 (profile 244)
 }
 
 // makeSource encodes a test clip with ffmpeg into a progressive MP4 and returns its path.
@@ -43,6 +44,9 @@ func makeSource(t testing.TB, o sourceOpts) string {
 	if o.sampleRate == 0 {
 		o.sampleRate = 44100
 	}
+	if o.pixFmt == "" {
+		o.pixFmt = "yuv420p"
+	}
 	path := filepath.Join(t.TempDir(), "source.mp4")
 	args := []string{"-v", "error", "-y"}
 	if o.video {
@@ -53,7 +57,7 @@ func makeSource(t testing.TB, o sourceOpts) string {
 	}
 	args = append(args, "-t", strconv.Itoa(o.seconds))
 	if o.video {
-		args = append(args, "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
+		args = append(args, "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", o.pixFmt,
 			"-g", strconv.Itoa(o.gop), "-keyint_min", strconv.Itoa(o.gop), "-sc_threshold", "0",
 			"-bf", strconv.Itoa(o.bframes))
 	}

@@ -151,6 +151,15 @@ func videoTrak(id uint32, tr *media.Track) (trak *mp4ff.TrakBox, err error) {
 	avcC.ChromaFormat = sps.ChromaFormatIDC
 	avcC.BitDepthLumaMinus1 = byte(sps.BitDepthLumaMinus8)     // field holds bit_depth_luma_minus8
 	avcC.BitDepthChromaMinus1 = byte(sps.BitDepthChromaMinus8) // field holds bit_depth_chroma_minus8
+	switch avcC.AVCProfileIndication {
+	case 66, 77, 88, 100, 110, 122, 144:
+	default:
+		// mp4ff sizes the avcC with the 4 trailing chroma/bit-depth bytes for every profile past
+		// Main but writes them only for these; for the rest (High 4:4:4 = 244, CAVLC 4:4:4 = 44,
+		// ...) the box would be 4 bytes short of its header. Leave them out: decoders read the
+		// same values from the SPS.
+		avcC.NoTrailingInfo = true
+	}
 
 	// The SPS is authoritative for the picture size (it is what decoders output); the track's
 	// Width/Height are only a fallback.

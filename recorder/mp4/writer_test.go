@@ -44,6 +44,7 @@ func TestRemuxJudgedByFFprobe(t *testing.T) {
 		{"av", sourceOpts{video: true, audio: true, seconds: 10}},
 		{"av-bframes", sourceOpts{video: true, audio: true, seconds: 10, bframes: 2}},
 		{"video-only", sourceOpts{video: true, seconds: 10, bframes: 2}},
+		{"high-4:4:4", sourceOpts{video: true, seconds: 10, pixFmt: "yuv444p"}},
 		{"audio-only", sourceOpts{audio: true, seconds: 10, sampleRate: 48000}},
 	}
 	for _, tc := range cases {
