@@ -50,6 +50,7 @@ type Server struct {
 	Cameras *rtsp.Manager
 
 	log       *slog.Logger
+	records   *web.Records // finished recordings, for downloads and the dashboard's library
 	admin     *admin.Admin
 	rtmp      *rtmp.Server
 	rtsp      *rtsp.Server
@@ -86,6 +87,7 @@ func New(home string, log *slog.Logger) (*Server, error) {
 		Started:  time.Now(),
 		log:      log,
 	}
+	s.records = &web.Records{Dir: s.Records, Files: s.Files}
 	s.Hooks = hook.New(hook.Config{Log: log})
 	s.Streams = stream.New(stream.Config{
 		Settings: store.Current,
@@ -94,7 +96,7 @@ func New(home string, log *slog.Logger) (*Server, error) {
 		Log:      log,
 		OnFile:   s.onFile,
 	})
-	s.admin = admin.New(admin.Config{Settings: store, Streams: s.Streams, Records: &web.Records{Dir: s.Records, Files: s.Files},
+	s.admin = admin.New(admin.Config{Settings: store, Streams: s.Streams, Records: s.records,
 		Version: Version, Started: s.Started, Log: log, Hooks: s.Hooks})
 	return s, nil
 }
@@ -179,7 +181,7 @@ func (s *Server) newApp() *fiber.App {
 		api.RegisterRTSP(app, s.Cameras) // before Register, whose catch-all ends /rest-api
 	}
 	api.Register(app, s.Streams)
-	(&web.Records{Dir: s.Records, Files: s.Files}).Register(app)
+	s.records.Register(app)
 	s.admin.Register(app)
 	st := s.Settings.Current() // the ports being opened now
 	(&web.Pages{Demo: static.Demo(), Admin: static.Admin(), Client: web.ClientConfig{
