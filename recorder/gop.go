@@ -6,7 +6,9 @@ import (
 
 // GOP keeps the frames of a stream since its last video keyframe, so a recording started on
 // demand begins at a keyframe at or before the request instead of waiting for the next one.
-// It is not safe for concurrent use; the stream that owns it serializes access.
+// It holds a reference to each pooled frame it keeps (media.Buffer) until the next keyframe
+// replaces them or Reset. It is not safe for concurrent use; the stream that owns it serializes
+// access.
 type GOP struct {
 	frames  []media.Frame
 	bytes   int
@@ -35,17 +37,36 @@ func (g *GOP) Add(f media.Frame, kind media.Kind) {
 		g.reset()
 		return
 	}
+	f.Retain()
 	g.frames = append(g.frames, f)
 	g.bytes += len(f.Data)
 }
 
+// Reset empties the cache, releasing its frames.
+func (g *GOP) Reset() { g.reset() }
+
 func (g *GOP) reset() {
+	for _, f := range g.frames {
+		f.Release()
+	}
 	clear(g.frames) // let the old frames' data be collected
 	g.frames = g.frames[:0]
 	g.bytes = 0
 }
 
-// Frames returns a copy of the cached frames, oldest first.
+// Frames returns a copy of the cached frames, oldest first, with a reference to each pooled
+// frame for the caller (see ReleaseFrames).
 func (g *GOP) Frames() []media.Frame {
-	return append([]media.Frame(nil), g.frames...)
+	out := append([]media.Frame(nil), g.frames...)
+	for _, f := range out {
+		f.Retain()
+	}
+	return out
+}
+
+// ReleaseFrames releases the references of frames that Frames returned and that are not used.
+func ReleaseFrames(frames []media.Frame) {
+	for _, f := range frames {
+		f.Release()
+	}
 }

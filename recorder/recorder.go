@@ -21,8 +21,21 @@ import (
 
 // queueFrames bounds the frames waiting for a recorder's goroutine: several seconds of a
 // high-rate stream. Past it frames are dropped (and the file resumes at the next keyframe)
-// rather than stalling the ingest that feeds every recorder of the stream.
+// rather than stalling the ingest that feeds every recorder of the stream. The queue only takes
+// the memory of what waits in it: normally a frame or two.
 const queueFrames = 4096
+
+// bigBatch: a batch slice that grew past this (a recorder that fell behind) is not kept for reuse.
+const bigBatch = 1024
+
+// The recorder's goroutine writes what was queued every batchEvery, or as soon as wakeFrames
+// frames wait: one wake-up per batch of frames rather than one per frame (with hundreds of
+// streams, waking goroutines costs more than writing). Frames wait at most batchEvery, far
+// below what a crash may cost anyway (flushEvery).
+const (
+	batchEvery = 100 * time.Millisecond
+	wakeFrames = 64
+)
 
 // flushEvery is how much wall-clock time a crash may cost at most: pending media is written out
 // this often even when the container's own fragmenting has not triggered.
@@ -85,13 +98,18 @@ type File struct {
 
 // Recorder records one stream. Its methods are safe for concurrent use.
 type Recorder struct {
-	opts  Options
-	plan  plan
-	queue chan queued
-	stop  chan struct{}
-	done  chan struct{}
-	seq   atomic.Uint64 // frames offered to Push, to notice drops
-	drops atomic.Uint64
+	opts    Options
+	plan    plan
+	stop    chan struct{}
+	done    chan struct{}
+	wake    chan struct{} // holds a token when wakeFrames frames are waiting
+	drops   atomic.Uint64
+	pending atomic.Int64 // frames pushed and not yet written
+
+	qmu   sync.Mutex
+	queue []queued // frames waiting for the goroutine, oldest first
+	spare []queued // the goroutine's last batch, emptied, for reuse
+	seq   uint64   // frames offered to Push, to notice drops
 
 	mu       sync.Mutex
 	current  string // name of the file being written
@@ -108,25 +126,28 @@ type queued struct {
 var ErrStopped = errors.New("recording already stopped")
 
 // Start validates the options, creates the first file and starts recording. gop holds frames
-// cached by the stream (from its last keyframe), written before anything pushed later.
+// cached by the stream (from its last keyframe), written before anything pushed later; the
+// recorder takes over the caller's reference to each pooled one, even when Start fails.
 func Start(o Options, gop []media.Frame) (*Recorder, error) {
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
 	p, err := newPlan(o)
 	if err != nil {
+		ReleaseFrames(gop)
 		return nil, err
 	}
 	r := &Recorder{
-		opts:  o,
-		plan:  p,
-		queue: make(chan queued, queueFrames),
-		stop:  make(chan struct{}),
-		done:  make(chan struct{}),
+		opts: o,
+		plan: p,
+		stop: make(chan struct{}),
+		done: make(chan struct{}),
+		wake: make(chan struct{}, 1),
 	}
 	w := newWriter(r)
 	if err := w.openPart(nil, 0); err != nil {
 		p.close()
+		ReleaseFrames(gop)
 		return nil, err
 	}
 	go r.run(w, gop)
@@ -134,22 +155,57 @@ func Start(o Options, gop []media.Frame) (*Recorder, error) {
 }
 
 // Push offers a frame. It never blocks: when the recorder cannot keep up the frame is dropped,
-// counted, and the recording resumes cleanly at the next keyframe.
+// counted, and the recording resumes cleanly at the next keyframe. A queued pooled frame is
+// retained until it is written.
 func (r *Recorder) Push(f media.Frame) {
-	q := queued{f: f, seq: r.seq.Add(1)}
-	select {
-	case r.queue <- q:
-	default:
+	r.qmu.Lock()
+	r.seq++
+	if len(r.queue) >= queueFrames {
+		r.qmu.Unlock()
 		if r.drops.Add(1) == 1 {
 			r.opts.Log.Error("recorder cannot keep up (disk too slow?): dropping frames until the next keyframe")
 		}
+		return
 	}
+	f.Retain()
+	r.queue = append(r.queue, queued{f: f, seq: r.seq})
+	full := len(r.queue) == wakeFrames
+	r.pending.Add(1)
+	r.qmu.Unlock()
+	if full {
+		select {
+		case r.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// take returns every queued frame and empties the queue.
+func (r *Recorder) take() []queued {
+	r.qmu.Lock()
+	batch := r.queue
+	r.queue, r.spare = r.spare, nil
+	r.qmu.Unlock()
+	return batch
+}
+
+// giveBack keeps an emptied batch for the next take.
+func (r *Recorder) giveBack(batch []queued) {
+	if cap(batch) > bigBatch {
+		return
+	}
+	clear(batch)
+	r.qmu.Lock()
+	if r.spare == nil {
+		r.spare = batch[:0]
+	}
+	r.qmu.Unlock()
 }
 
 // Backlog returns the frames waiting for the recorder's goroutine and the frames dropped so far
 // because the queue was full (a disk too slow for the stream).
 func (r *Recorder) Backlog() (queued int, dropped uint64) {
-	return len(r.queue), r.drops.Load()
+	return int(r.pending.Load()), r.drops.Load()
 }
 
 // Name returns the file currently being written, or the last one finished.
@@ -193,24 +249,25 @@ func (r *Recorder) Done() <-chan struct{} { return r.done }
 func (r *Recorder) run(w *writer, gop []media.Frame) {
 	defer close(r.done)
 	defer r.plan.close()
-	tick := time.NewTicker(flushEvery)
+	tick := time.NewTicker(batchEvery)
 	defer tick.Stop()
+	ticks := 0
 	for _, f := range gop {
 		w.frame(f)
+		f.Release()
 	}
 	var last uint64
 	for w.err == nil {
 		select {
-		case q := <-r.queue:
-			if q.seq != last+1 && last != 0 {
-				w.gap()
-			}
-			last = q.seq
-			w.frame(q.f)
+		case <-r.wake:
+			r.write(w, &last)
 		case <-tick.C:
-			w.flush()
+			r.write(w, &last)
+			if ticks++; ticks%int(flushEvery/batchEvery) == 0 {
+				w.flush()
+			}
 		case <-r.stop:
-			r.drain(w, &last)
+			r.write(w, &last) // what was queued before Stop
 			w.finish()
 			return
 		}
@@ -221,20 +278,21 @@ func (r *Recorder) run(w *writer, gop []media.Frame) {
 	r.opts.Log.Error("recording failed", "file", r.Name(), "err", w.err)
 }
 
-// drain writes the frames queued before Stop.
-func (r *Recorder) drain(w *writer, last *uint64) {
-	for w.err == nil {
-		select {
-		case q := <-r.queue:
+// write writes the queued frames.
+func (r *Recorder) write(w *writer, last *uint64) {
+	batch := r.take()
+	for _, q := range batch {
+		if w.err == nil {
 			if q.seq != *last+1 && *last != 0 {
 				w.gap()
 			}
 			*last = q.seq
 			w.frame(q.f)
-		default:
-			return
 		}
+		q.f.Release()
+		r.pending.Add(-1)
 	}
+	r.giveBack(batch)
 }
 
 func (r *Recorder) setCurrent(name string) {

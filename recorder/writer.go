@@ -180,6 +180,7 @@ func (w *writer) frame(f media.Frame) {
 		w.take(f, kind, startPoint)
 		for _, a := range w.early {
 			w.take(a, media.Audio, false)
+			a.Release()
 		}
 		w.early = nil
 		return
@@ -198,8 +199,10 @@ func (w *writer) frame(f media.Frame) {
 func (w *writer) keepEarly(f media.Frame) {
 	n := 0
 	for n < len(w.early) && w.early[n].DTS < f.DTS-maxAudioLead {
+		w.early[n].Release()
 		n++
 	}
+	f.Retain()
 	w.early = append(w.early[n:], f)
 }
 
@@ -259,6 +262,7 @@ func (w *writer) audio(f media.Frame) {
 		return
 	}
 	if w.split && (f.DTS > w.lastVideo || len(w.held) > 0) {
+		f.Retain()
 		w.held = append(w.held, f)
 		if f.DTS-w.lastVideo > maxAudioLead {
 			w.release(f.DTS - maxAudioLead)
@@ -273,6 +277,7 @@ func (w *writer) release(dts time.Duration) {
 	n := 0
 	for n < len(w.held) && w.held[n].DTS < dts {
 		w.route(w.held[n])
+		w.held[n].Release()
 		n++
 	}
 	if n > 0 {
@@ -386,6 +391,7 @@ func (w *writer) finish() {
 	}
 	for _, f := range w.held {
 		w.route(f)
+		f.Release()
 	}
 	w.held = nil
 	if w.prev != nil {

@@ -78,4 +78,7 @@ type Frame struct {
 	PTS   time.Duration // presentation time (PTS >= DTS; equal without B-frames)
 	Key   bool          // a video keyframe (IDR); always true for audio
 	Data  []byte
+	// Buf, when set, is the pooled buffer Data lies in: a holder that keeps the frame beyond
+	// the call that handed it over calls Retain, and Release when done (see Buffer).
+	Buf *Buffer
 }

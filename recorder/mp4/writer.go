@@ -5,7 +5,7 @@
 //
 //	ftyp
 //	moov  (mvhd v1, trak per track with tkhd v1, mvex with mehd v1 + trex)
-//	moof+mdat, moof+mdat, ...   (one Write call each, at least every ~1-2.5 s of media)
+//	moof+mdat, moof+mdat, ...   (one writev call each, at least every ~1-2.5 s of media)
 //	mfra  (tfra per track + mfro; appended by Close)
 //
 // Everything a player needs is written before the first fragment, so a killed process leaves a
@@ -73,6 +73,7 @@ type Writer struct {
 	mu sync.Mutex
 
 	f    *os.File
+	vw   *vecWriter
 	base int64 // file offset of the ftyp box
 	size int64 // bytes written so far, from base
 	init *initSegment
@@ -85,17 +86,21 @@ type Writer struct {
 	pendingBytes int           // their payload bytes
 	fragStart    time.Duration // earliest input DTS among them
 
-	out    []byte // reused moof+mdat buffer
-	err    error  // sticky write error: once a fragment is torn nothing more is appended
+	out    []byte   // reused moof + mdat header buffer
+	iov    [][]byte // reused: the fragment's pieces, for writev
+	err    error    // sticky write error: once a fragment is torn nothing more is appended
 	closed bool
 }
 
 type track struct {
 	trackConfig
 
-	// Current fragment: complete samples, and their payload followed by the held sample's.
+	// Current fragment: complete samples. A pooled payload (media.Buffer) is referenced, not
+	// copied; other payloads are copied into data, the complete samples' first (arena bytes),
+	// then the held sample's.
 	samples  []sample
 	data     []byte
+	arena    int // bytes of data that belong to complete samples
 	dataLen  int // payload bytes of samples
 	ctoCount int // samples with a non-zero composition offset
 
@@ -118,6 +123,19 @@ type sample struct {
 	size uint32
 	cto  int32
 	sync bool
+	// The payload: ref, a pooled buffer's bytes the writer holds a reference to (buf), or,
+	// when buf is nil, the track's data from off.
+	ref []byte
+	buf *media.Buffer
+	off int
+}
+
+// payload returns the sample's bytes; t is its track.
+func (s *sample) payload(t *track) []byte {
+	if s.buf != nil {
+		return s.ref
+	}
+	return t.data[s.off : s.off+int(s.size)]
 }
 
 type tfraEntry struct {
@@ -148,12 +166,17 @@ func Create(f *os.File, tracks []media.Track) (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mp4: %w", err)
 	}
+	vw, err := newVecWriter(f)
+	if err != nil {
+		return nil, fmt.Errorf("mp4: %w", err)
+	}
 	n, err := f.Write(seg.data)
 	if err != nil {
 		return nil, fmt.Errorf("mp4: write init segment: %w", err)
 	}
 	w := &Writer{
 		f:      f,
+		vw:     vw,
 		base:   base,
 		size:   int64(n),
 		init:   seg,
@@ -168,7 +191,8 @@ func Create(f *os.File, tracks []media.Track) (*Writer, error) {
 }
 
 // WriteFrame appends one access unit of tracks[fr.Track]. Timestamps are relative to the
-// recording's origin (a track may start later than 0). fr.Data is copied; the caller may reuse it.
+// recording's origin (a track may start later than 0). A pooled payload (fr.Buf) is retained
+// until its fragment is written; any other fr.Data is copied, and the caller may reuse it.
 //
 // Frames that cannot be written are refused with an error and dropped, leaving the writer
 // usable: unknown track (ErrUnknownTrack), DTS below the track's previous DTS (ErrDTSBackwards)
@@ -247,13 +271,19 @@ func (w *Writer) WriteFrame(fr media.Frame) error {
 		}
 	}
 
-	t.data = append(t.data, fr.Data...)
 	t.held = sample{
 		dt:   dt,
 		dts:  fr.DTS,
 		size: uint32(len(fr.Data)),
 		cto:  cto,
 		sync: fr.Key || !t.video,
+	}
+	if fr.Buf != nil {
+		fr.Retain()
+		t.held.ref, t.held.buf = fr.Data, fr.Buf
+	} else {
+		t.held.off = len(t.data)
+		t.data = append(t.data, fr.Data...)
 	}
 	t.hasHeld = true
 	t.started = true
@@ -265,8 +295,12 @@ func (w *Writer) WriteFrame(fr media.Frame) error {
 func (w *Writer) complete(t *track) {
 	s := t.held
 	t.hasHeld = false
+	t.held = sample{}
 	t.samples = append(t.samples, s)
 	t.dataLen += int(s.size)
+	if s.buf == nil {
+		t.arena = s.off + int(s.size)
+	}
 	if s.cto != 0 {
 		t.ctoCount++
 	}
@@ -334,13 +368,30 @@ func (w *Writer) Close() error {
 	return nil
 }
 
-// releaseBuffers drops the fragment buffers so a closed Writer that is still referenced does
-// not pin a fragment's worth of memory.
+// releaseBuffers drops the fragment buffers, and the references to pooled payloads never
+// written (after a write error), so a closed Writer that is still referenced does not pin a
+// fragment's worth of memory.
 func (w *Writer) releaseBuffers() {
-	w.out = nil
+	w.out, w.iov = nil, nil
 	for i := range w.tracks {
-		w.tracks[i].data = nil
-		w.tracks[i].samples = nil
+		t := &w.tracks[i]
+		for j := range t.samples {
+			t.samples[j].release()
+		}
+		if t.hasHeld {
+			t.held.release()
+			t.hasHeld = false
+		}
+		t.data = nil
+		t.samples = nil
+	}
+}
+
+// release drops the sample's reference to its pooled payload, if any.
+func (s *sample) release() {
+	if s.buf != nil {
+		media.Frame{Buf: s.buf}.Release()
+		s.buf, s.ref = nil, nil
 	}
 }
 
@@ -384,7 +435,8 @@ func (t *track) end() int64 {
 	return e
 }
 
-// writeFragment writes all complete samples as one moof+mdat with a single Write call.
+// writeFragment writes all complete samples as one moof+mdat with a single writev call: the
+// header, then each track's payloads where they are (pooled buffers, the track's copies).
 func (w *Writer) writeFragment() error {
 	if w.pending == 0 {
 		return nil
@@ -425,15 +477,27 @@ func (w *Writer) writeFragment() error {
 		out = appendBoxHeader(out, 1, "mdat")
 		out = binary.BigEndian.AppendUint64(out, uint64(16+payload))
 	}
+	w.out = out
+	iov := append(w.iov[:0], out)
 	for i := range w.tracks {
 		t := &w.tracks[i]
-		out = append(out, t.data[:t.dataLen]...)
+		for j := range t.samples {
+			s := &t.samples[j]
+			if s.buf == nil && j > 0 && t.samples[j-1].buf == nil {
+				// The copies of consecutive samples are adjacent in data: one piece.
+				k := len(iov) - 1
+				iov[k] = iov[k][:len(iov[k])+int(s.size)]
+				continue
+			}
+			iov = append(iov, s.payload(t))
+		}
 	}
-	w.out = out
+	w.iov = iov
 
 	moofOffset := uint64(w.base + w.size)
-	n, err := w.f.Write(out)
-	w.size += int64(n)
+	n, err := w.vw.write(iov)
+	clear(iov) // do not pin the payloads until the next fragment
+	w.size += n
 	if err != nil {
 		w.err = fmt.Errorf("mp4: write fragment: %w", err)
 		return w.err
@@ -457,8 +521,15 @@ func (w *Writer) writeFragment() error {
 				break
 			}
 		}
-		// Keep the held sample's payload, which sits after the written samples.
-		t.data = t.data[:copy(t.data, t.data[t.dataLen:])]
+		for j := range t.samples {
+			t.samples[j].release()
+		}
+		// Keep the held sample's copy, which sits after the written samples'.
+		t.data = t.data[:copy(t.data, t.data[t.arena:])]
+		if t.hasHeld && t.held.buf == nil {
+			t.held.off -= t.arena
+		}
+		t.arena = 0
 		t.dataLen = 0
 		t.samples = t.samples[:0]
 		t.ctoCount = 0

@@ -241,9 +241,9 @@ func TestPipelineRecordsEveryFrame(t *testing.T) {
 				na++
 				ha.Write(tag.body[2:])
 			}
-			if g%3 == 0 {
-				p.waitBacklog(1) // vary the interleaving of ingest and recorder
-			}
+		}
+		if g%3 == 0 {
+			p.waitBacklog(1) // vary the interleaving of ingest and recorder
 		}
 	}
 	p.st.Unpublish()

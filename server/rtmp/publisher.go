@@ -110,12 +110,12 @@ func (p *publisher) video(ts uint32, b []byte) error {
 		cts := int32(uint32(b[2])<<16|uint32(b[3])<<8|uint32(b[4])) << 8 >> 8 // signed 24-bit
 		dts := p.clock.at(ts)
 		f := media.Frame{DTS: dts, PTS: dts + time.Duration(cts)*time.Millisecond, Key: b[0]>>4 == flvKeyframe}
-		data, err := avcSamples(b[5:], p.nalLen)
+		buf, err := avcSamples(b[5:], p.nalLen)
 		if err != nil {
 			p.warnOnce("video", "bad video frame dropped", err)
 			return nil
 		}
-		f.Data = data
+		f.Data, f.Buf = buf.Bytes(), buf
 		p.frame(media.Video, f)
 	}
 	return nil
@@ -169,12 +169,15 @@ func (p *publisher) audio(ts uint32, b []byte) error {
 			p.audioSeen++
 		}
 		dts := p.clock.at(ts)
-		p.frame(media.Audio, media.Frame{DTS: dts, PTS: dts, Key: true, Data: append([]byte(nil), b[2:]...)})
+		buf := media.NewBuffer(len(b) - 2)
+		copy(buf.Bytes(), b[2:])
+		p.frame(media.Audio, media.Frame{DTS: dts, PTS: dts, Key: true, Data: buf.Bytes(), Buf: buf})
 	}
 	return nil
 }
 
-// frame passes a frame to the stream, or holds it until the tracks are known.
+// frame passes a frame to the stream, or holds it until the tracks are known. It takes over
+// the frame's reference to its pooled payload.
 func (p *publisher) frame(kind media.Kind, f media.Frame) {
 	if !p.published {
 		p.pending = append(p.pending, pendingFrame{kind, f})
@@ -187,6 +190,7 @@ func (p *publisher) frame(kind media.Kind, f media.Frame) {
 	p.write(kind, f)
 }
 
+// write hands a frame to the stream, which takes references of its own, and drops ours.
 func (p *publisher) write(kind media.Kind, f media.Frame) {
 	f.Track = p.audioIdx
 	if kind == media.Video {
@@ -195,6 +199,7 @@ func (p *publisher) write(kind media.Kind, f media.Frame) {
 	if f.Track >= 0 {
 		p.st.WriteFrame(f)
 	}
+	f.Release()
 }
 
 // ready tells whether every track the publisher sends is configured, given the frame just held.
@@ -241,29 +246,46 @@ func (p *publisher) warnOnce(key, msg string, err error) {
 	p.st.Log().Warn(msg, "err", err)
 }
 
-// avcSamples copies an AVC frame, rewriting NAL lengths to the 4 bytes the media model uses.
-func avcSamples(b []byte, nalLen int) ([]byte, error) {
+// avcSamples copies an AVC frame into a pooled buffer, rewriting NAL lengths to the 4 bytes the
+// media model uses.
+func avcSamples(b []byte, nalLen int) (*media.Buffer, error) {
 	if nalLen == 4 {
-		return append([]byte(nil), b...), nil
+		buf := media.NewBuffer(len(b))
+		copy(buf.Bytes(), b)
+		return buf, nil
 	}
-	out := make([]byte, 0, len(b)+16)
-	for len(b) > 0 {
-		if len(b) < nalLen {
+	// Walk the NAL units once for the size, then copy them with 4-byte lengths.
+	size := 0
+	for rest := b; len(rest) > 0; {
+		if len(rest) < nalLen {
 			return nil, errors.New("truncated NAL length")
 		}
-		n := 0
-		for _, c := range b[:nalLen] {
-			n = n<<8 | int(c)
-		}
-		b = b[nalLen:]
-		if n > len(b) {
+		n := nalSize(rest, nalLen)
+		rest = rest[nalLen:]
+		if n > len(rest) {
 			return nil, errors.New("NAL unit longer than the frame")
 		}
+		size += 4 + n
+		rest = rest[n:]
+	}
+	buf := media.NewBuffer(size)
+	out := buf.Bytes()[:0]
+	for len(b) > 0 {
+		n := nalSize(b, nalLen)
+		b = b[nalLen:]
 		out = binary.BigEndian.AppendUint32(out, uint32(n))
 		out = append(out, b[:n]...)
 		b = b[n:]
 	}
-	return out, nil
+	return buf, nil
+}
+
+func nalSize(b []byte, nalLen int) int {
+	n := 0
+	for _, c := range b[:nalLen] {
+		n = n<<8 | int(c)
+	}
+	return n
 }
 
 func flvVideoCodec(b byte) string {

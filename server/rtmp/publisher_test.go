@@ -29,8 +29,8 @@ func TestAVCSamplesRewritesLengths(t *testing.T) {
 	in := []byte{0, 2, 0x65, 0xAA, 0, 1, 0x41}
 	want := []byte{0, 0, 0, 2, 0x65, 0xAA, 0, 0, 0, 1, 0x41}
 	got, err := avcSamples(in, 2)
-	if err != nil || !bytes.Equal(got, want) {
-		t.Fatalf("avcSamples = %x, %v; want %x", got, err, want)
+	if err != nil || !bytes.Equal(got.Bytes(), want) {
+		t.Fatalf("avcSamples = %v, %v; want %x", got, err, want)
 	}
 	for _, bad := range [][]byte{{0}, {0, 5, 1, 2}} {
 		if _, err := avcSamples(bad, 2); err == nil {
@@ -41,7 +41,7 @@ func TestAVCSamplesRewritesLengths(t *testing.T) {
 	src := []byte{0, 0, 0, 1, 0x65}
 	out, _ := avcSamples(src, 4)
 	src[4] = 0
-	if out[4] != 0x65 {
+	if out.Bytes()[4] != 0x65 {
 		t.Errorf("avcSamples aliases its input")
 	}
 }

@@ -3,6 +3,7 @@ package stream
 import (
 	"time"
 
+	"github.com/streamrec/streamrec/recorder"
 	"github.com/streamrec/streamrec/recorder/media"
 )
 
@@ -20,8 +21,9 @@ func (s *Stream) SetKeyframeRequest(fn func()) {
 	s.mu.Unlock()
 }
 
-// startFrames returns the cached frames a new recording begins with, and the keyframe request to
-// make when they are missing or stale (nil: none needed). Caller holds s.mu.
+// startFrames returns the cached frames a new recording begins with (with a reference to each
+// pooled one, for the recorder), and the keyframe request to make when they are missing or stale
+// (nil: none needed). Caller holds s.mu.
 func (s *Stream) startFrames() ([]media.Frame, func()) {
 	frames := s.gop.Frames()
 	if s.keyframe == nil || !hasKind(s.tracks, media.Video) {
@@ -34,6 +36,7 @@ func (s *Stream) startFrames() ([]media.Frame, func()) {
 		return nil, s.keyframe
 	}
 	if frames[len(frames)-1].DTS-frames[0].DTS > maxCachedGOP {
+		recorder.ReleaseFrames(frames)
 		return nil, s.keyframe
 	}
 	return frames, nil

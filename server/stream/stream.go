@@ -111,7 +111,8 @@ func (s *Stream) autoRecord() bool {
 	}
 }
 
-// WriteFrame passes one frame to the GOP cache and the recorder. It never blocks on disk.
+// WriteFrame passes one frame to the GOP cache and the recorder. It never blocks on disk. A
+// pooled frame stays the caller's: the cache and the recorder take references of their own.
 func (s *Stream) WriteFrame(f media.Frame) {
 	s.bytes.Add(int64(len(f.Data)))
 	s.mu.Lock()
@@ -160,7 +161,7 @@ func (s *Stream) StartRecording(o RecordOptions) error {
 		return fmt.Errorf("%w to %s", ErrRecording, s.rec.Name())
 	}
 	frames, requestKeyframe := s.startFrames()
-	rec, err := recorder.Start(s.recorderOptions(o), frames)
+	rec, err := recorder.Start(s.recorderOptions(o), frames) // takes over the frames' references
 	if err != nil {
 		s.recordErr = err.Error()
 		return fmt.Errorf("start recording %s: %w", s.id.Name, err)
@@ -262,6 +263,9 @@ func (s *Stream) end(status, info string) {
 		s.mu.Unlock()
 	}
 	s.mu.Lock()
+	if s.gop != nil {
+		s.gop.Reset()
+	}
 	s.status, s.info, s.gop = status, info, nil
 	s.mu.Unlock()
 	s.reg.remove(s)
