@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	gortmp "github.com/yutopp/go-rtmp"
@@ -27,8 +28,14 @@ type handler struct {
 	log  *slog.Logger
 	app  string
 	pub  *publisher
-	buf  bytes.Buffer // reused to read message payloads
 }
+
+// readBufs hold message payloads while the publisher turns them into frames (it copies what it
+// keeps). They are shared by every connection: a publisher between two messages holds none.
+var readBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledRead: a read buffer grown past this (a huge message) is left to the garbage collector.
+const maxPooledRead = 1 << 20
 
 func (h *handler) OnServe(conn *gortmp.Conn) { h.conn = conn }
 
@@ -101,31 +108,41 @@ func (h *handler) OnAudio(ts uint32, payload io.Reader) error {
 	if h.pub == nil {
 		return nil
 	}
-	b, err := h.read(payload)
+	buf, err := read(payload)
 	if err != nil {
 		return err
 	}
-	return h.pub.audio(ts, b)
+	defer putRead(buf)
+	return h.pub.audio(ts, buf.Bytes())
 }
 
 func (h *handler) OnVideo(ts uint32, payload io.Reader) error {
 	if h.pub == nil {
 		return nil
 	}
-	b, err := h.read(payload)
+	buf, err := read(payload)
 	if err != nil {
 		return err
 	}
-	return h.pub.video(ts, b)
+	defer putRead(buf)
+	return h.pub.video(ts, buf.Bytes())
 }
 
-// read returns the payload in a buffer reused between messages; the publisher copies what it keeps.
-func (h *handler) read(payload io.Reader) ([]byte, error) {
-	h.buf.Reset()
-	if _, err := h.buf.ReadFrom(payload); err != nil {
+// read returns the payload in a shared buffer, to be given back with putRead.
+func read(payload io.Reader) (*bytes.Buffer, error) {
+	buf := readBufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	if _, err := buf.ReadFrom(payload); err != nil {
+		putRead(buf)
 		return nil, fmt.Errorf("read rtmp message: %w", err)
 	}
-	return h.buf.Bytes(), nil
+	return buf, nil
+}
+
+func putRead(buf *bytes.Buffer) {
+	if buf.Cap() <= maxPooledRead {
+		readBufs.Put(buf)
+	}
 }
 
 func (h *handler) OnFCUnpublish(uint32, *message.NetStreamFCUnpublish) error {

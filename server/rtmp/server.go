@@ -23,6 +23,10 @@ const idleTimeout = 30 * time.Second
 // maxMessageSize bounds one RTMP message (a video frame): larger ones end the connection.
 const maxMessageSize = 16 << 20
 
+// readBuffer is the connection's read buffer. go-rtmp's default (4 KB) makes a read system call
+// for about every chunk; 16 KB takes most messages of a 2 Mbit/s stream in one call.
+const readBuffer = 16 << 10
+
 // Server accepts RTMP publishers.
 type Server struct {
 	reg *stream.Registry
@@ -74,7 +78,8 @@ func (s *Server) onConnect(nc net.Conn) (io.ReadWriteCloser, *gortmp.ConnConfig)
 	s.mu.Unlock()
 	h := &handler{srv: s, nc: nc, log: s.log.With("remote", nc.RemoteAddr().String())}
 	return &idleConn{Conn: nc}, &gortmp.ConnConfig{
-		Handler: h,
+		Handler:          h,
+		ReaderBufferSize: readBuffer,
 		ControlState: gortmp.StreamControlStateConfig{
 			DefaultBandwidthWindowSize: 6 * 1024 * 1024 / 8,
 			MaxMessageSize:             maxMessageSize,
@@ -93,11 +98,18 @@ func (s *Server) forget(nc net.Conn) {
 	s.mu.Unlock()
 }
 
-// idleConn ends a read that waits longer than idleTimeout.
-type idleConn struct{ net.Conn }
+// idleConn ends a read that waits longer than idleTimeout (give or take a second: the deadline
+// is moved at most once a second, not at every read).
+type idleConn struct {
+	net.Conn
+	set time.Time // when the deadline was last moved
+}
 
 func (c *idleConn) Read(p []byte) (int, error) {
-	c.Conn.SetReadDeadline(time.Now().Add(idleTimeout))
+	if now := time.Now(); now.Sub(c.set) >= time.Second {
+		c.set = now
+		c.Conn.SetReadDeadline(now.Add(idleTimeout + time.Second))
+	}
 	return c.Conn.Read(p)
 }
 
@@ -105,5 +117,6 @@ func (c *idleConn) Read(p []byte) (int, error) {
 func quietLogger() logrus.FieldLogger {
 	l := logrus.New()
 	l.Out = io.Discard
+	l.Level = logrus.PanicLevel // not even formatted
 	return l
 }
