@@ -4,11 +4,14 @@ import (
 	"crypto/rand"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -20,6 +23,10 @@ import (
 // childHome makes the test binary act as the server (a real separate process to kill).
 const childHome = "STREAMREC_TEST_CHILD_HOME"
 
+// childMaxFile limits the size of any file the child server writes (RLIMIT_FSIZE): past it a
+// write fails as it would on a full disk.
+const childMaxFile = "STREAMREC_TEST_CHILD_MAX_FILE"
+
 func TestMain(m *testing.M) {
 	if home := os.Getenv(childHome); home != "" {
 		runChild(home)
@@ -30,6 +37,13 @@ func TestMain(m *testing.M) {
 
 // runChild is the server's main, inside the test binary.
 func runChild(home string) {
+	if n, err := strconv.ParseUint(os.Getenv(childMaxFile), 10, 64); err == nil {
+		// Go catches SIGXFSZ and does nothing, so an oversize write returns EFBIG.
+		if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &syscall.Rlimit{Cur: n, Max: n}); err != nil {
+			fmt.Fprintln(os.Stderr, "setrlimit:", err)
+			os.Exit(1)
+		}
+	}
 	srv, err := server.New(home, slog.New(slog.NewTextHandler(os.Stderr, nil)))
 	if err == nil {
 		err = srv.Start()
@@ -45,10 +59,10 @@ func runChild(home string) {
 	os.Exit(0)
 }
 
-// startChild runs the server as a separate process in e's home.
-func startChild(t *testing.T, e *st.Env) *exec.Cmd {
+// startChild runs the server as a separate process in e's home, with extra environment.
+func startChild(t *testing.T, e *st.Env, env ...string) *exec.Cmd {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childHome+"="+e.Home)
+	cmd.Env = append(append(os.Environ(), childHome+"="+e.Home), env...)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -158,4 +172,42 @@ func garbage(t *testing.T, addr string, handshake bool) {
 			return // the server closed the connection (or stopped answering): either is fine
 		}
 	}
+}
+
+// TestWriteFailureIsLoudAndContained: a recording whose file can no longer grow (as on a full disk)
+// ends with its error shown on the stream, keeps what it wrote playable, and neither the stream,
+// the server nor another recording is disturbed.
+func TestWriteFailureIsLoudAndContained(t *testing.T) {
+	e := st.Prepare(t, map[string]string{"record_flash_published_streams": "true", "stream_record_policy": "streamName"})
+	startChild(t, e, childMaxFile+"="+strconv.Itoa(300<<10))
+	big := st.Publish(t, st.Make(t, st.Source{Seconds: 10, FPS: 30, GOP: 30, SampleRate: 44100}), e.RTMP+"/big")
+	small := st.Publish(t, st.Make(t, st.Source{Seconds: 5, FPS: 30, GOP: 30, SampleRate: 44100, NoVideo: true}), e.RTMP+"/small")
+	e.WaitStream("big", "PUBLISHING", 10*time.Second)
+
+	var failed st.Stream
+	for deadline := time.Now().Add(15 * time.Second); failed.RecordError == "" && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		for _, s := range e.Streams() {
+			if s.Name == "big" {
+				failed = s
+			}
+		}
+	}
+	if !strings.Contains(failed.RecordError, "file too large") || failed.Recording || failed.Status != "PUBLISHING" {
+		t.Fatalf("after the write failure the stream shows %+v; want it still PUBLISHING, not recording, with the error", failed)
+	}
+	if out, err := small.Wait(30 * time.Second); err != nil {
+		t.Fatalf("the other publisher: %v\n%s", err, out)
+	}
+	e.WaitGone("small", 10*time.Second)
+	p := st.ProbeFile(t, filepath.Join(e.Records, "small.mp4"))
+	if a := p.Audio(t); a.CodecName != "aac" || math.Abs(p.Duration()-5) > 0.1 {
+		t.Errorf("the other recording: %+v, %.2f s; want a whole 5 s of AAC", a, p.Duration())
+	}
+	// What the failed recording wrote before the failure still plays.
+	p = st.ProbeFile(t, filepath.Join(e.Records, "big.mp4"))
+	if n := st.Count(p.Video(t).Frames); n < 15 {
+		t.Errorf("the failed recording kept %d frames", n)
+	}
+	big.Kill()
+	e.WaitGone("big", 10*time.Second)
 }

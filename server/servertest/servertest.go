@@ -128,6 +128,7 @@ type Stream struct {
 	Status         string `json:"status"`
 	RecordName     string `json:"recordName"`
 	Recording      bool   `json:"recording"`
+	RecordError    string `json:"recordError"`
 	MediaProvider  string `json:"mediaProvider"`
 	VideoCodec     string `json:"videoCodec"`
 	AudioCodec     string `json:"audioCodec"`
