@@ -14,7 +14,8 @@ if [ "${BENCH_GO:-1}" != 0 ]; then
 	echo "== Go benchmarks of the hot paths"
 	$GO test -run '^$' -bench 'RTMPToMP4' -benchtime 3s ./server/rtmp
 	$GO test -run '^$' -bench 'Depacketize' -benchtime 2s ./server/webrtc
-	$GO test -run '^$' -bench 'WriteFrame|Close' -benchtime 2s ./recorder/mp4 ./recorder/webm
+	$GO test -run '^$' -bench 'WriteFrame' -benchtime 2s ./recorder/mp4 ./recorder/webm
+	$GO test -run '^$' -bench 'Close' -benchtime 20x ./recorder/mp4 ./recorder/webm
 	$GO test -run '^$' -bench 'Transcode' -benchtime 2s ./recorder/audio
 fi
 echo "== load benchmark"
