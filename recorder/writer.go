@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/streamrec/streamrec/recorder/media"
+	"github.com/streamrec/streamrec/recorder/mp4"
 	"github.com/streamrec/streamrec/recorder/naming"
+	"github.com/streamrec/streamrec/recorder/webm"
 )
 
 // errNothingRecorded ends a recording stopped before its first keyframe: no file is left behind.
@@ -61,6 +63,7 @@ type writer struct {
 	held      []media.Frame // audio ahead of video, in recording time (container track)
 	lastVideo time.Duration // DTS of the newest video frame, in recording time
 	lateAudio bool          // audio older than the current part was dropped (logged once)
+	rejected  bool          // a container refused a frame (logged once)
 
 	started bool          // origin is set
 	origin  time.Duration // stream time of the recording's first frame
@@ -319,11 +322,30 @@ func (w *writer) write(p *part, f media.Frame) {
 	f.DTS -= p.origin
 	f.PTS -= p.origin
 	if err := p.c.WriteFrame(f); err != nil {
+		if frameRejected(err) {
+			// One odd frame (a publisher's timestamp stepping back) is not worth the recording.
+			if !w.rejected {
+				w.rejected = true
+				w.r.opts.Log.Warn("frame skipped: the file goes on without it", "file", p.name, "err", err)
+			}
+			return
+		}
 		w.err = fmt.Errorf("write %s: %w", p.name, err)
 		return
 	}
 	p.payload += int64(len(f.Data))
 	p.written = true
+}
+
+// frameRejected tells the errors with which a container refuses one frame and stays usable;
+// any other write error ends the recording.
+func frameRejected(err error) bool {
+	for _, e := range []error{mp4.ErrDTSBackwards, mp4.ErrNegativeTimestamp, mp4.ErrFrameTooLarge, mp4.ErrUnknownTrack, webm.ErrEmptyFrame} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 // rotateDue tells whether a part that would begin at recording time dts is due.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/streamrec/streamrec/conf"
 	"github.com/streamrec/streamrec/recorder/media"
+	"github.com/streamrec/streamrec/recorder/mp4"
 	"github.com/streamrec/streamrec/recorder/naming"
 )
 
@@ -169,5 +170,54 @@ func TestRoomStreamNotRotatedAndLoggedOnce(t *testing.T) {
 	}
 	if n := strings.Count(log.String(), "rotation is off for this stream"); n != 1 {
 		t.Errorf("the log says %d times that rotation is off:\n%s", n, log.String())
+	}
+}
+
+// refusingContainer refuses frames whose DTS steps back, as the MP4 writer does.
+type refusingContainer struct {
+	fakeContainer
+	last time.Duration
+}
+
+func (c *refusingContainer) WriteFrame(f media.Frame) error {
+	if f.DTS < c.last {
+		return mp4.ErrDTSBackwards
+	}
+	c.last = f.DTS
+	return c.fakeContainer.WriteFrame(f)
+}
+
+// A frame the container refuses (a timestamp stepping back) is skipped, logged once, and the
+// recording goes on; only other write errors end it.
+func TestRefusedFrameDoesNotEndRecording(t *testing.T) {
+	var log strings.Builder
+	o := Options{
+		Dir:      t.TempDir(),
+		Settings: &conf.Settings{Policy: "streamName", SampleRate: 44100},
+		Values:   naming.Values{StreamName: "odd"},
+		Tracks:   []media.Track{{Kind: media.Video, Codec: media.H264}},
+		Files:    NewFiles(),
+		Log:      slog.New(slog.NewTextHandler(&log, nil)),
+	}
+	p, err := newPlan(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &refusingContainer{}
+	p.create = func(*os.File, []media.Track) (container, error) { return c, nil }
+	w := newWriter(&Recorder{opts: o, plan: p})
+	if err := w.openPart(nil, 0); err != nil {
+		t.Fatal(err)
+	}
+	for i, ms := range []int{0, 33, 66, 50, 40, 100, 133} { // 50 and 40 step back
+		ts := time.Duration(ms) * time.Millisecond
+		w.frame(media.Frame{Track: 0, DTS: ts, PTS: ts, Key: i == 0, Data: []byte{1}})
+	}
+	w.finish()
+	if w.err != nil || len(c.frames) != 5 {
+		t.Fatalf("err %v, %d frames written; want the recording to go on with the 5 in-order frames", w.err, len(c.frames))
+	}
+	if n := strings.Count(log.String(), "frame skipped"); n != 1 {
+		t.Errorf("logged %d times, want once:\n%s", n, log.String())
 	}
 }
