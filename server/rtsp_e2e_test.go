@@ -539,3 +539,50 @@ func TestRTSPPublishRefused(t *testing.T) {
 		t.Errorf("records/: %v", files)
 	}
 }
+
+// TestPlayStreamOfRTSPURLCapturesCamera: as on WCS, a WebSocket playStream whose name is an
+// rtsp:// URL captures that camera: it becomes a stream (here recorded: record_rtsp_streams)
+// while the session lasts. Playback itself is not offered, and the client is told so.
+func TestPlayStreamOfRTSPURLCapturesCamera(t *testing.T) {
+	cam := startCamera(t)
+	e := st.Start(t, map[string]string{"record_rtsp_streams": "true", "stream_record_policy": "template",
+		"stream_record_policy_template": "played-{mediaSessionId}"})
+	w := dialWCS(t, "ws://127.0.0.1:"+strconv.Itoa(e.Ports["ws.port"]))
+	w.send("connection", map[string]any{"appKey": "defaultApp", "mediaProviders": []string{"WebRTC"}})
+	if _, err := w.next("getUserData", 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	uri := cam.url("", "h264aac")
+	w.send("playStream", map[string]any{"mediaSessionId": "play-1", "name": uri, "published": false})
+	var ev struct{ Status, Info string }
+	for deadline := time.Now().Add(5 * time.Second); ev.Status == "" && time.Now().Before(deadline); {
+		f, ok := <-w.frames
+		if !ok {
+			t.Fatal("connection closed")
+		}
+		var msg string
+		var data []json.RawMessage
+		json.Unmarshal(f["message"], &msg)
+		json.Unmarshal(f["data"], &data)
+		if msg == "notifyStreamStatusEvent" && len(data) > 0 {
+			json.Unmarshal(data[0], &ev)
+		}
+	}
+	if ev.Status != "FAILED" || !strings.Contains(ev.Info, "captured as stream "+uri) {
+		t.Fatalf("playStream answer: %+v; want FAILED saying playback is not offered and the camera is captured", ev)
+	}
+	s := e.WaitStream(uri, "PUBLISHING", 20*time.Second)
+	if s.MediaProvider != "RTSP" || !s.Recording {
+		t.Errorf("captured camera: %+v; want an RTSP stream being recorded", s)
+	}
+	time.Sleep(2 * time.Second)
+	w.c.Close() // the session ends: the camera it captured is released, its recording finished
+	e.WaitGone(uri, 10*time.Second)
+	if got := e.Server.Cameras.List(); len(got) != 0 {
+		t.Errorf("the captured camera outlived its session: %+v", got)
+	}
+	p := st.ProbeFile(t, filepath.Join(e.Records, "played-"+s.MediaSessionID+".mp4"))
+	if v := p.Video(t); v.CodecName != "h264" || st.Count(v.Frames) < 25 {
+		t.Errorf("captured camera's recording: %+v", v)
+	}
+}

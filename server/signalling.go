@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"sync"
 
 	"github.com/streamrec/streamrec/conf"
+	"github.com/streamrec/streamrec/server/rtsp"
 	"github.com/streamrec/streamrec/server/wcs"
 	"github.com/streamrec/streamrec/server/webrtc"
 )
@@ -33,7 +35,11 @@ func (s *Server) startSignalling(st *conf.Settings) (*signalling, error) {
 	if err != nil {
 		return nil, fmt.Errorf("media_port_from/media_port_to: %w", err)
 	}
-	sg := &signalling{engine: engine, wcs: wcs.New(wcs.Config{Streams: s.Streams, WebRTC: engine, Log: s.log})}
+	cfg := wcs.Config{Streams: s.Streams, WebRTC: engine, Log: s.log}
+	if s.Cameras != nil {
+		cfg.Cameras = &cameraCapture{m: s.Cameras, users: map[string]int{}}
+	}
+	sg := &signalling{engine: engine, wcs: wcs.New(cfg)}
 	for _, l := range []struct {
 		key  string
 		port int
@@ -66,4 +72,43 @@ func (s *Server) startSignalling(st *conf.Settings) (*signalling, error) {
 func (sg *signalling) close() {
 	sg.wcs.Close()
 	sg.engine.Close()
+}
+
+// cameraCapture lends RTSP cameras to signalling sessions that play them by URL. A camera that
+// a session added is temporary (never saved in the camera list) and stops when the last
+// session playing it ends; a camera from the list is left alone.
+type cameraCapture struct {
+	m     *rtsp.Manager
+	mu    sync.Mutex
+	users map[string]int // by URL without credentials: sessions capturing a temporary camera
+}
+
+func (c *cameraCapture) Capture(uri string) (string, error) {
+	cam, err := c.m.Ensure(uri)
+	if err != nil {
+		return "", err
+	}
+	if cam.Temporary {
+		c.mu.Lock()
+		c.users[rtsp.StripCredentials(uri)]++
+		c.mu.Unlock()
+	}
+	return cam.LocalStreamName, nil
+}
+
+func (c *cameraCapture) Release(uri string) {
+	key := rtsp.StripCredentials(uri)
+	c.mu.Lock()
+	n, ok := c.users[key]
+	if ok {
+		n--
+		c.users[key] = n
+		if n <= 0 {
+			delete(c.users, key)
+		}
+	}
+	c.mu.Unlock()
+	if ok && n <= 0 {
+		c.m.Remove(uri, "")
+	}
 }

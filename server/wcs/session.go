@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -34,6 +35,7 @@ type session struct {
 	login     string
 	token     string
 	streams   map[string]*published // by mediaSessionId, ended ones included
+	captured  []string              // rtsp:// URLs this session's playStream captured
 }
 
 // published is a stream this session publishes.
@@ -136,6 +138,13 @@ func (se *session) end() {
 	}
 	wg.Wait()
 	se.wg.Wait() // unPublishStream requests still finishing
+	se.mu.Lock()
+	captured := se.captured
+	se.captured = nil
+	se.mu.Unlock()
+	for _, uri := range captured {
+		se.srv.cfg.Cameras.Release(uri)
+	}
 	se.mu.Lock()
 	se.closed = true
 	close(se.out)
@@ -423,13 +432,28 @@ func (se *session) unpublish(obj json.RawMessage) {
 	}()
 }
 
-// play: this server records; it does not play streams back over WebRTC.
+// play: this server records; it does not play streams back over WebRTC. Playing an rtsp://
+// URL still captures that camera, as on WCS: it becomes a stream (recorded when
+// record_rtsp_streams is on, or on demand over REST) for as long as this session lasts.
 func (se *session) play(obj json.RawMessage) {
 	m, ok := se.parseStream("playStream", obj)
 	if !ok {
 		return
 	}
-	se.streamFailed(m, false, "playback is not supported by this server: it records published streams")
+	const noPlayback = "playback is not supported by this server: it records published streams"
+	if !strings.HasPrefix(strings.ToLower(m.Name), "rtsp://") || se.srv.cfg.Cameras == nil {
+		se.streamFailed(m, false, noPlayback)
+		return
+	}
+	name, err := se.srv.cfg.Cameras.Capture(m.Name)
+	if err != nil {
+		se.streamFailed(m, false, "cannot capture the camera: "+err.Error())
+		return
+	}
+	se.mu.Lock()
+	se.captured = append(se.captured, m.Name)
+	se.mu.Unlock()
+	se.streamFailed(m, false, noPlayback+"; the camera is captured as stream "+name+" while this session lasts")
 }
 
 // available tells whether a stream of that name is being published.

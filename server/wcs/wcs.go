@@ -44,6 +44,18 @@ type Config struct {
 	// PingInterval: the server pings this often and drops a client silent for three intervals.
 	// 0: DefaultPingInterval.
 	PingInterval time.Duration
+	// Cameras captures the RTSP camera a playStream names by its rtsp:// URL (nil: none).
+	Cameras Cameras
+}
+
+// Cameras captures RTSP cameras for sessions that play them by URL, as WCS users do.
+type Cameras interface {
+	// Capture starts pulling the camera at uri, unless it is pulled already, and returns the
+	// name of its stream.
+	Capture(uri string) (streamName string, err error)
+	// Release says one capturing session is done with it; the last one stops a camera that
+	// Capture added.
+	Release(uri string)
 }
 
 // Server accepts signalling connections. Safe for concurrent use.
