@@ -304,40 +304,17 @@ media_port_to=%d
 		return err
 	}
 	r.LoadStart = o.waitQuiet()
-	logf, err := os.Create(filepath.Join(dir, "server.log"))
+	srv, err := startServer(exec.Command(o.streamrec, "-home", home), filepath.Join(dir, "server.log"), syscall.SIGTERM)
 	if err != nil {
 		return err
 	}
-	defer logf.Close()
-	srv := exec.Command(o.streamrec, "-home", home)
-	srv.Stdout, srv.Stderr = logf, logf
-	if err := srv.Start(); err != nil {
-		return err
-	}
-	exited := make(chan struct{}) // closed when the process has exited
-	go func() {
-		srv.Wait()
-		close(exited)
-	}()
-	defer func() {
-		select {
-		case <-exited:
-		default:
-			srv.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-exited:
-			case <-time.After(60 * time.Second):
-				srv.Process.Kill()
-				<-exited
-			}
-		}
-	}()
+	defer srv.stop(60 * time.Second)
 	api := fmt.Sprintf("http://127.0.0.1:%d", ports[0])
 	if err := waitTCP(ports[2], 15*time.Second); err != nil {
-		return fmt.Errorf("server did not start: %w (see %s)", err, logf.Name())
+		return fmt.Errorf("server did not start: %w (see %s)", err, srv.log.Name())
 	}
 	time.Sleep(time.Second)
-	pid := srv.Process.Pid
+	pid := srv.cmd.Process.Pid
 	r.BaseRSSMB = procStatusMB(pid, "VmRSS")
 
 	var args []string
@@ -389,10 +366,7 @@ media_port_to=%d
 		r.Notes = append(r.Notes, "loadgen: "+err.Error())
 	}
 	// Shut down: every recording is finished before the process exits.
-	srv.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-exited:
-	case <-time.After(60 * time.Second):
+	if !srv.stop(60 * time.Second) {
 		r.Notes = append(r.Notes, "server did not exit within 60 s of SIGTERM")
 	}
 	ext := "mp4"
@@ -455,39 +429,17 @@ rtmp {
 		return err
 	}
 	r.LoadStart = o.waitQuiet()
-	logf, err := os.Create(filepath.Join(dir, "nginx.out"))
+	srv, err := startServer(exec.Command(o.nginx, "-p", dir, "-c", confPath, "-e", filepath.Join(dir, "logs", "error.log")),
+		filepath.Join(dir, "nginx.out"), syscall.SIGQUIT)
 	if err != nil {
 		return err
 	}
-	defer logf.Close()
-	srv := exec.Command(o.nginx, "-p", dir, "-c", confPath, "-e", filepath.Join(dir, "logs", "error.log"))
-	srv.Stdout, srv.Stderr = logf, logf
-	if err := srv.Start(); err != nil {
-		return err
-	}
-	exited := make(chan struct{}) // closed when the process has exited
-	go func() {
-		srv.Wait()
-		close(exited)
-	}()
-	defer func() {
-		select {
-		case <-exited:
-		default:
-			srv.Process.Signal(syscall.SIGQUIT)
-			select {
-			case <-exited:
-			case <-time.After(30 * time.Second):
-				srv.Process.Kill()
-				<-exited
-			}
-		}
-	}()
+	defer srv.stop(30 * time.Second)
 	if err := waitTCP(ports[0], 15*time.Second); err != nil {
-		return fmt.Errorf("nginx did not start: %w (see %s)", err, logf.Name())
+		return fmt.Errorf("nginx did not start: %w (see %s)", err, srv.log.Name())
 	}
 	time.Sleep(time.Second)
-	pid := srv.Process.Pid
+	pid := srv.cmd.Process.Pid
 	r.BaseRSSMB = procStatusMB(pid, "VmRSS")
 	sumPath := filepath.Join(dir, "loadgen.json")
 	lg, sent, err := o.startLoadgen(dir, r, []string{"-proto", "rtmp", "-target", fmt.Sprintf("rtmp://127.0.0.1:%d/live", ports[0]), "-flv", m.flv}, sumPath, 10*time.Minute)
@@ -513,10 +465,7 @@ rtmp {
 	if err := lg.stop(60 * time.Second); err != nil {
 		r.Notes = append(r.Notes, "loadgen: "+err.Error())
 	}
-	srv.Process.Signal(syscall.SIGQUIT)
-	select {
-	case <-exited:
-	case <-time.After(30 * time.Second):
+	if !srv.stop(30 * time.Second) {
 		r.Notes = append(r.Notes, "nginx did not exit within 30 s of SIGQUIT")
 	}
 	o.check(r, sum, records, "flv")
@@ -1038,4 +987,51 @@ func table(rs []*Result) string {
 	}
 	b.WriteString("\n")
 	return b.String()
+}
+
+// server is a measured server process (streamrec or nginx) with its output in a log file.
+type server struct {
+	cmd    *exec.Cmd
+	log    *os.File
+	quit   os.Signal     // asks it to finish and exit
+	exited chan struct{} // closed when the process has exited
+}
+
+// startServer starts cmd with its output in logPath.
+func startServer(cmd *exec.Cmd, logPath string, quit os.Signal) (*server, error) {
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return nil, err
+	}
+	s := &server{cmd: cmd, log: logf, quit: quit, exited: make(chan struct{})}
+	go func() {
+		cmd.Wait()
+		logf.Close()
+		close(s.exited)
+	}()
+	return s, nil
+}
+
+// stop sends the quit signal unless the process has exited, and waits up to grace for it to exit
+// before killing it. It reports whether the process exited by itself; calling it again is harmless.
+func (s *server) stop(grace time.Duration) bool {
+	select {
+	case <-s.exited:
+		return true
+	default:
+	}
+	s.cmd.Process.Signal(s.quit)
+	select {
+	case <-s.exited:
+		return true
+	case <-time.After(grace):
+		s.cmd.Process.Kill()
+		<-s.exited
+		return false
+	}
 }
