@@ -5,9 +5,11 @@ package servertest
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -16,6 +18,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -40,17 +44,26 @@ var portKeys = []string{"http.port", "https.port", "rtmp.port", "ws.port", "wss.
 // the test ends.
 func Start(t testing.TB, settings map[string]string) *Env {
 	t.Helper()
-	e := Prepare(t, settings)
-	srv, err := server.New(e.Home, slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})))
-	if err != nil {
-		t.Fatalf("server.New: %v", err)
+	for attempt := 1; ; attempt++ {
+		e := Prepare(t, settings)
+		srv, err := server.New(e.Home, slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})))
+		if err != nil {
+			t.Fatalf("server.New: %v", err)
+		}
+		err = srv.Start()
+		inUse := errors.Is(err, syscall.EADDRINUSE) || (err != nil && strings.Contains(err.Error(), "address already in use"))
+		if inUse && attempt < 5 {
+			// Another process took one of the ports between FreePort and the listen: new ports.
+			srv.Close()
+			continue
+		}
+		if err != nil {
+			t.Fatalf("server.Start: %v", err)
+		}
+		e.Server = srv
+		t.Cleanup(srv.Close)
+		return e
 	}
-	if err := srv.Start(); err != nil {
-		t.Fatalf("server.Start: %v", err)
-	}
-	e.Server = srv
-	t.Cleanup(srv.Close)
-	return e
 }
 
 // Prepare makes a home with a settings file but starts nothing (for tests that run the binary).
@@ -87,15 +100,49 @@ func Prepare(t testing.TB, settings map[string]string) *Env {
 	return e
 }
 
-// FreePort returns a TCP port free on loopback right now.
+// Ports are picked below Linux's ephemeral range (32768–60999), where outgoing connections
+// never take them, and below the default WebRTC media ports (31001–32000).
+const (
+	portLow  = 20000
+	portHigh = 31000
+)
+
+var (
+	portsMu sync.Mutex
+	given   = map[int]bool{} // ports handed out by this test binary
+)
+
+// FreePort returns a port free right now for TCP on every interface and for UDP on it and the
+// next one (an RTSP listener takes that pair), never the same one twice in a test binary.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for i := 0; i < 1000; i++ {
+		p := portLow + rand.IntN(portHigh-portLow)
+		if !given[p] && free(p) {
+			given[p] = true
+			return p
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	t.Fatal("no free port found")
+	return 0
+}
+
+func free(p int) bool {
+	ln, err := net.Listen("tcp", ":"+strconv.Itoa(p))
+	if err != nil {
+		return false
+	}
+	ln.Close()
+	for _, u := range []int{p, p + 1} {
+		c, err := net.ListenPacket("udp", ":"+strconv.Itoa(u))
+		if err != nil {
+			return false
+		}
+		c.Close()
+	}
+	return true
 }
 
 type testWriter struct{ t testing.TB }
