@@ -276,16 +276,6 @@ func escapeValue(v string, sepEscape bool) string {
 	var b strings.Builder
 	for i, r := range v {
 		switch {
-		case r == '\\':
-			b.WriteString(`\\`)
-		case r == '\t':
-			b.WriteString(`\t`)
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r == '\r':
-			b.WriteString(`\r`)
-		case r == '\f':
-			b.WriteString(`\f`)
 		case r == ' ' && i == len(v)-1:
 			b.WriteString(`\u0020`)
 		case r == ' ' && i == 0:
@@ -293,13 +283,9 @@ func escapeValue(v string, sepEscape bool) string {
 		case i == 0 && sepEscape && (r == '=' || r == ':'):
 			b.WriteByte('\\')
 			b.WriteRune(r)
-		case r < 0x20 || r >= 0x7f:
-			// Invalid UTF-8 arrives here as U+FFFD; Update refuses such values first.
-			for _, u := range utf16.Encode([]rune{r}) {
-				fmt.Fprintf(&b, `\u%04X`, u)
-			}
 		default:
-			b.WriteRune(r)
+			// Invalid UTF-8 arrives here as U+FFFD; Update refuses such values first.
+			writeEscaped(&b, r)
 		}
 	}
 	return b.String()
@@ -395,25 +381,36 @@ func rewriteEntry(e entry, value string) string {
 func escapeKey(k string) string {
 	var b strings.Builder
 	for i, r := range k {
-		switch {
-		case r == '=' || r == ':' || r == ' ' || r == '\\' || (i == 0 && (r == '#' || r == '!')):
+		if r == '=' || r == ':' || r == ' ' || (i == 0 && (r == '#' || r == '!')) {
 			b.WriteByte('\\')
 			b.WriteRune(r)
-		case r == '\t':
-			b.WriteString(`\t`)
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r == '\r':
-			b.WriteString(`\r`)
-		case r == '\f':
-			b.WriteString(`\f`)
-		case r < 0x20 || r >= 0x7f:
-			for _, u := range utf16.Encode([]rune{r}) {
-				fmt.Fprintf(&b, `\u%04X`, u)
-			}
-		default:
-			b.WriteRune(r)
+			continue
 		}
+		writeEscaped(&b, r)
 	}
 	return b.String()
+}
+
+// writeEscaped writes one rune as keys and values both escape it: backslash and control
+// characters by their escapes, anything outside printable ASCII as \uXXXX (UTF-16), so the file
+// reads back the same as UTF-8 or as ISO-8859-1.
+func writeEscaped(b *strings.Builder, r rune) {
+	switch {
+	case r == '\\':
+		b.WriteString(`\\`)
+	case r == '\t':
+		b.WriteString(`\t`)
+	case r == '\n':
+		b.WriteString(`\n`)
+	case r == '\r':
+		b.WriteString(`\r`)
+	case r == '\f':
+		b.WriteString(`\f`)
+	case r < 0x20 || r >= 0x7f:
+		for _, u := range utf16.Encode([]rune{r}) {
+			fmt.Fprintf(b, `\u%04X`, u)
+		}
+	default:
+		b.WriteRune(r)
+	}
 }
