@@ -367,13 +367,23 @@ func rewriteEntry(e entry, value string) string {
 	}
 	sepEscape := false
 	if !e.hasSep {
-		if isWS(p[len(p)-1]) {
+		if isWS(p[len(p)-1]) && !escapedAt(p, len(p)-1) {
 			sepEscape = true // "key value": a leading '=' or ':' would be read as separator
 		} else {
 			p += "=" // "key" alone on its line
 		}
 	}
 	return p + escapeValue(value, sepEscape)
+}
+
+// escapedAt tells whether s[i] is escaped: preceded by an odd number of backslashes, as in the
+// key "\ " whose space belongs to the key rather than separating it from the value.
+func escapedAt(s string, i int) bool {
+	n := 0
+	for j := i - 1; j >= 0 && s[j] == '\\'; j-- {
+		n++
+	}
+	return n%2 == 1
 }
 
 // escapeKey writes a key so that Properties.load reads it back (used only when a continued
