@@ -333,21 +333,11 @@ media_port_to=%d
 	if err != nil {
 		return err
 	}
-	cpu0, t0 := procCPU(pid), time.Now()
-	if err := <-sent; err != nil {
-		lg.kill()
-		return err
-	}
-	r.CPUSeconds = procCPU(pid) - cpu0
-	r.CoresUsed = r.CPUSeconds / time.Since(t0).Seconds()
-	r.PeakRSSMB = procStatusMB(pid, "VmHWM")
-	r.LoadEnd = loadAvg()
-	sum, err := readSummary(sumPath)
+	sum, err := o.measure(r, pid, sent, sumPath)
 	if err != nil {
 		lg.kill()
 		return err
 	}
-	o.fromSummary(r, sum)
 
 	// Stop every recording over REST while the publishers are still connected: the answer
 	// comes once the file is complete.
@@ -446,21 +436,11 @@ rtmp {
 	if err != nil {
 		return err
 	}
-	cpu0, t0 := procCPU(pid), time.Now()
-	if err := <-sent; err != nil {
-		lg.kill()
-		return err
-	}
-	r.CPUSeconds = procCPU(pid) - cpu0
-	r.CoresUsed = r.CPUSeconds / time.Since(t0).Seconds()
-	r.PeakRSSMB = procStatusMB(pid, "VmHWM")
-	r.LoadEnd = loadAvg()
-	sum, err := readSummary(sumPath)
+	sum, err := o.measure(r, pid, sent, sumPath)
 	if err != nil {
 		lg.kill()
 		return err
 	}
-	o.fromSummary(r, sum)
 	time.Sleep(time.Second)
 	if err := lg.stop(60 * time.Second); err != nil {
 		r.Notes = append(r.Notes, "loadgen: "+err.Error())
@@ -1034,4 +1014,23 @@ func (s *server) stop(grace time.Duration) bool {
 		<-s.exited
 		return false
 	}
+}
+
+// measure waits until loadgen has sent everything and records what the server (pid) spent on it:
+// CPU, cores, peak RSS, and loadgen's summary of what it sent.
+func (o options) measure(r *Result, pid int, sent <-chan error, sumPath string) (*summary, error) {
+	cpu0, t0 := procCPU(pid), time.Now()
+	if err := <-sent; err != nil {
+		return nil, err
+	}
+	r.CPUSeconds = procCPU(pid) - cpu0
+	r.CoresUsed = r.CPUSeconds / time.Since(t0).Seconds()
+	r.PeakRSSMB = procStatusMB(pid, "VmHWM")
+	r.LoadEnd = loadAvg()
+	sum, err := readSummary(sumPath)
+	if err != nil {
+		return nil, err
+	}
+	o.fromSummary(r, sum)
+	return sum, nil
 }
