@@ -12,8 +12,11 @@ DEB_BUILD := gcc pkg-config libavcodec-dev libswresample-dev libavutil-dev
 DEB_RTSP  := python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
 DEB_TEST  := ffmpeg chromium $(DEB_RTSP)
 TEST_TIMEOUT ?= 20m
+# Each fuzz target runs this long in make test (briefly) and in make fuzz (longer).
+FUZZ_TIME_TEST ?= 3s
+FUZZ_TIME ?= 5m
 
-.PHONY: all deps deps-test build run test vet bench clean ui ui-check
+.PHONY: all deps deps-test build run test fuzz vet bench clean ui ui-check
 
 all: build
 
@@ -38,6 +41,11 @@ vet:
 
 test: deps-test build vet
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+	GO=$(GO) scripts/fuzz.sh $(FUZZ_TIME_TEST)
+
+# fuzz runs every parser's fuzz target for FUZZ_TIME each (make fuzz FUZZ_TIME=1h for a long run).
+fuzz: deps
+	GO=$(GO) scripts/fuzz.sh $(FUZZ_TIME)
 
 # bench measures recording under load against nginx-rtmp and runs the hot paths' Go benchmarks
 # (~15 minutes; figures and how to read them: bench/README.md). BENCH_FLAGS go to bench/benchrun,

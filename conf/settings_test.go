@@ -28,6 +28,7 @@ func TestDefaults(t *testing.T) {
 		SampleRate:    44100,
 		WSPort:        8080, WSSPort: 8443, HTTPPort: 8081, HTTPSPort: 8444, RTMPPort: 1935, RTSPPort: 8554,
 		MediaPortFrom: 31001, MediaPortTo: 32000,
+		MaxConnections: 1000, MaxConnectionsPerAddress: 100, MaxPendingWebRTC: 50, MaxRTSPCameras: 100,
 	}
 	if got := Defaults(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Defaults() =\n%+v\nwant\n%+v", got, want)
@@ -52,6 +53,9 @@ func TestSpecs(t *testing.T) {
 		"on_record_hook_timeout", "record_audio_codec_sample_rate",
 		"ws.port", "wss.port", "http.port", "https.port", "rtmp.port", "rtsp.port",
 		"media_port_from", "media_port_to", "https.cert", "https.key", "admin.password",
+		"ws.address", "wss.address", "http.address", "https.address", "rtmp.address", "rtsp.address",
+		"max_connections", "max_connections_per_address", "max_pending_webrtc_sessions", "max_rtsp_cameras",
+		"rest_token", "rest_allowed_origins",
 	}
 	specs := Specs()
 	var keys []string
@@ -68,13 +72,15 @@ func TestSpecs(t *testing.T) {
 		t.Errorf("keys %q", keys)
 	}
 	for _, k := range []string{"ws.port", "wss.port", "http.port", "https.port", "rtmp.port", "rtsp.port",
-		"media_port_from", "media_port_to", "https.cert", "https.key"} {
+		"media_port_from", "media_port_to", "https.cert", "https.key",
+		"http.address", "rtmp.address", "max_connections", "max_connections_per_address"} {
 		if !restart[k] {
 			t.Errorf("%s should need a restart", k)
 		}
 	}
 	for _, k := range []string{"record_streams", "record_formats", "record_rotation", "on_record_hook_script",
-		"record_audio_codec_sample_rate", "admin.password", "encode_record_name"} {
+		"record_audio_codec_sample_rate", "admin.password", "encode_record_name",
+		"rest_token", "rest_allowed_origins", "max_rtsp_cameras", "max_pending_webrtc_sessions"} {
 		if restart[k] {
 			t.Errorf("%s should not need a restart", k)
 		}
@@ -110,6 +116,14 @@ media_port_to=40000
 https.cert=conf/my.crt
 https.key=/etc/ssl/my.key
 admin.password=  s3cret  
+rtmp.address=127.0.0.1
+http.address=::1
+max_connections=20
+max_connections_per_address=3
+max_pending_webrtc_sessions=7
+max_rtsp_cameras=2
+rest_token=t0ken
+rest_allowed_origins=https://App.example.com, http://localhost:3000/
 unknown.key=whatever
 `
 	got, err := parseString(t, in)
@@ -131,6 +145,10 @@ unknown.key=whatever
 		MediaPortFrom: 40000, MediaPortTo: 40000,
 		CertFile: "conf/my.crt", KeyFile: "/etc/ssl/my.key",
 		AdminPassword: "s3cret",
+		RTMPAddress:   "127.0.0.1", HTTPAddress: "::1",
+		MaxConnections: 20, MaxConnectionsPerAddress: 3, MaxPendingWebRTC: 7, MaxRTSPCameras: 2,
+		RESTToken:          "t0ken",
+		RESTAllowedOrigins: []string{"https://app.example.com", "http://localhost:3000"},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got\n%+v\nwant\n%+v", got, want)
@@ -439,4 +457,20 @@ func assertFieldError(t *testing.T, err error, key string, line int, full string
 		t.Errorf("got  %s\nwant %s", err, full)
 	}
 	return fe
+}
+
+func TestLimitAndSecurityValuesRefused(t *testing.T) {
+	for _, line := range []string{
+		"rtmp.address=example.com", "http.address=1.2.3", "max_connections=0", "max_connections_per_address=-1",
+		"max_rtsp_cameras=lots", "rest_allowed_origins=example.com", "rest_allowed_origins=ftp://x",
+		"rest_allowed_origins=https://x/path",
+	} {
+		if _, err := parseString(t, line+"\n"); err == nil {
+			t.Errorf("%s accepted", line)
+		}
+	}
+	s, err := parseString(t, "rest_allowed_origins=*\n")
+	if err != nil || !reflect.DeepEqual(s.RESTAllowedOrigins, []string{"*"}) {
+		t.Errorf("rest_allowed_origins=* gives %q, %v", s.RESTAllowedOrigins, err)
+	}
 }
