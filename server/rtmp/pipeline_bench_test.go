@@ -15,10 +15,11 @@ import (
 	mp4ff "github.com/Eyevinn/mp4ff/mp4"
 
 	"github.com/streamrec/streamrec/conf"
+	"github.com/streamrec/streamrec/server/rtmp/chunk"
 	"github.com/streamrec/streamrec/server/stream"
 )
 
-// The in-process pipeline: FLV tags as go-rtmp hands them to the handler → publisher →
+// The in-process pipeline: RTMP messages as the chunk reader hands them to the connection → publisher →
 // stream (GOP cache) → recorder queue → recorder goroutine → fragmented MP4 on disk. No network.
 
 // Parameter sets of a 320x240 High-profile stream (from libx264) and an AAC-LC 44.1 kHz stereo config.
@@ -90,8 +91,7 @@ type pipeline struct {
 	dir string
 	reg *stream.Registry
 	st  *stream.Stream
-	h   *handler
-	r   bytes.Reader
+	c   *conn
 }
 
 func newPipeline(tb testing.TB) *pipeline {
@@ -108,21 +108,18 @@ func newPipeline(tb testing.TB) *pipeline {
 		tb.Fatal(err)
 	}
 	p.st = st
-	p.h = &handler{pub: newPublisher(st), log: log}
+	p.c = &conn{pub: newPublisher(st), log: log}
 	p.send(tb, flvTag{video: true, body: avcSeqHeader()})
 	p.send(tb, flvTag{body: append([]byte{0xaf, 0}, pipeASC...)})
 	return p
 }
 
 func (p *pipeline) send(tb testing.TB, t flvTag) {
-	p.r.Reset(t.body)
-	var err error
+	m := &chunk.Message{Type: chunk.TypeAudio, Timestamp: t.ts, Payload: t.body}
 	if t.video {
-		err = p.h.OnVideo(t.ts, &p.r)
-	} else {
-		err = p.h.OnAudio(t.ts, &p.r)
+		m.Type = chunk.TypeVideo
 	}
-	if err != nil {
+	if err := p.c.handle(m); err != nil {
 		tb.Fatal(err)
 	}
 }

@@ -9,9 +9,9 @@ import (
 
 	"github.com/Eyevinn/mp4ff/aac"
 	"github.com/Eyevinn/mp4ff/avc"
-	amf0 "github.com/yutopp/go-amf0"
 
 	"github.com/streamrec/streamrec/recorder/media"
+	"github.com/streamrec/streamrec/server/rtmp/amf0"
 	"github.com/streamrec/streamrec/server/stream"
 )
 
@@ -29,6 +29,7 @@ const (
 const (
 	maxPendingFrames = 600
 	maxPendingMedia  = 5 * time.Second
+	maxPendingBytes  = 8 << 20
 )
 
 // publisher turns one RTMP publication's FLV tags into the stream's tracks and frames.
@@ -44,6 +45,7 @@ type publisher struct {
 	audioIdx       int
 	published      bool
 	pending        []pendingFrame
+	pendingBytes   int
 	audioSeen      int  // audio frames seen while no video message arrived
 	videoSeen      bool // any video message arrived
 	warned         map[string]bool
@@ -60,19 +62,21 @@ func newPublisher(st *stream.Stream) *publisher {
 	return &publisher{st: st, videoIdx: -1, audioIdx: -1, warned: map[string]bool{}}
 }
 
-// metadata reads onMetaData to learn which tracks to wait for.
-func (p *publisher) metadata(payload []byte) {
-	dec := amf0.NewDecoder(bytes.NewReader(payload))
-	var name string
-	if err := dec.Decode(&name); err != nil || name != "onMetaData" {
+// metadata reads onMetaData ("@setDataFrame", "onMetaData", {...} as ffmpeg and OBS send it, or
+// "onMetaData", {...}) to learn which tracks to wait for.
+func (p *publisher) metadata(vals []any) {
+	if len(vals) > 0 && vals[0] == "@setDataFrame" {
+		vals = vals[1:]
+	}
+	if len(vals) < 2 || vals[0] != "onMetaData" {
 		return
 	}
-	var meta map[string]interface{}
-	if err := dec.Decode(&meta); err != nil {
+	meta, ok := vals[1].(amf0.Object)
+	if !ok {
 		return
 	}
-	v := isCodec(meta["videocodecid"], flvCodecAVC, "avc1")
-	a := isCodec(meta["audiocodecid"], flvSoundAAC, "mp4a")
+	v := isCodec(meta.Get("videocodecid"), flvCodecAVC, "avc1")
+	a := isCodec(meta.Get("audiocodecid"), flvSoundAAC, "mp4a")
 	p.expectVideo, p.expectAudio = &v, &a
 }
 
@@ -93,7 +97,7 @@ func (p *publisher) video(ts uint32, b []byte) error {
 		return nil
 	}
 	if b[0]&0x80 != 0 || b[0]&0x0f != flvCodecAVC {
-		reason := fmt.Sprintf("video codec %s over RTMP cannot be recorded: publish H.264", flvVideoCodec(b[0]))
+		reason := fmt.Sprintf("video codec %s over RTMP cannot be recorded: publish H.264", flvVideoCodec(b))
 		p.st.Fail(reason)
 		return errors.New(reason)
 	}
@@ -181,6 +185,7 @@ func (p *publisher) audio(ts uint32, b []byte) error {
 func (p *publisher) frame(kind media.Kind, f media.Frame) {
 	if !p.published {
 		p.pending = append(p.pending, pendingFrame{kind, f})
+		p.pendingBytes += len(f.Data)
 		if !p.ready(kind, f) {
 			return
 		}
@@ -204,7 +209,7 @@ func (p *publisher) write(kind media.Kind, f media.Frame) {
 
 // ready tells whether every track the publisher sends is configured, given the frame just held.
 func (p *publisher) ready(kind media.Kind, f media.Frame) bool {
-	if len(p.pending) >= maxPendingFrames || f.DTS-p.pending[0].f.DTS >= maxPendingMedia {
+	if len(p.pending) >= maxPendingFrames || p.pendingBytes >= maxPendingBytes || f.DTS-p.pending[0].f.DTS >= maxPendingMedia {
 		return true // waited long enough: go with what is configured
 	}
 	if p.expectVideo != nil {
@@ -288,15 +293,25 @@ func nalSize(b []byte, nalLen int) int {
 	return n
 }
 
-func flvVideoCodec(b byte) string {
-	if b&0x80 != 0 {
-		return "(enhanced RTMP: HEVC/AV1/VP9)"
+// flvVideoCodec names the codec of a video tag (b is not empty). Enhanced RTMP (OBS 30 and
+// later for HEVC and AV1) marks its tags with the high bit and names the codec by FourCC.
+func flvVideoCodec(b []byte) string {
+	if b[0]&0x80 != 0 {
+		if len(b) < 5 {
+			return "(enhanced RTMP)"
+		}
+		fourcc := string(b[1:5])
+		names := map[string]string{"hvc1": "HEVC", "av01": "AV1", "vp09": "VP9", "avc1": "H.264"}
+		if n, ok := names[fourcc]; ok {
+			return fmt.Sprintf("%s (enhanced RTMP %q)", n, fourcc)
+		}
+		return fmt.Sprintf("%q (enhanced RTMP)", fourcc)
 	}
 	names := map[byte]string{2: "Sorenson H.263", 3: "Screen video", 4: "VP6", 5: "VP6 alpha", 6: "Screen video 2", 7: "H.264"}
-	if n, ok := names[b&0x0f]; ok {
+	if n, ok := names[b[0]&0x0f]; ok {
 		return n
 	}
-	return fmt.Sprintf("id %d", b&0x0f)
+	return fmt.Sprintf("id %d", b[0]&0x0f)
 }
 
 // timestamps extends RTMP's 32-bit millisecond clock, which wraps after 49 days.

@@ -1,30 +1,53 @@
 // Package rtmp is the RTMP ingest: encoders, OBS and ffmpeg publish here, and each publication
-// becomes a stream in the registry. FLV tags, sequence headers and RTMP timestamps end here; the
-// registry receives media.Tracks and media.Frames.
+// becomes a stream in the registry. The wire protocol (handshake, chunk streams) is in package
+// chunk, command encoding in package amf0; FLV tags, sequence headers and RTMP timestamps end
+// here: the registry receives media.Tracks and media.Frames.
 package rtmp
 
 import (
 	"errors"
-	"io"
 	"log/slog"
 	"net"
 	"sync"
 	"time"
 
-	"github.com/sirupsen/logrus"
-	gortmp "github.com/yutopp/go-rtmp"
-
+	"github.com/streamrec/streamrec/server/rtmp/chunk"
 	"github.com/streamrec/streamrec/server/stream"
 )
 
-// idleTimeout drops a connection that sends nothing for this long (a stalled or dead publisher).
-const idleTimeout = 30 * time.Second
+// Limits of one RTMP connection (README, "Limits"). Each bounds what an anonymous peer can make
+// the server hold or wait for; past one the connection is closed and the reason logged.
+const (
+	handshakeTimeout = 10 * time.Second // from accept to a finished handshake
+	connectTimeout   = 10 * time.Second // from the handshake to the connect command
+	publishTimeout   = 10 * time.Second // from connect to the publish command
+	idleTimeout      = 30 * time.Second // a publisher that sends nothing for this long is dropped
+	writeTimeout     = 5 * time.Second  // for each reply the server sends
 
-// maxMessageSize bounds one RTMP message (a video frame): larger ones end the connection.
-const maxMessageSize = 16 << 20
+	// maxMediaMessage bounds an audio or video message (one frame): a 4K keyframe is 1-2 MB.
+	maxMediaMessage = 4 << 20
+	// maxCommandMessage bounds commands and metadata: real ones are under 1 KB.
+	maxCommandMessage = 64 << 10
+	// maxChunkStreams: publishers use 3 to 6 chunk streams.
+	maxChunkStreams = 16
+	// maxBuffered bounds the unfinished messages of a connection: a keyframe and its audio.
+	maxBuffered = 8 << 20
+	// maxChunkSize: encoders set 4 KB to 64 KB; RTMP allows up to 16 MB, the largest message.
+	maxChunkSize = 1 << 24
+	// maxMessageStreams bounds createStream calls: a publisher makes one.
+	maxMessageStreams = 8
+)
 
-// readBuffer is the connection's read buffer. go-rtmp's default (4 KB) makes a read system call
-// for about every chunk; 16 KB takes most messages of a 2 Mbit/s stream in one call.
+var limits = chunk.Limits{
+	MaxMessage:      maxMediaMessage,
+	MaxCommand:      maxCommandMessage,
+	MaxChunkStreams: maxChunkStreams,
+	MaxBuffered:     maxBuffered,
+	MaxChunkSize:    maxChunkSize,
+}
+
+// readBuffer is the connection's read buffer: 16 KB takes most messages of a 2 Mbit/s stream
+// in one system call.
 const readBuffer = 16 << 10
 
 // Server accepts RTMP publishers.
@@ -32,11 +55,14 @@ type Server struct {
 	reg *stream.Registry
 	log *slog.Logger
 	ln  net.Listener
-	srv *gortmp.Server
 
-	mu    sync.Mutex
-	conns map[net.Conn]struct{}
-	wg    sync.WaitGroup
+	// ended logs why a connection was refused or dropped, once a minute per source address.
+	ended onceAMinute
+
+	mu     sync.Mutex
+	conns  map[net.Conn]struct{}
+	closed bool
+	wg     sync.WaitGroup
 }
 
 // Listen starts accepting RTMP connections on addr (":1935").
@@ -46,12 +72,7 @@ func Listen(addr string, reg *stream.Registry, log *slog.Logger) (*Server, error
 		return nil, err
 	}
 	s := &Server{reg: reg, log: log.With("ingest", "rtmp"), ln: ln, conns: map[net.Conn]struct{}{}}
-	s.srv = gortmp.NewServer(&gortmp.ServerConfig{OnConnect: s.onConnect})
-	go func() {
-		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, gortmp.ErrClosed) {
-			s.log.Error("rtmp listener stopped", "err", err)
-		}
-	}()
+	go s.accept()
 	s.log.Info("listening", "addr", ln.Addr().String())
 	return s, nil
 }
@@ -59,11 +80,50 @@ func Listen(addr string, reg *stream.Registry, log *slog.Logger) (*Server, error
 // Addr is the listening address.
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
+func (s *Server) accept() {
+	for {
+		nc, err := s.ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			s.log.Warn("accept", "err", err) // out of file descriptors: wait, do not spin
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		if !s.track(nc) {
+			nc.Close()
+			return
+		}
+		go s.serve(nc)
+	}
+}
+
+// track registers a connection for Close; false once the server is closing.
+func (s *Server) track(nc net.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.conns[nc] = struct{}{}
+	s.wg.Add(1)
+	return true
+}
+
+func (s *Server) forget(nc net.Conn) {
+	s.mu.Lock()
+	delete(s.conns, nc)
+	s.mu.Unlock()
+	s.wg.Done()
+}
+
 // Close stops accepting, closes every connection and waits for their streams to end, so their
 // recordings are finished when it returns.
 func (s *Server) Close() {
-	s.srv.Close()
+	s.ln.Close()
 	s.mu.Lock()
+	s.closed = true
 	for c := range s.conns {
 		c.Close()
 	}
@@ -71,52 +131,24 @@ func (s *Server) Close() {
 	s.wg.Wait()
 }
 
-func (s *Server) onConnect(nc net.Conn) (io.ReadWriteCloser, *gortmp.ConnConfig) {
-	s.mu.Lock()
-	s.conns[nc] = struct{}{}
-	s.wg.Add(1)
-	s.mu.Unlock()
-	h := &handler{srv: s, nc: nc, log: s.log.With("remote", nc.RemoteAddr().String())}
-	return &idleConn{Conn: nc}, &gortmp.ConnConfig{
-		Handler:          h,
-		ReaderBufferSize: readBuffer,
-		ControlState: gortmp.StreamControlStateConfig{
-			DefaultBandwidthWindowSize: 6 * 1024 * 1024 / 8,
-			MaxMessageSize:             maxMessageSize,
-		},
-		Logger: quietLogger(),
+// onceAMinute tells whether something about an address may be logged: once a minute each, so
+// a flood of hostile connections cannot flood the log. Its table is bounded.
+type onceAMinute struct {
+	mu   sync.Mutex
+	last map[string]time.Time
+}
+
+const onceAMinuteMax = 4096
+
+func (o *onceAMinute) allow(addr string, now time.Time) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if t, ok := o.last[addr]; ok && now.Sub(t) < time.Minute {
+		return false
 	}
-}
-
-// forget is called once a connection has ended.
-func (s *Server) forget(nc net.Conn) {
-	s.mu.Lock()
-	if _, ok := s.conns[nc]; ok {
-		delete(s.conns, nc)
-		s.wg.Done()
+	if o.last == nil || len(o.last) >= onceAMinuteMax {
+		o.last = map[string]time.Time{} // forgetting early only means logging again
 	}
-	s.mu.Unlock()
-}
-
-// idleConn ends a read that waits longer than idleTimeout (give or take a second: the deadline
-// is moved at most once a second, not at every read).
-type idleConn struct {
-	net.Conn
-	set time.Time // when the deadline was last moved
-}
-
-func (c *idleConn) Read(p []byte) (int, error) {
-	if now := time.Now(); now.Sub(c.set) >= time.Second {
-		c.set = now
-		c.Conn.SetReadDeadline(now.Add(idleTimeout + time.Second))
-	}
-	return c.Conn.Read(p)
-}
-
-// quietLogger silences go-rtmp's own logrus output: our handler logs what matters with slog.
-func quietLogger() logrus.FieldLogger {
-	l := logrus.New()
-	l.Out = io.Discard
-	l.Level = logrus.PanicLevel // not even formatted
-	return l
+	o.last[addr] = now
+	return true
 }
