@@ -180,15 +180,21 @@ func TestLogin(t *testing.T) {
 	e := newEnv(t)
 	start := time.Now()
 	r := e.do("POST", "/admin/api/login", `{"password":"guess"}`, "")
-	if r.code != 401 || r.json(t)["message"] != "Wrong password." {
-		t.Fatalf("wrong password: %d %s", r.code, r.body)
+	if r.code != 401 || r.json(t)["message"] != "Wrong password." || r.header.Get("Retry-After") != "1" {
+		t.Fatalf("wrong password: %d Retry-After %q %s, want 401 with Retry-After 1", r.code, r.header.Get("Retry-After"), r.body)
 	}
-	if took := time.Since(start); took < admin.FailDelay {
-		t.Errorf("wrong password answered after %v, want a delay of at least %v", took, admin.FailDelay)
+	if took := time.Since(start); took > admin.FailDelay {
+		t.Errorf("wrong password answered after %v: the delay applies to the next attempt, not this answer", took)
 	}
 	if len(r.header.Values("Set-Cookie")) != 0 {
 		t.Errorf("wrong password set a cookie: %v", r.header.Values("Set-Cookie"))
 	}
+	// Within the delay even the right password is refused, at once.
+	r = e.do("POST", "/admin/api/login", fmt.Sprintf(`{"password":%q}`, e.store.Current().AdminPassword), "")
+	if r.code != 429 || r.header.Get("Retry-After") != "1" || !strings.Contains(r.json(t)["message"].(string), "try again") {
+		t.Fatalf("login within the delay: %d Retry-After %q %s, want 429 saying when to try again", r.code, r.header.Get("Retry-After"), r.body)
+	}
+	time.Sleep(admin.FailDelay)
 
 	r = e.do("POST", "/admin/api/login", fmt.Sprintf(`{"password":%q}`, e.store.Current().AdminPassword), "")
 	if r.code != 200 {
