@@ -260,8 +260,14 @@ func TestChangesNeedTheCSRFHeaderAndSmallBodies(t *testing.T) {
 
 func TestSettingsSave(t *testing.T) {
 	e := newEnv(t)
+	if err := e.store.Update(map[string]string{"rest_token": "tok-never-shown"}); err != nil {
+		t.Fatal(err)
+	}
 	cookie := e.login()
 	r := e.do("GET", "/admin/api/settings", "", cookie)
+	if strings.Contains(string(r.body), "tok-never-shown") {
+		t.Errorf("the settings page shows rest_token: %s", r.body)
+	}
 	var got struct {
 		Settings []admin.SettingRow `json:"settings"`
 	}
@@ -272,8 +278,8 @@ func TestSettingsSave(t *testing.T) {
 		t.Errorf("%d settings listed, want every one of %d", len(got.Settings), len(conf.Specs()))
 	}
 	for _, s := range got.Settings {
-		if s.Key == "admin.password" && (s.Value != "" || !s.Set || !s.Secret) {
-			t.Errorf("admin.password is not masked: %+v", s)
+		if (s.Key == "admin.password" || s.Key == "rest_token") && (s.Value != "" || !s.Set || !s.Secret) {
+			t.Errorf("%s is not masked: %+v", s.Key, s)
 		}
 		if s.Key == "ws.port" && !s.Restart {
 			t.Errorf("ws.port not marked restart")
