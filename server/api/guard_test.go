@@ -18,12 +18,20 @@ import (
 // guarded is an app with the guard before a route that answers 200 "reached" for any REST call.
 func guarded(t *testing.T, token string, origins ...string) *fiber.App {
 	t.Helper()
+	app, _ := guardedLog(t, token, origins...)
+	return app
+}
+
+// guardedLog is guarded, with the guard's log.
+func guardedLog(t *testing.T, token string, origins ...string) (*fiber.App, *strings.Builder) {
+	t.Helper()
+	var log strings.Builder
 	st := conf.Defaults()
 	st.RESTToken, st.RESTAllowedOrigins = token, origins
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
-	app.Use("/rest-api", api.Guard(func() *conf.Settings { return st }, slog.New(slog.NewTextHandler(io.Discard, nil))))
+	app.Use("/rest-api", api.Guard(func() *conf.Settings { return st }, slog.New(slog.NewTextHandler(&log, nil))))
 	app.All("/rest-api/*", func(c *fiber.Ctx) error { return c.SendString("reached") })
-	return app
+	return app, &log
 }
 
 type call struct {
@@ -138,7 +146,7 @@ func TestGuardPreflight(t *testing.T) {
 
 func TestGuardToken(t *testing.T) {
 	const token = "s3cret-token"
-	app := guarded(t, token)
+	app, log := guardedLog(t, token)
 	basic := func(user, pw string) string {
 		return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pw))
 	}
@@ -161,5 +169,8 @@ func TestGuardToken(t *testing.T) {
 		if a := c.send(t, app); a.code != 200 {
 			t.Errorf("%+v: %d %s, want 200", c, a.code, a.body)
 		}
+	}
+	if !strings.Contains(log.String(), "REST call refused") || strings.Contains(log.String(), token) {
+		t.Errorf("log: want the refusal logged, never the token:\n%s", log.String())
 	}
 }
