@@ -32,6 +32,9 @@ import (
 //     foreign origin fails, so a "simple" text/plain POST cannot add a camera or end a stream.
 func Guard(settings func() *conf.Settings, log *slog.Logger) fiber.Handler {
 	g := &guard{settings: settings, log: log.With("component", "rest"), logs: lograte.New(time.Minute, 10000)}
+	if settings().RESTToken == "" {
+		g.log.Info("REST API needs no token: anyone who reaches the HTTP ports can start and stop recordings, end streams and add cameras; set rest_token (README, Security)")
+	}
 	return g.check
 }
 
