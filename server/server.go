@@ -177,6 +177,7 @@ func (s *Server) newApp() *fiber.App {
 			return api.Error(c, code, err.Error())
 		},
 	})
+	app.Use("/rest-api", api.Guard(s.Settings.Current, s.log)) // before every REST route
 	if s.Cameras != nil {
 		api.RegisterRTSP(app, s.Cameras) // before Register, whose catch-all ends /rest-api
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/streamrec/streamrec/conf"
+	"github.com/streamrec/streamrec/internal/lograte"
 	"github.com/streamrec/streamrec/recorder"
 	"github.com/streamrec/streamrec/recorder/hook"
 	"github.com/streamrec/streamrec/server/stream"
@@ -53,6 +54,7 @@ type Admin struct {
 	log      *slog.Logger
 	sessions *sessions
 	throttle *throttle
+	logs     *lograte.Limiter // login refusals: one line per address per minute
 	library  *library
 	rates    *rates
 	atStart  map[string]string // settings values when the server started, for "restart needed"
@@ -78,6 +80,7 @@ func New(cfg Config) *Admin {
 		log:      cfg.Log.With("component", "admin"),
 		sessions: newSessions(),
 		throttle: newThrottle(),
+		logs:     lograte.New(time.Minute, maxTracked),
 		library:  newLibrary(cfg.Records, cfg.Log),
 		rates:    newRates(),
 		atStart:  cfg.Settings.Values(),

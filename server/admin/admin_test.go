@@ -180,15 +180,21 @@ func TestLogin(t *testing.T) {
 	e := newEnv(t)
 	start := time.Now()
 	r := e.do("POST", "/admin/api/login", `{"password":"guess"}`, "")
-	if r.code != 401 || r.json(t)["message"] != "Wrong password." {
-		t.Fatalf("wrong password: %d %s", r.code, r.body)
+	if r.code != 401 || r.json(t)["message"] != "Wrong password." || r.header.Get("Retry-After") != "1" {
+		t.Fatalf("wrong password: %d Retry-After %q %s, want 401 with Retry-After 1", r.code, r.header.Get("Retry-After"), r.body)
 	}
-	if took := time.Since(start); took < admin.FailDelay {
-		t.Errorf("wrong password answered after %v, want a delay of at least %v", took, admin.FailDelay)
+	if took := time.Since(start); took > admin.FailDelay {
+		t.Errorf("wrong password answered after %v: the delay applies to the next attempt, not this answer", took)
 	}
 	if len(r.header.Values("Set-Cookie")) != 0 {
 		t.Errorf("wrong password set a cookie: %v", r.header.Values("Set-Cookie"))
 	}
+	// Within the delay even the right password is refused, at once.
+	r = e.do("POST", "/admin/api/login", fmt.Sprintf(`{"password":%q}`, e.store.Current().AdminPassword), "")
+	if r.code != 429 || r.header.Get("Retry-After") != "1" || !strings.Contains(r.json(t)["message"].(string), "try again") {
+		t.Fatalf("login within the delay: %d Retry-After %q %s, want 429 saying when to try again", r.code, r.header.Get("Retry-After"), r.body)
+	}
+	time.Sleep(admin.FailDelay)
 
 	r = e.do("POST", "/admin/api/login", fmt.Sprintf(`{"password":%q}`, e.store.Current().AdminPassword), "")
 	if r.code != 200 {
@@ -254,8 +260,14 @@ func TestChangesNeedTheCSRFHeaderAndSmallBodies(t *testing.T) {
 
 func TestSettingsSave(t *testing.T) {
 	e := newEnv(t)
+	if err := e.store.Update(map[string]string{"rest_token": "tok-never-shown"}); err != nil {
+		t.Fatal(err)
+	}
 	cookie := e.login()
 	r := e.do("GET", "/admin/api/settings", "", cookie)
+	if strings.Contains(string(r.body), "tok-never-shown") {
+		t.Errorf("the settings page shows rest_token: %s", r.body)
+	}
 	var got struct {
 		Settings []admin.SettingRow `json:"settings"`
 	}
@@ -266,8 +278,8 @@ func TestSettingsSave(t *testing.T) {
 		t.Errorf("%d settings listed, want every one of %d", len(got.Settings), len(conf.Specs()))
 	}
 	for _, s := range got.Settings {
-		if s.Key == "admin.password" && (s.Value != "" || !s.Set || !s.Secret) {
-			t.Errorf("admin.password is not masked: %+v", s)
+		if (s.Key == "admin.password" || s.Key == "rest_token") && (s.Value != "" || !s.Set || !s.Secret) {
+			t.Errorf("%s is not masked: %+v", s.Key, s)
 		}
 		if s.Key == "ws.port" && !s.Restart {
 			t.Errorf("ws.port not marked restart")

@@ -35,6 +35,8 @@ type Env struct {
 	HTTP    string         // http://127.0.0.1:PORT
 	RTMP    string         // rtmp://127.0.0.1:PORT/live
 	Records string
+	// Token is the rest_token of the settings ("" for none): Post sends it.
+	Token string
 }
 
 // portKeys are the listeners a test server opens on free ports.
@@ -70,7 +72,7 @@ func Start(t testing.TB, settings map[string]string) *Env {
 func Prepare(t testing.TB, settings map[string]string) *Env {
 	t.Helper()
 	home := t.TempDir()
-	e := &Env{T: t, Home: home, Ports: map[string]int{}, Records: filepath.Join(home, "records")}
+	e := &Env{T: t, Home: home, Ports: map[string]int{}, Records: filepath.Join(home, "records"), Token: settings["rest_token"]}
 	all := map[string]string{}
 	for _, k := range portKeys {
 		p := FreePort(t)
@@ -156,10 +158,19 @@ func (w testWriter) Write(p []byte) (int, error) {
 // same port never sends a request down a connection the old server closed.
 var Client = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: time.Minute}
 
-// Post sends a JSON body (a string, sent as is) to a REST path and returns status and body.
+// Post sends a JSON body (a string, sent as is) to a REST path, with the settings' rest_token
+// when they set one, and returns status and body.
 func (e *Env) Post(path, body string) (int, []byte) {
 	e.T.Helper()
-	resp, err := Client.Post(e.HTTP+path, "application/json", strings.NewReader(body))
+	req, err := http.NewRequest(http.MethodPost, e.HTTP+path, strings.NewReader(body))
+	if err != nil {
+		e.T.Fatalf("POST %s: %v", path, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if e.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+e.Token)
+	}
+	resp, err := Client.Do(req)
 	if err != nil {
 		e.T.Fatalf("POST %s: %v", path, err)
 	}

@@ -1,4 +1,5 @@
-// Dashboard login: a wrong password is refused in words after a delay; the right one opens the dashboard.
+// Dashboard login: a wrong password is refused in words, at once; the next attempt within the
+// delay is refused saying when to try again; after it the right one opens the dashboard.
 import { BASE, check, env, run, shot } from "./lib.mjs";
 
 run("login", async (page) => {
@@ -15,6 +16,11 @@ run("login", async (page) => {
   await shot(page, "admin-02-login-wrong");
   await page.fill("#password", env("PASSWORD"));
   await page.click("button[type=submit]");
+  await page.waitForFunction(() => /try again/.test(document.querySelector("#login-error")?.textContent || ""));
+  const delayed = await page.textContent("#login-error");
+  await page.waitForTimeout(1100);
+  await page.fill("#password", env("PASSWORD"));
+  await page.click("button[type=submit]");
   await page.waitForSelector("nav.side");
   await page.waitForSelector(".empty, table.streams");
   await shot(page, "admin-03-streams-empty");
@@ -23,5 +29,5 @@ run("login", async (page) => {
   await page.waitForSelector("nav.side");
   await page.click("text=Log out");
   await page.waitForSelector("#password");
-  return { wrongPasswordMs: took, error: text };
+  return { wrongPasswordMs: took, error: text, delayed };
 });
