@@ -71,8 +71,9 @@ func (s *Server) serve(nc net.Conn) {
 		c.log.Debug("rtmp connection closed", "err", err)
 		return
 	}
-	if host, _, _ := net.SplitHostPort(nc.RemoteAddr().String()); s.ended.allow(host, time.Now()) {
-		c.log.Warn("rtmp connection dropped (logged once a minute per address)", "err", err)
+	host, _, _ := net.SplitHostPort(nc.RemoteAddr().String())
+	if ok, hidden := s.ended.Allow(host); ok {
+		c.log.Warn("rtmp connection dropped (logged once a minute per address)", "err", err, "alsoDropped", hidden)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/streamrec/streamrec/internal/lograte"
 	"github.com/streamrec/streamrec/server/rtmp/chunk"
 	"github.com/streamrec/streamrec/server/stream"
 )
@@ -57,7 +58,7 @@ type Server struct {
 	ln  net.Listener
 
 	// ended logs why a connection was refused or dropped, once a minute per source address.
-	ended onceAMinute
+	ended *lograte.Limiter
 
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{}
@@ -71,7 +72,8 @@ func Listen(addr string, reg *stream.Registry, log *slog.Logger) (*Server, error
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{reg: reg, log: log.With("ingest", "rtmp"), ln: ln, conns: map[net.Conn]struct{}{}}
+	s := &Server{reg: reg, log: log.With("ingest", "rtmp"), ln: ln, conns: map[net.Conn]struct{}{},
+		ended: lograte.New(time.Minute, 4096)}
 	go s.accept()
 	s.log.Info("listening", "addr", ln.Addr().String())
 	return s, nil
@@ -129,26 +131,4 @@ func (s *Server) Close() {
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
-}
-
-// onceAMinute tells whether something about an address may be logged: once a minute each, so
-// a flood of hostile connections cannot flood the log. Its table is bounded.
-type onceAMinute struct {
-	mu   sync.Mutex
-	last map[string]time.Time
-}
-
-const onceAMinuteMax = 4096
-
-func (o *onceAMinute) allow(addr string, now time.Time) bool {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if t, ok := o.last[addr]; ok && now.Sub(t) < time.Minute {
-		return false
-	}
-	if o.last == nil || len(o.last) >= onceAMinuteMax {
-		o.last = map[string]time.Time{} // forgetting early only means logging again
-	}
-	o.last[addr] = now
-	return true
 }
