@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/Eyevinn/mp4ff/aac"
-	"github.com/Eyevinn/mp4ff/avc"
 	mp4ff "github.com/Eyevinn/mp4ff/mp4"
 
 	"github.com/streamrec/streamrec/recorder/media"
@@ -140,7 +139,7 @@ func videoTrak(id uint32, tr *media.Track) (trak *mp4ff.TrakBox, err error) {
 			trak, err = nil, fmt.Errorf("malformed SPS: %v", r)
 		}
 	}()
-	sps, err := avc.ParseSPSNALUnit(tr.SPS[0], false)
+	sps, err := media.ParseSPS(tr.SPS[0])
 	if err != nil {
 		return nil, fmt.Errorf("parse SPS: %w", err)
 	}

@@ -132,10 +132,13 @@ func (p *publisher) videoConfig(rec []byte) error {
 		p.warnOnce("avcC", "bad H.264 sequence header ignored", err)
 		return nil
 	}
-	t := media.Track{Kind: media.Video, Codec: media.H264, SPS: conf.SPSnalus, PPS: conf.PPSnalus}
-	if sps, err := avc.ParseSPSNALUnit(conf.SPSnalus[0], false); err == nil {
-		t.Width, t.Height = int(sps.Width), int(sps.Height)
+	sps, err := media.ParseSPS(conf.SPSnalus[0])
+	if err != nil {
+		p.warnOnce("avcC", "bad H.264 sequence header ignored", err)
+		return nil
 	}
+	t := media.Track{Kind: media.Video, Codec: media.H264, SPS: conf.SPSnalus, PPS: conf.PPSnalus,
+		Width: int(sps.Width), Height: int(sps.Height)}
 	if p.published && p.vtrack != nil && !bytes.Equal(p.vtrack.SPS[0], t.SPS[0]) {
 		// The recorder keeps the configuration it started with; a resolution change mid-stream
 		// would need a new file. Say so instead of writing a file that does not decode.

@@ -18,13 +18,16 @@ import (
 
 // Limits of one RTMP connection (README, "Limits"). Each bounds what an anonymous peer can make
 // the server hold or wait for; past one the connection is closed and the reason logged.
-const (
+// (Variables only so that tests can shorten them.)
+var (
 	handshakeTimeout = 10 * time.Second // from accept to a finished handshake
 	connectTimeout   = 10 * time.Second // from the handshake to the connect command
 	publishTimeout   = 10 * time.Second // from connect to the publish command
 	idleTimeout      = 30 * time.Second // a publisher that sends nothing for this long is dropped
 	writeTimeout     = 5 * time.Second  // for each reply the server sends
+)
 
+const (
 	// maxMediaMessage bounds an audio or video message (one frame): a 4K keyframe is 1-2 MB.
 	maxMediaMessage = 4 << 20
 	// maxCommandMessage bounds commands and metadata: real ones are under 1 KB.

@@ -7,8 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/Eyevinn/mp4ff/avc"
-
 	"github.com/streamrec/streamrec/recorder/media"
 )
 
@@ -284,7 +282,7 @@ func (g *ingest) videoFrame(t *trackIn, f *frame, now time.Time) bool {
 	switch t.codec {
 	case media.H264:
 		tr.SPS, tr.PPS = [][]byte{f.sps}, [][]byte{f.pps}
-		if sps, err := avc.ParseSPSNALUnit(f.sps, false); err == nil {
+		if sps, err := media.ParseSPS(f.sps); err == nil {
 			tr.Width, tr.Height = int(sps.Width), int(sps.Height)
 		}
 	case media.VP8:
