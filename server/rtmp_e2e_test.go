@@ -167,3 +167,31 @@ func findStream(t *testing.T, e *st.Env, name string) []st.Stream {
 	}
 	return out
 }
+
+// Publishers of other RTMP implementations than ffmpeg's: GStreamer's rtmp2sink and librtmp
+// (rtmpsink; the library OBS uses), through GStreamer's Python bindings.
+func TestRTMPGStreamerPublishers(t *testing.T) {
+	for _, sink := range []string{"rtmp2sink", "rtmpsink"} {
+		t.Run(sink, func(t *testing.T) {
+			e := st.Start(t, st.BystanderSettings)
+			out, err := st.Command(t, time.Minute, "/usr/bin/python3", "testdata/gst_rtmp_publish.py", sink, e.RTMP+"/gst")
+			if err != nil {
+				t.Fatalf("%s: %v\n%s", sink, err, out)
+			}
+			e.WaitGone("gst", 10*time.Second)
+			p := st.ProbeFile(t, filepath.Join(e.Records, "gst.mp4"))
+			if v := p.Video(t); v.CodecName != "h264" || st.Count(v.Frames) != 100 || v.Width != 320 {
+				t.Errorf("video %s %dx%d, %s frames; want h264 320x240, 100 frames", v.CodecName, v.Width, v.Height, v.Frames)
+			}
+			if a := p.Audio(t); a.CodecName != "aac" {
+				t.Errorf("audio %s, want aac", a.CodecName)
+			}
+			if d := p.Duration(); math.Abs(d-4) > 0.1 {
+				t.Errorf("duration %.3f s, want 4 s", d)
+			}
+			if out := st.Decodes(t, filepath.Join(e.Records, "gst.mp4")); out != "" {
+				t.Errorf("decoding: %s", out)
+			}
+		})
+	}
+}
