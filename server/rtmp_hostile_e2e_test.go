@@ -90,7 +90,7 @@ func TestRTMPHostileUnfinishedMessagesFlood(t *testing.T) {
 		name              string
 		chunkSize, msgLen int
 	}{
-		{"issue: 8 MB chunks of 16 MB messages", 8 << 20, 16 << 20},
+		{"issue: 8 MB chunks of 16 MB messages", 8 << 20, 16<<20 - 1}, // 16 MB - 1: the 24-bit maximum
 		{"4 MB messages within the limit", 1 << 20, 4 << 20},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
