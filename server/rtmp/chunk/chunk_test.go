@@ -63,7 +63,7 @@ func TestWriterReaderRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.Type != want.Type || got.StreamID != want.StreamID || got.Timestamp != want.Timestamp || !bytes.Equal(got.Payload, want.Payload) {
+		if got.ChunkStream != want.ChunkStream || got.Type != want.Type || got.StreamID != want.StreamID || got.Timestamp != want.Timestamp || !bytes.Equal(got.Payload, want.Payload) {
 			t.Errorf("got type %d stream %d ts %d %d bytes, want %d %d %d %d", got.Type, got.StreamID, got.Timestamp,
 				len(got.Payload), want.Type, want.StreamID, want.Timestamp, len(want.Payload))
 		}
@@ -230,4 +230,36 @@ func FuzzReader(f *testing.F) {
 			}
 		})
 	})
+}
+
+// BenchmarkReader reads a 2 Mbit/s 30 fps stream with 44.1 kHz AAC as ffmpeg chunks it (4 KB
+// chunks): one op is one second of media, 73 messages.
+func BenchmarkReader(b *testing.B) {
+	var buf bytes.Buffer
+	w := NewWriter(&buf)
+	w.SetChunkSize(4096)
+	video := make([]byte, 2_000_000/8/30)
+	audio := make([]byte, 372)
+	for i := range 30 {
+		w.Write(&Message{ChunkStream: 6, Type: TypeVideo, StreamID: 1, Timestamp: uint32(i * 33), Payload: video})
+		for range 43*(i+1)/30 - 43*i/30 {
+			w.Write(&Message{ChunkStream: 4, Type: TypeAudio, StreamID: 1, Timestamp: uint32(i * 33), Payload: audio})
+		}
+	}
+	second := buf.Bytes()
+	in := bytes.NewReader(nil)
+	br := bufio.NewReaderSize(in, 16<<10)
+	b.SetBytes(int64(len(second)))
+	b.ReportAllocs()
+	r := NewReader(br, testLimits)
+	r.chunkSize = 4096
+	for b.Loop() {
+		in.Reset(second[12+4:]) // without the Set Chunk Size message
+		br.Reset(in)
+		for {
+			if _, err := r.Read(); err != nil {
+				break
+			}
+		}
+	}
 }

@@ -62,6 +62,7 @@ const retainMax = 1 << 20
 
 // chunkStream is the state of one chunk stream id.
 type chunkStream struct {
+	id        uint32
 	timestamp uint32 // of the current message
 	delta     uint32 // timestamp delta of the last type 1 or 2 header
 	length    uint32
@@ -81,6 +82,7 @@ type Reader struct {
 	streams   map[uint32]*chunkStream
 	buffered  int          // bytes in unfinished messages
 	last      *chunkStream // the stream whose message Read returned last
+	msg       Message      // what Read returns, reused
 	hdr       [11]byte
 }
 
@@ -89,7 +91,7 @@ func NewReader(r *bufio.Reader, lim Limits) *Reader {
 	return &Reader{r: r, lim: lim, chunkSize: defaultChunkSize, streams: map[uint32]*chunkStream{}}
 }
 
-// Read returns the next complete message. Set Chunk Size and Abort messages are applied and not
+// Read returns the next complete message, valid (with its payload) until the next Read. Set Chunk Size and Abort messages are applied and not
 // returned. An error ends the connection: after one the Reader is not usable.
 func (r *Reader) Read() (*Message, error) {
 	if r.last != nil {
@@ -107,7 +109,8 @@ func (r *Reader) Read() (*Message, error) {
 			continue // the message goes on in later chunks
 		}
 		r.buffered -= len(cs.buf)
-		msg := &Message{Type: cs.typ, StreamID: cs.streamID, Timestamp: cs.timestamp, Payload: cs.buf}
+		r.msg = Message{ChunkStream: cs.id, Type: cs.typ, StreamID: cs.streamID, Timestamp: cs.timestamp, Payload: cs.buf}
+		msg := &r.msg
 		cs.buf, cs.open = cs.buf[:0], false // the next message reuses the buffer, after this one is used
 		if handled, err := r.control(msg); handled || err != nil {
 			if err != nil {
@@ -131,7 +134,7 @@ func (r *Reader) chunk() (*chunkStream, error) {
 		if len(r.streams) >= r.lim.MaxChunkStreams {
 			return nil, fmt.Errorf("more than %d chunk streams", r.lim.MaxChunkStreams)
 		}
-		cs = &chunkStream{}
+		cs = &chunkStream{id: id}
 		r.streams[id] = cs
 	}
 	if err := r.messageHeader(cs, format); err != nil {
