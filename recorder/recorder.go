@@ -25,6 +25,10 @@ import (
 // the memory of what waits in it: normally a frame or two.
 const queueFrames = 4096
 
+// queueBytes bounds the media bytes waiting likewise: 4096 frames of a hostile publisher could
+// be 4096 maximal RTMP messages (16 GB); a real stream queues a few hundred kilobytes.
+const queueBytes = 64 << 20
+
 // bigBatch: a batch slice that grew past this (a recorder that fell behind) is not kept for reuse.
 const bigBatch = 1024
 
@@ -108,6 +112,7 @@ type Recorder struct {
 
 	qmu   sync.Mutex
 	queue []queued // frames waiting for the goroutine, oldest first
+	qsize int      // bytes of media in queue
 	spare []queued // the goroutine's last batch, emptied, for reuse
 	seq   uint64   // frames offered to Push, to notice drops
 
@@ -160,7 +165,7 @@ func Start(o Options, gop []media.Frame) (*Recorder, error) {
 func (r *Recorder) Push(f media.Frame) {
 	r.qmu.Lock()
 	r.seq++
-	if len(r.queue) >= queueFrames {
+	if len(r.queue) >= queueFrames || r.qsize+len(f.Data) > queueBytes {
 		r.qmu.Unlock()
 		if r.drops.Add(1) == 1 {
 			r.opts.Log.Error("recorder cannot keep up (disk too slow?): dropping frames until the next keyframe")
@@ -169,6 +174,7 @@ func (r *Recorder) Push(f media.Frame) {
 	}
 	f.Retain()
 	r.queue = append(r.queue, queued{f: f, seq: r.seq})
+	r.qsize += len(f.Data)
 	full := len(r.queue) == wakeFrames
 	r.pending.Add(1)
 	r.qmu.Unlock()
@@ -184,7 +190,7 @@ func (r *Recorder) Push(f media.Frame) {
 func (r *Recorder) take() []queued {
 	r.qmu.Lock()
 	batch := r.queue
-	r.queue, r.spare = r.spare, nil
+	r.queue, r.spare, r.qsize = r.spare, nil, 0
 	r.qmu.Unlock()
 	return batch
 }
