@@ -65,15 +65,21 @@ func (s *Server) serve(nc net.Conn) {
 	defer s.forget(nc)
 	c := &conn{srv: s, nc: nc, in: &counter{r: nc}, log: s.log.With("remote", nc.RemoteAddr().String())}
 	err := c.run()
-	c.end()
-	nc.Close()
-	if quiet(err) {
+	defer nc.Close()
+	switch {
+	case quiet(err):
+		c.end()
 		c.log.Debug("rtmp connection closed", "err", err)
-		return
-	}
-	host, _, _ := net.SplitHostPort(nc.RemoteAddr().String())
-	if ok, hidden := s.ended.Allow(host); ok {
-		c.log.Warn("rtmp connection dropped (logged once a minute per address)", "err", err, "alsoDropped", hidden)
+	case c.pub != nil:
+		// The server ends this publication (idle, protocol violation): say why on the stream.
+		c.pub.st.Log().Warn("rtmp publisher dropped", "err", err)
+		c.pub.st.UnpublishBecause(err.Error())
+		c.pub = nil
+	default:
+		host, _, _ := net.SplitHostPort(nc.RemoteAddr().String())
+		if ok, hidden := s.ended.Allow(host); ok {
+			c.log.Warn("rtmp connection dropped (logged once a minute per address)", "err", err, "alsoDropped", hidden)
+		}
 	}
 }
 
@@ -87,7 +93,7 @@ func (c *conn) run() error {
 	br := bufio.NewReaderSize(c.in, readBuffer)
 	c.nc.SetDeadline(time.Now().Add(handshakeTimeout))
 	if err := chunk.Handshake(br, c.nc); err != nil {
-		return timedOut(err, "the handshake", handshakeTimeout)
+		return timedOut(err, "no complete handshake within", handshakeTimeout)
 	}
 	c.r, c.w = chunk.NewReader(br, limits), chunk.NewWriter(c.nc)
 	c.nc.SetReadDeadline(time.Now().Add(connectTimeout))
@@ -106,15 +112,15 @@ func (c *conn) run() error {
 	}
 }
 
-// waitingFor names what the connection waits for, for a timeout's message.
+// waitingFor says what did not come in time, for a timeout's message.
 func (c *conn) waitingFor() string {
 	switch {
 	case !c.connected:
-		return "connect"
+		return "no connect command within"
 	case c.pub == nil:
-		return "publish"
+		return "no publish command within"
 	}
-	return "media"
+	return "nothing received (idle publisher) for"
 }
 
 func (c *conn) waitLimit() time.Duration {
@@ -127,9 +133,10 @@ func (c *conn) waitLimit() time.Duration {
 	return idleTimeout
 }
 
+// timedOut words a deadline's error as what did not happen in time.
 func timedOut(err error, what string, limit time.Duration) error {
 	if errors.Is(err, os.ErrDeadlineExceeded) {
-		return fmt.Errorf("no %s within %v", what, limit)
+		return fmt.Errorf("%s %v", what, limit)
 	}
 	return err
 }

@@ -200,3 +200,29 @@ func TestEnhancedRTMPRefusedWithReason(t *testing.T) {
 		t.Errorf("enhanced RTMP HEVC: %v", err)
 	}
 }
+
+// An idle publisher is dropped with the reason on its stream (issue 11: the info was empty).
+func TestIdlePublisherEndsWithReason(t *testing.T) {
+	defer func(i time.Duration) { idleTimeout = i }(idleTimeout)
+	idleTimeout = 200 * time.Millisecond
+	s, reg := testServer(t)
+	var info string
+	ended := make(chan struct{})
+	cancel := reg.Subscribe(func(sn stream.Snapshot) {
+		if sn.Status == stream.StatusUnpublished && sn.Info != nil && info == "" {
+			info = *sn.Info
+			close(ended)
+		}
+	})
+	defer cancel()
+	c := dial(t, s, true)
+	c.publish("idle")
+	select {
+	case <-ended:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the idle publisher was not dropped")
+	}
+	if !strings.Contains(info, "nothing received") || !strings.Contains(info, "idle") {
+		t.Errorf("info %q does not say the publisher was idle", info)
+	}
+}

@@ -241,6 +241,10 @@ func (s *Stream) StopRecording() ([]recorder.File, error) {
 // complete file.
 func (s *Stream) Unpublish() { s.end(StatusUnpublished, "") }
 
+// UnpublishBecause is Unpublish for a publication the server ended, with the reason in the
+// stream's info (an idle publisher, a protocol violation).
+func (s *Stream) UnpublishBecause(info string) { s.end(StatusUnpublished, info) }
+
 // Fail ends the stream with status FAILED and the reason.
 func (s *Stream) Fail(reason string) { s.end(StatusFailed, reason) }
 
