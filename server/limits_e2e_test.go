@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"net"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -225,5 +226,104 @@ func TestListenersBindToAddress(t *testing.T) {
 			continue
 		}
 		c.Close()
+	}
+}
+
+// A client that trickles its request, or never starts the TLS handshake, is disconnected once
+// the listener's read timeout has passed: HTTP(S) 60 s, WS(S) 30 s, RTSP 30 s (to start
+// recording).
+func TestSlowClientsDisconnected(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for the read timeouts (about a minute)")
+	}
+	t.Parallel()
+	e := st.Start(t, nil)
+	cases := []struct {
+		key     string
+		trickle string // sent a byte every 2 s; "" = nothing sent (a TLS handshake never started)
+		timeout time.Duration
+	}{
+		{"http.port", "GET / HTTP/1.1\r\nHost: x\r\nX-Slow: " + strings.Repeat("a", 100), time.Minute},
+		{"https.port", "", time.Minute},
+		{"ws.port", "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nX-Slow: " + strings.Repeat("a", 100), 30 * time.Second},
+		{"wss.port", "", 30 * time.Second},
+		{"rtsp.port", "OPTIONS rtsp://127.0.0.1/live/x RTSP/1.0\r\nCSeq: 1\r\nX-Slow: " + strings.Repeat("a", 100), 30 * time.Second},
+		{"rtsp.port", "", 30 * time.Second},
+	}
+	errs := make(chan error, len(cases))
+	for _, c := range cases {
+		go func() { errs <- disconnectedWithin(e.Ports[c.key], c.trickle, c.timeout) }()
+	}
+	for range cases {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// disconnectedWithin connects to port, trickles request, and says whether the server closed
+// the connection within timeout (and not long before it: the timeout is what closed it).
+func disconnectedWithin(port int, request string, timeout time.Duration) error {
+	c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	start := time.Now()
+	closed := make(chan struct{})
+	go func() {
+		defer close(closed)
+		c.SetReadDeadline(start.Add(timeout + 10*time.Second))
+		var b [512]byte
+		for {
+			if _, err := c.Read(b[:]); err != nil {
+				return
+			}
+		}
+	}()
+	for i := 0; ; i++ {
+		select {
+		case <-closed:
+			if took := time.Since(start); took < timeout-3*time.Second || took > timeout+5*time.Second {
+				return fmt.Errorf("port %d: a slow client was disconnected after %s, want %s", port, took.Round(time.Second), timeout)
+			}
+			return nil
+		case <-time.After(2 * time.Second):
+			if i < len(request) {
+				c.Write([]byte{request[i]})
+			}
+		}
+	}
+}
+
+// A publisher that records for longer than the RTSP setup deadline, over UDP (its control
+// connection is silent while it records) and over TCP, is not cut off by it.
+func TestRTSPPublishOutlastsSetupDeadline(t *testing.T) {
+	if testing.Short() {
+		t.Skip("publishes for 35 s")
+	}
+	e := st.Start(t, rtspSettings)
+	long := st.Source{Seconds: 35, FPS: 25, GOP: 25, SampleRate: 44100}
+	src := st.Make(t, long)
+	errs := make(chan error, 2)
+	for _, transport := range []string{"udp", "tcp"} {
+		go func() {
+			url := fmt.Sprintf("rtsp://127.0.0.1:%d/live/long_%s", e.Ports["rtsp.port"], transport)
+			out, err := st.Command(t, 2*time.Minute, "ffmpeg", "-v", "error", "-re", "-i", src, "-c", "copy",
+				"-f", "rtsp", "-rtsp_transport", transport, url)
+			if err != nil {
+				err = fmt.Errorf("ffmpeg over %s: %v\n%s", transport, err, out)
+			}
+			errs <- err
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, transport := range []string{"udp", "tcp"} {
+		e.WaitGone("long_"+transport, 10*time.Second)
+		checkRecording(t, filepath.Join(e.Records, "long_"+transport+".mp4"), long, 44100)
 	}
 }

@@ -31,8 +31,19 @@ import (
 // Version is set at build time (-ldflags "-X .../server.Version=...").
 var Version = "dev"
 
-// maxBody bounds a REST or page request body.
-const maxBody = 1 << 20
+// Bounds on one HTTP(S) connection (README, "Limits"); the listener bounds how many there are.
+const (
+	// maxBody bounds a REST or page request body.
+	maxBody = 1 << 20
+	// maxHeader bounds a request's header (fasthttp's read buffer): larger gets 431. It is
+	// fiber's default, set here so the README can say it.
+	maxHeader = 4 << 10
+	// httpReadTimeout bounds the TLS handshake and the read of one request, header and body:
+	// a client that trickles its request is disconnected.
+	httpReadTimeout = time.Minute
+	// httpIdleTimeout closes a keep-alive connection that sends no next request.
+	httpIdleTimeout = 2 * time.Minute
+)
 
 // hookShutdownWait bounds how long Close waits for finish hooks still queued or running.
 const hookShutdownWait = 15 * time.Second
@@ -171,8 +182,9 @@ func (s *Server) newApp() *fiber.App {
 	app := fiber.New(fiber.Config{
 		DisableStartupMessage: true,
 		BodyLimit:             maxBody,
-		ReadTimeout:           time.Minute,
-		IdleTimeout:           2 * time.Minute,
+		ReadBufferSize:        maxHeader,
+		ReadTimeout:           httpReadTimeout,
+		IdleTimeout:           httpIdleTimeout,
 		ErrorHandler: func(c *fiber.Ctx, err error) error {
 			code := fiber.StatusInternalServerError
 			var fe *fiber.Error

@@ -100,16 +100,17 @@ func isUDPBindError(err error) bool {
 func (s *Server) newServer(cfg PublishConfig, rtp int) *gortsplib.Server {
 	at := func(port int) string { return net.JoinHostPort(cfg.Address, strconv.Itoa(port)) }
 	srv := &gortsplib.Server{Handler: s, RTSPAddress: at(cfg.Port)}
-	if cfg.Limit != nil {
-		// gortsplib makes its TCP listener with this function (Server.Listen, net.Listen by
-		// default) and only accepts from it, so the limits apply before it sees a connection.
-		srv.Listen = func(network, address string) (net.Listener, error) {
-			ln, err := net.Listen(network, address)
-			if err != nil {
-				return nil, err
-			}
-			return cfg.Limit(ln), nil
+	// gortsplib makes its TCP listener with this function (Server.Listen, net.Listen by
+	// default) and only accepts from it, so the limits apply before it sees a connection.
+	srv.Listen = func(network, address string) (net.Listener, error) {
+		ln, err := net.Listen(network, address)
+		if err != nil {
+			return nil, err
 		}
+		if cfg.Limit != nil {
+			ln = cfg.Limit(ln)
+		}
+		return setupListener{ln}, nil
 	}
 	if rtp > 0 {
 		srv.UDPRTPAddress = at(rtp)
@@ -206,6 +207,9 @@ func (s *Server) OnRecord(ctx *gortsplib.ServerHandlerOnRecordCtx) (*base.Respon
 	s.mu.Unlock()
 	if p == nil {
 		return &base.Response{StatusCode: base.StatusBadRequest}, errors.New("RECORD without ANNOUNCE")
+	}
+	if c, ok := ctx.Conn.NetConn().(*setupConn); ok {
+		c.recording()
 	}
 	p.src = newSource(p.st, p.sel, ctx.Session)
 	ctx.Session.OnPacketRTPAny(p.src.onPacket)
