@@ -12,6 +12,8 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/streamrec/streamrec/internal/lograte"
 )
 
 // Setting names, as the log and the README call the limits.
@@ -20,12 +22,10 @@ const (
 	PerAddressLimit = "max_connections_per_address"
 )
 
+// Refusals are logged at most once a minute per source address, remembering at most this many
+// addresses (lograte).
 const (
-	// warnEvery: a source address refused again within this time is not logged again.
 	warnEvery = time.Minute
-	// maxWarned bounds the table of addresses recently logged. When it is full of addresses
-	// logged within the last minute, the others share one entry, so a
-	// flood from many addresses still gives at most one more line a minute.
 	maxWarned = 4096
 )
 
@@ -40,14 +40,11 @@ type Listener struct {
 	net.Listener
 	limits Limits
 	log    *slog.Logger
-	now    func() time.Time
+	warned *lograte.Limiter // by source address
 
 	mu     sync.Mutex
 	total  int
-	byAddr map[netip.Addr]int       // open connections by source; an address with none has no entry
-	warned map[netip.Addr]time.Time // when a refusal from this source was last logged
-	// overflowWarned: when a refusal from a source that did not fit in warned was last logged
-	overflowWarned time.Time
+	byAddr map[netip.Addr]int // open connections by source; an address with none has no entry
 }
 
 // Wrap limits the connections ln admits. name says which listener it is in the log
@@ -60,9 +57,8 @@ func Wrap(ln net.Listener, limits Limits, name string, log *slog.Logger) *Listen
 		Listener: ln,
 		limits:   limits,
 		log:      log.With("listener", name, "addr", ln.Addr().String()),
-		now:      time.Now,
+		warned:   lograte.New(warnEvery, maxWarned),
 		byAddr:   map[netip.Addr]int{},
-		warned:   map[netip.Addr]time.Time{},
 	}
 }
 
@@ -120,43 +116,12 @@ func (l *Listener) release(addr netip.Addr) {
 
 // warn logs a refusal unless one from the same source was logged within warnEvery.
 func (l *Listener) warn(addr netip.Addr, over string, limit int) {
-	l.mu.Lock()
-	now := l.now()
-	last, fits := l.lastWarned(addr, now)
-	quiet := !last.IsZero() && now.Sub(last) < warnEvery
-	switch {
-	case quiet:
-	case fits:
-		l.warned[addr] = now
-	default:
-		l.overflowWarned = now
-	}
-	l.mu.Unlock()
-	if quiet {
+	ok, hidden := l.warned.Allow(addr.String())
+	if !ok {
 		return
 	}
 	l.log.Warn("connection refused", "remote", addr.String(), "limit", over, "max", limit,
-		"note", "further refusals from this address are not logged for a minute")
-}
-
-// lastWarned is when a refusal from addr was last logged, and whether addr has (or now fits in)
-// an entry of its own; when it does not, the time is the one shared by the addresses that do
-// not fit. Called with mu held.
-func (l *Listener) lastWarned(addr netip.Addr, now time.Time) (time.Time, bool) {
-	if at, known := l.warned[addr]; known {
-		return at, true
-	}
-	if len(l.warned) >= maxWarned {
-		for a, at := range l.warned {
-			if now.Sub(at) >= warnEvery {
-				delete(l.warned, a)
-			}
-		}
-		if len(l.warned) >= maxWarned {
-			return l.overflowWarned, false
-		}
-	}
-	return time.Time{}, true
+		"refused_unlogged", hidden, "note", "further refusals from this address are not logged for a minute")
 }
 
 // refuse closes a connection at once. A TCP connection is reset rather than closed gracefully,
