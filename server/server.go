@@ -20,6 +20,7 @@ import (
 	"github.com/streamrec/streamrec/recorder/hook"
 	"github.com/streamrec/streamrec/server/admin"
 	"github.com/streamrec/streamrec/server/api"
+	"github.com/streamrec/streamrec/server/connlimit"
 	"github.com/streamrec/streamrec/server/rtmp"
 	"github.com/streamrec/streamrec/server/rtsp"
 	"github.com/streamrec/streamrec/server/stream"
@@ -30,8 +31,19 @@ import (
 // Version is set at build time (-ldflags "-X .../server.Version=...").
 var Version = "dev"
 
-// maxBody bounds a REST or page request body.
-const maxBody = 1 << 20
+// Bounds on one HTTP(S) connection (README, "Limits"); the listener bounds how many there are.
+const (
+	// maxBody bounds a REST or page request body.
+	maxBody = 1 << 20
+	// maxHeader bounds a request's header (fasthttp's read buffer): larger gets 431. It is
+	// fiber's default, set here so the README can say it.
+	maxHeader = 4 << 10
+	// httpReadTimeout bounds the TLS handshake and the read of one request, header and body:
+	// a client that trickles its request is disconnected.
+	httpReadTimeout = time.Minute
+	// httpIdleTimeout closes a keep-alive connection that sends no next request.
+	httpIdleTimeout = 2 * time.Minute
+)
 
 // hookShutdownWait bounds how long Close waits for finish hooks still queued or running.
 const hookShutdownWait = 15 * time.Second
@@ -125,14 +137,14 @@ func (s *Server) Start() error {
 	}
 	s.Cameras = cams
 	s.app = s.newApp()
-	if err := s.listenHTTP(st.HTTPPort, nil); err != nil {
+	if err := s.listenHTTP(st, "http", st.HTTPAddress, st.HTTPPort, nil); err != nil {
 		s.Close()
 		return err
 	}
 	if st.HTTPSPort != 0 {
 		cfg, err := s.tlsConfig(st)
 		if err == nil {
-			err = s.listenHTTP(st.HTTPSPort, cfg)
+			err = s.listenHTTP(st, "https", st.HTTPSAddress, st.HTTPSPort, cfg)
 		}
 		if err != nil {
 			s.Close()
@@ -140,15 +152,19 @@ func (s *Server) Start() error {
 		}
 	}
 	if st.RTMPPort != 0 {
-		r, err := rtmp.Listen(":"+strconv.Itoa(st.RTMPPort), s.Streams, s.log)
+		ln, err := s.listen(st, "rtmp", st.RTMPAddress, st.RTMPPort)
 		if err != nil {
 			s.Close()
-			return fmt.Errorf("rtmp.port %d: %w", st.RTMPPort, err)
+			return err
 		}
-		s.rtmp = r
+		s.rtmp = rtmp.Listen(ln, s.Streams, s.log)
 	}
 	if st.RTSPPort != 0 {
-		r, err := rtsp.Listen(st.RTSPPort, s.Streams, s.log)
+		r, err := rtsp.Listen(rtsp.PublishConfig{
+			Address: st.RTSPAddress, Port: st.RTSPPort,
+			Limit:    func(ln net.Listener) net.Listener { return s.limit(st, "rtsp", ln) },
+			Registry: s.Streams, Log: s.log,
+		})
 		if err != nil {
 			s.Close()
 			return fmt.Errorf("rtsp.port %d: %w", st.RTSPPort, err)
@@ -166,8 +182,9 @@ func (s *Server) newApp() *fiber.App {
 	app := fiber.New(fiber.Config{
 		DisableStartupMessage: true,
 		BodyLimit:             maxBody,
-		ReadTimeout:           time.Minute,
-		IdleTimeout:           2 * time.Minute,
+		ReadBufferSize:        maxHeader,
+		ReadTimeout:           httpReadTimeout,
+		IdleTimeout:           httpIdleTimeout,
 		ErrorHandler: func(c *fiber.Ctx, err error) error {
 			code := fiber.StatusInternalServerError
 			var fe *fiber.Error
@@ -191,13 +208,32 @@ func (s *Server) newApp() *fiber.App {
 	return app
 }
 
-func (s *Server) listenHTTP(port int, cfg *tls.Config) error {
+// listen opens the TCP listener of name ("rtmp": rtmp.port on rtmp.address, "" = every
+// interface) within the connection limits.
+func (s *Server) listen(st *conf.Settings, name, address string, port int) (net.Listener, error) {
+	ln, err := net.Listen("tcp", net.JoinHostPort(address, strconv.Itoa(port)))
+	if err != nil {
+		return nil, fmt.Errorf("%s.port %d: %w", name, port, err)
+	}
+	return s.limit(st, name, ln), nil
+}
+
+// limit admits at most max_connections on ln, max_connections_per_address of them from one
+// source IP; the others are closed as soon as they are accepted.
+func (s *Server) limit(st *conf.Settings, name string, ln net.Listener) net.Listener {
+	return connlimit.Wrap(ln, connlimit.Limits{Total: st.MaxConnections, PerAddress: st.MaxConnectionsPerAddress},
+		name+".port", s.log)
+}
+
+// listenHTTP serves the web app on the listener of name, over TLS when cfg is set. The TLS
+// layer is outside the connection limits: a refused connection costs no handshake.
+func (s *Server) listenHTTP(st *conf.Settings, name, address string, port int, cfg *tls.Config) error {
 	if port == 0 {
 		return nil
 	}
-	ln, err := net.Listen("tcp", ":"+strconv.Itoa(port))
+	ln, err := s.listen(st, name, address, port)
 	if err != nil {
-		return fmt.Errorf("port %d: %w", port, err)
+		return err
 	}
 	if cfg != nil {
 		ln = tls.NewListener(ln, cfg)

@@ -3,8 +3,6 @@ package server
 import (
 	"crypto/tls"
 	"fmt"
-	"net"
-	"strconv"
 	"sync"
 
 	"github.com/streamrec/streamrec/conf"
@@ -41,17 +39,18 @@ func (s *Server) startSignalling(st *conf.Settings) (*signalling, error) {
 	}
 	sg := &signalling{engine: engine, wcs: wcs.New(cfg)}
 	for _, l := range []struct {
-		key  string
-		port int
-		tls  bool
-	}{{"ws.port", st.WSPort, false}, {"wss.port", st.WSSPort, true}} {
+		name    string
+		address string
+		port    int
+		tls     bool
+	}{{"ws", st.WSAddress, st.WSPort, false}, {"wss", st.WSSAddress, st.WSSPort, true}} {
 		if l.port == 0 {
 			continue
 		}
-		ln, err := net.Listen("tcp", ":"+strconv.Itoa(l.port))
+		ln, err := s.listen(st, l.name, l.address, l.port)
 		if err != nil {
 			sg.close()
-			return nil, fmt.Errorf("%s %d: %w", l.key, l.port, err)
+			return nil, err
 		}
 		if l.tls {
 			cfg, err := s.tlsConfig(st)
@@ -63,7 +62,7 @@ func (s *Server) startSignalling(st *conf.Settings) (*signalling, error) {
 			ln = tls.NewListener(ln, cfg)
 		}
 		sg.wcs.Serve(ln)
-		s.log.Info("listening", "addr", ln.Addr().String(), "signalling", l.key)
+		s.log.Info("listening", "addr", ln.Addr().String(), "signalling", l.name+".port")
 	}
 	return sg, nil
 }

@@ -287,6 +287,9 @@ func (o options) streamrecRun(r *Result, m media) error {
 	if err != nil {
 		return err
 	}
+	// Every publisher connects from 127.0.0.1: the connection limits (default 100 per source
+	// address) must admit them all, with room for the REST calls.
+	conns := r.N + 100
 	settings := fmt.Sprintf(`record_flash_published_streams=true
 record_rtsp_streams=true
 stream_record_policy=streamName
@@ -299,7 +302,9 @@ rtmp.port=%d
 rtsp.port=%d
 media_port_from=%d
 media_port_to=%d
-`, ports[0], ports[1], ports[2], ports[3], udp, udp+r.N*2+15)
+max_connections=%d
+max_connections_per_address=%d
+`, ports[0], ports[1], ports[2], ports[3], udp, udp+r.N*2+15, conns, conns)
 	if err := os.WriteFile(filepath.Join(home, "conf", "flashphoner.properties"), []byte(settings), 0o644); err != nil {
 		return err
 	}

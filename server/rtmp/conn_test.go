@@ -20,10 +20,11 @@ func testServer(t *testing.T) (*Server, *stream.Registry) {
 	settings := conf.Defaults()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	reg := stream.New(stream.Config{Settings: func() *conf.Settings { return settings }, Dir: t.TempDir(), Log: log})
-	s, err := Listen("127.0.0.1:0", reg, log)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	s := Listen(ln, reg, log)
 	t.Cleanup(func() { s.Close(); reg.Close() })
 	return s, reg
 }

@@ -69,17 +69,13 @@ type Server struct {
 	wg     sync.WaitGroup
 }
 
-// Listen starts accepting RTMP connections on addr (":1935").
-func Listen(addr string, reg *stream.Registry, log *slog.Logger) (*Server, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, err
-	}
+// Listen starts accepting RTMP connections on ln, and closes it on Close.
+func Listen(ln net.Listener, reg *stream.Registry, log *slog.Logger) *Server {
 	s := &Server{reg: reg, log: log.With("ingest", "rtmp"), ln: ln, conns: map[net.Conn]struct{}{},
 		ended: lograte.New(time.Minute, 4096)}
 	go s.accept()
 	s.log.Info("listening", "addr", ln.Addr().String())
-	return s, nil
+	return s
 }
 
 // Addr is the listening address.

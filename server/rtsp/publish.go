@@ -35,13 +35,23 @@ type publication struct {
 	src *source
 }
 
-// Listen starts accepting RTSP publishers on port (TCP). UDP media use the even/odd port pair
-// at or just below the same number (8554 → UDP 8554 and 8555); when that pair is taken another
-// free pair is used, and without one the server accepts TCP only.
-func Listen(port int, reg *stream.Registry, log *slog.Logger) (*Server, error) {
-	s := &Server{reg: reg, log: log.With("ingest", "rtsp"), pubs: map[*gortsplib.ServerSession]*publication{}}
-	for _, rtp := range udpCandidates(port) {
-		s.srv = s.newServer(port, rtp)
+// PublishConfig says where the RTSP publish listener binds and how its connections are limited.
+type PublishConfig struct {
+	Address string // IP address for TCP and UDP (rtsp.address); "" = every interface
+	Port    int    // rtsp.port
+	// Limit wraps the TCP listener (the connection limits); nil = none.
+	Limit    func(net.Listener) net.Listener
+	Registry *stream.Registry
+	Log      *slog.Logger
+}
+
+// Listen starts accepting RTSP publishers on cfg.Port (TCP). UDP media use the even/odd port
+// pair at or just below the same number (8554 → UDP 8554 and 8555); when that pair is taken
+// another free pair is used, and without one the server accepts TCP only.
+func Listen(cfg PublishConfig) (*Server, error) {
+	s := &Server{reg: cfg.Registry, log: cfg.Log.With("ingest", "rtsp"), pubs: map[*gortsplib.ServerSession]*publication{}}
+	for _, rtp := range udpCandidates(cfg.Address, cfg.Port) {
+		s.srv = s.newServer(cfg, rtp)
 		err := s.srv.Start()
 		if err == nil {
 			if rtp > 0 {
@@ -58,19 +68,19 @@ func Listen(port int, reg *stream.Registry, log *slog.Logger) (*Server, error) {
 }
 
 // udpCandidates lists RTP ports to try: the pair at the RTSP port, a few free ones, then none.
-func udpCandidates(port int) []int {
+func udpCandidates(address string, port int) []int {
 	out := []int{port &^ 1}
 	for range 4 {
-		if p := freeUDPPair(); p > 0 {
+		if p := freeUDPPair(address); p > 0 {
 			out = append(out, p)
 		}
 	}
 	return append(out, 0)
 }
 
-// freeUDPPair finds an even UDP port whose successor is free too.
-func freeUDPPair() int {
-	c, err := net.ListenPacket("udp", ":0")
+// freeUDPPair finds an even UDP port on address whose successor is free too.
+func freeUDPPair(address string) int {
+	c, err := net.ListenPacket("udp", net.JoinHostPort(address, "0"))
 	if err != nil {
 		return 0
 	}
@@ -87,11 +97,24 @@ func isUDPBindError(err error) bool {
 	return errors.As(err, &op) && strings.HasPrefix(op.Net, "udp")
 }
 
-func (s *Server) newServer(port, rtp int) *gortsplib.Server {
-	srv := &gortsplib.Server{Handler: s, RTSPAddress: ":" + strconv.Itoa(port)}
+func (s *Server) newServer(cfg PublishConfig, rtp int) *gortsplib.Server {
+	at := func(port int) string { return net.JoinHostPort(cfg.Address, strconv.Itoa(port)) }
+	srv := &gortsplib.Server{Handler: s, RTSPAddress: at(cfg.Port)}
+	// gortsplib makes its TCP listener with this function (Server.Listen, net.Listen by
+	// default) and only accepts from it, so the limits apply before it sees a connection.
+	srv.Listen = func(network, address string) (net.Listener, error) {
+		ln, err := net.Listen(network, address)
+		if err != nil {
+			return nil, err
+		}
+		if cfg.Limit != nil {
+			ln = cfg.Limit(ln)
+		}
+		return setupListener{ln}, nil
+	}
 	if rtp > 0 {
-		srv.UDPRTPAddress = ":" + strconv.Itoa(rtp)
-		srv.UDPRTCPAddress = ":" + strconv.Itoa(rtp+1)
+		srv.UDPRTPAddress = at(rtp)
+		srv.UDPRTCPAddress = at(rtp + 1)
 	}
 	return srv
 }
@@ -184,6 +207,9 @@ func (s *Server) OnRecord(ctx *gortsplib.ServerHandlerOnRecordCtx) (*base.Respon
 	s.mu.Unlock()
 	if p == nil {
 		return &base.Response{StatusCode: base.StatusBadRequest}, errors.New("RECORD without ANNOUNCE")
+	}
+	if c, ok := ctx.Conn.NetConn().(*setupConn); ok {
+		c.recording()
 	}
 	p.src = newSource(p.st, p.sel, ctx.Session)
 	ctx.Session.OnPacketRTPAny(p.src.onPacket)

@@ -37,6 +37,8 @@ type Env struct {
 	Records string
 	// Token is the rest_token of the settings ("" for none): Post sends it.
 	Token string
+
+	logs *logLines // the server's log, for LogLines
 }
 
 // portKeys are the listeners a test server opens on free ports.
@@ -48,7 +50,8 @@ func Start(t testing.TB, settings map[string]string) *Env {
 	t.Helper()
 	for attempt := 1; ; attempt++ {
 		e := Prepare(t, settings)
-		srv, err := server.New(e.Home, slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})))
+		e.logs = &logLines{}
+		srv, err := server.New(e.Home, slog.New(slog.NewTextHandler(testWriter{t, e.logs}, &slog.HandlerOptions{Level: slog.LevelInfo})))
 		if err != nil {
 			t.Fatalf("server.New: %v", err)
 		}
@@ -147,11 +150,45 @@ func free(p int) bool {
 	return true
 }
 
-type testWriter struct{ t testing.TB }
+// testWriter sends the server's log to the test's, and keeps its lines.
+type testWriter struct {
+	t    testing.TB
+	keep *logLines
+}
 
 func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
+	line := strings.TrimRight(string(p), "\n")
+	w.t.Log(line)
+	w.keep.add(line)
 	return len(p), nil
+}
+
+type logLines struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *logLines) add(line string) {
+	l.mu.Lock()
+	l.lines = append(l.lines, line)
+	l.mu.Unlock()
+}
+
+// LogLines returns the lines the server has logged so far that contain every one of parts.
+func (e *Env) LogLines(parts ...string) []string {
+	e.logs.mu.Lock()
+	defer e.logs.mu.Unlock()
+	var out []string
+next:
+	for _, line := range e.logs.lines {
+		for _, p := range parts {
+			if !strings.Contains(line, p) {
+				continue next
+			}
+		}
+		out = append(out, line)
+	}
+	return out
 }
 
 // Client is the HTTP client tests use: without keep-alive, so a test that restarts a server on the

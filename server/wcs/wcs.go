@@ -32,6 +32,9 @@ const (
 	writeTimeout = 10 * time.Second
 	// outQueue frames may wait for a slow client; past that it is disconnected.
 	outQueue = 256
+	// upgradeTimeout bounds the TLS handshake and the read of the WebSocket upgrade request.
+	// Then the first frame must come within three ping intervals, as every frame after it.
+	upgradeTimeout = 30 * time.Second
 )
 
 // Config wires the signalling to the registry and the WebRTC ingest.
@@ -85,7 +88,7 @@ func New(cfg Config) *Server {
 		cfg.PingInterval = DefaultPingInterval
 	}
 	s := &Server{cfg: cfg, log: cfg.Log.With("signalling", "wcs"), sessions: map[*session]struct{}{}, byID: map[string]*session{}}
-	s.app = fiber.New(fiber.Config{DisableStartupMessage: true, ReadTimeout: 30 * time.Second})
+	s.app = fiber.New(fiber.Config{DisableStartupMessage: true, ReadTimeout: upgradeTimeout})
 	s.app.Use(func(c *fiber.Ctx) error {
 		if !websocket.IsWebSocketUpgrade(c) {
 			return c.Status(fiber.StatusUpgradeRequired).SendString("WCS signalling: connect with a WebSocket (ws:// or wss://)\n")
