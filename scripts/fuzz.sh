@@ -8,15 +8,22 @@ set -eu
 time=${1:-3s}
 go=${GO:-go}
 failed=0
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
 for file in $(git ls-files '*_test.go'); do
 	dir=./$(dirname "$file")
 	for target in $(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' "$file"); do
 		echo "fuzz $dir $target ($time)"
-		if ! $go test -run '^$' -fuzz "^$target\$" -fuzztime "$time" "$dir" >/tmp/fuzz.$$ 2>&1; then
-			cat /tmp/fuzz.$$
+		if ! $go test -run '^$' -fuzz "^$target\$" -fuzztime "$time" "$dir" >"$out" 2>&1; then
+			# Go's fuzzer ends with "context deadline exceeded" when replaying the inputs it cached
+			# in earlier runs takes longer than the time given: no input failed, say so and go on.
+			if grep -q 'context deadline exceeded' "$out" && ! grep -q 'Failing input\|panic\|fuzzmem\|allocated' "$out"; then
+				echo "  (the time ran out while replaying cached inputs: nothing failed)"
+				continue
+			fi
+			cat "$out"
 			failed=$((failed + 1))
 		fi
 	done
 done
-rm -f /tmp/fuzz.$$
 [ "$failed" -eq 0 ] || { echo "$failed fuzz target(s) failed"; exit 1; }
