@@ -253,7 +253,14 @@ func (p *Publisher) readRTP(t *pion.TrackRemote, kind media.Kind, codec media.Co
 		wait = videoReorderWait
 	}
 	jb := newJitter(wait, reorderPackets)
-	asm := newAssembler(codec)
+	oversized := false
+	asm := newAssembler(codec, func(size int) {
+		if !oversized { // once per track: a publisher that does it does it to every frame
+			oversized = true
+			p.log.Warn("video frame dropped: it grew past the reassembly cap; asking for a keyframe",
+				"kind", kind.String(), "bytes", size, "max", MaxFrameBytes)
+		}
+	})
 	pt := t.PayloadType()
 	first, otherPT, failures := true, false, 0
 	drain := func(now time.Time) {
