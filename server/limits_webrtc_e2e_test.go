@@ -1,0 +1,49 @@
+package server_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	st "github.com/streamrec/streamrec/server/servertest"
+)
+
+// max_pending_webrtc_sessions: publishers that negotiated but send no media hold their places;
+// past the cap a publish is refused with a FAILED event naming the setting; once one of them
+// sends media it is no longer pending and a new publisher is answered.
+func TestMaxPendingWebRTCSessions(t *testing.T) {
+	e := st.Start(t, map[string]string{"max_pending_webrtc_sessions": "2"})
+	h264, ogg := syncSources(t)
+	aus, opus := accessUnits(t, h264), oggPackets(t, ogg)
+	url := fmt.Sprintf("ws://127.0.0.1:%d/pending", e.Ports["ws.port"])
+	connect := func() *wcsClient {
+		w := dialWCS(t, url)
+		w.send("connection", map[string]any{"appKey": "defaultApp", "mediaProviders": []string{"WebRTC"}})
+		if _, err := w.next("getUserData", 10*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	id := func(i int) string { return fmt.Sprintf("5e1d0c3a-0000-4000-8000-0000000001%02d", i) }
+	var pubs []*pionPublisher
+	for i := range 2 {
+		p := newPionPublisher(t)
+		if err := p.publish(t, connect(), id(i), fmt.Sprintf("pending%d", i)); err != nil {
+			t.Fatalf("publisher %d within the cap: %v", i, err)
+		}
+		pubs = append(pubs, p)
+	}
+	err := newPionPublisher(t).publish(t, connect(), id(2), "pending2")
+	if err == nil || !strings.Contains(err.Error(), "FAILED") || !strings.Contains(err.Error(), "max_pending_webrtc_sessions") {
+		t.Fatalf("a third negotiating publisher with max_pending_webrtc_sessions=2: %v, want FAILED naming the setting", err)
+	}
+	// Media from the first: it is publishing, no longer pending.
+	if err := pubs[0].send(aus[:30], opus[:50], sendOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.WaitStream("pending0", "PUBLISHING", 10*time.Second)
+	if err := newPionPublisher(t).publish(t, connect(), id(3), "pending3"); err != nil {
+		t.Errorf("a publisher once the first one's media flows: %v", err)
+	}
+}
