@@ -47,3 +47,16 @@ func TestMaxPendingWebRTCSessions(t *testing.T) {
 		t.Errorf("a publisher once the first one's media flows: %v", err)
 	}
 }
+
+// max_rtsp_cameras: /rest-api/rtsp/startup past the cap is a 403 JSON error naming the setting,
+// and the camera is neither pulled nor saved.
+func TestMaxRTSPCamerasREST(t *testing.T) {
+	e := st.Start(t, map[string]string{"max_rtsp_cameras": "1"})
+	if code, body := e.Post("/rest-api/rtsp/startup", `{"uri":"rtsp://127.0.0.1:1/first"}`); code != 200 {
+		t.Fatalf("the first camera: %d %s", code, body)
+	}
+	wantError(t, e, "/rest-api/rtsp/startup", `{"uri":"rtsp://127.0.0.1:1/second"}`, 403, "max_rtsp_cameras")
+	if l := e.Server.Cameras.List(); len(l) != 1 {
+		t.Errorf("cameras %+v, want only the first", l)
+	}
+}
