@@ -12,7 +12,7 @@ import (
 
 // chromeOffer is what Chromium's createOffer gives for a camera and a microphone (the Web SDK
 // sends it as is, without candidates).
-func chromeOffer(t *testing.T) string {
+func chromeOffer(t testing.TB) string {
 	t.Helper()
 	b, err := os.ReadFile("testdata/chrome-offer.sdp")
 	if err != nil {
