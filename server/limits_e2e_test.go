@@ -60,3 +60,30 @@ func TestMaxRTSPCamerasREST(t *testing.T) {
 		t.Errorf("cameras %+v, want only the first", l)
 	}
 }
+
+// SDP offers over sdplimit's bounds, sent over the WebSocket signalling, end FAILED with the
+// reason, and an honest recording beside them ends complete.
+func TestHostileWebRTCOffers(t *testing.T) {
+	e := st.Start(t, st.BystanderSettings)
+	b := st.StartBystander(e, "bystander_offers")
+	w := dialWCS(t, fmt.Sprintf("ws://127.0.0.1:%d/offers", e.Ports["ws.port"]))
+	w.send("connection", map[string]any{"appKey": "defaultApp", "mediaProviders": []string{"WebRTC"}})
+	if _, err := w.next("getUserData", 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	head := "v=0\r\no=- 0 0 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n"
+	section := "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\na=sendonly\r\n"
+	for i, tc := range []struct{ sdp, says string }{
+		{head + strings.Repeat(section, (60<<10)/len(section)), "too many media sections"}, // ~900 sections in 60 KB
+		{head + "a=x:" + strings.Repeat("y", 100<<10) + "\r\n", "SDP too large"},
+	} {
+		id := fmt.Sprintf("5e1d0c3a-0000-4000-8000-0000000002%02d", i)
+		w.send("publishStream", map[string]any{"mediaSessionId": id, "name": fmt.Sprintf("hostile%d", i), "published": true,
+			"hasVideo": false, "hasAudio": true, "status": "PENDING", "record": true, "mediaProvider": "WebRTC", "sdp": tc.sdp})
+		_, err := w.next("setRemoteSDP", 10*time.Second)
+		if err == nil || !strings.Contains(err.Error(), "FAILED") || !strings.Contains(err.Error(), tc.says) {
+			t.Errorf("offer %d: %v, want FAILED saying %q", i, err, tc.says)
+		}
+	}
+	b.Check()
+}
