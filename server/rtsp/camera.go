@@ -21,6 +21,7 @@ import (
 	"github.com/bluenviron/gortsplib/v4"
 	"github.com/bluenviron/gortsplib/v4/pkg/base"
 
+	"github.com/streamrec/streamrec/internal/lograte"
 	"github.com/streamrec/streamrec/recorder/media"
 	"github.com/streamrec/streamrec/server/stream"
 )
@@ -98,6 +99,8 @@ type Manager struct {
 	log   *slog.Logger
 	unsub func()
 
+	refusals *lograte.Limiter // Add refused for max_rtsp_cameras: a log line a minute
+
 	mu     sync.Mutex
 	cams   []*camera
 	unrun  []Spec // cameras of the list over Max at Open: not pulled, kept in the list
@@ -113,7 +116,7 @@ func Open(cfg Config) (*Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("rtsp camera list: %w", err)
 	}
-	m := &Manager{cfg: cfg, log: cfg.Log.With("ingest", "rtsp-camera")}
+	m := &Manager{cfg: cfg, log: cfg.Log.With("ingest", "rtsp-camera"), refusals: lograte.New(time.Minute, 1)}
 	m.unsub = cfg.Registry.Subscribe(m.onStream)
 	for _, sc := range list {
 		spec, err := normalize(Spec{URI: sc.URI, Name: sc.Name, Transport: sc.Transport})
@@ -196,7 +199,10 @@ func (m *Manager) Add(s Spec) (Camera, error) {
 		}
 	}
 	if err := m.room(); err != nil {
-		m.log.Warn("camera refused", "uri", Redact(s.URI), "stream", s.Name, "err", err)
+		// The caller is told why; the log says it once a minute, however many calls are refused.
+		if ok, hidden := m.refusals.Allow("max_rtsp_cameras"); ok {
+			m.log.Warn("camera refused", "uri", Redact(s.URI), "stream", s.Name, "err", err, "refused_since_last_line", hidden)
+		}
 		return Camera{}, err
 	}
 	if !s.Temporary {
