@@ -131,7 +131,8 @@ func (s *Server) onFile(f recorder.File) {
 // Start opens every listener whose port is not 0. On error, listeners already opened are closed.
 func (s *Server) Start() error {
 	st := s.Settings.Current()
-	cams, err := rtsp.Open(rtsp.Config{Registry: s.Streams, File: filepath.Join(s.Home, "conf", "rtsp_cameras.json"), Log: s.log})
+	cams, err := rtsp.Open(rtsp.Config{Registry: s.Streams, File: filepath.Join(s.Home, "conf", "rtsp_cameras.json"),
+		Max: func() int { return s.Settings.Current().MaxRTSPCameras }, Log: s.log})
 	if err != nil {
 		return err
 	}

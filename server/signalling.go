@@ -25,10 +25,11 @@ func (s *Server) startSignalling(st *conf.Settings) (*signalling, error) {
 		return nil, nil
 	}
 	engine, err := webrtc.New(webrtc.Config{
-		PortFrom: st.MediaPortFrom,
-		PortTo:   st.MediaPortTo,
-		Formats:  func() map[string]string { return s.Settings.Current().RecordFormats },
-		Log:      s.log,
+		PortFrom:   st.MediaPortFrom,
+		PortTo:     st.MediaPortTo,
+		Formats:    func() map[string]string { return s.Settings.Current().RecordFormats },
+		MaxPending: func() int { return s.Settings.Current().MaxPendingWebRTC },
+		Log:        s.log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("media_port_from/media_port_to: %w", err)

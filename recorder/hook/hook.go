@@ -4,7 +4,11 @@
 //
 // A script is executed directly, never through a shell command line built from names: its
 // arguments are $1 = stream name and $2 = absolute path of the file, its environment the server's
-// plus STREAMREC_* variables describing the file. It runs in its own process group, which is
+// plus STREAMREC_* variables describing the file. Names come from publishers: control and
+// format characters (NUL, bidi overrides) are removed from every value passed ([naming.StreamName]),
+// and $1 never starts with '-' (a leading '-' becomes '_', as in file names: "-rf" gives "_rf"),
+// so `rm "$1"` or `cp "$2" "$1"` cannot take it for an option; STREAMREC_STREAM_NAME holds the
+// stream name exactly, leading '-' included. It runs in its own process group, which is
 // killed as a whole when the script outlives its timeout. Each run's exit code, duration and the
 // tail of its output are logged and kept for the dashboard (Recent).
 package hook
@@ -21,6 +25,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/streamrec/streamrec/recorder/naming"
 )
 
 // Defaults of Config.
@@ -212,11 +218,12 @@ func (r *Runner) run(j Job) Run {
 		defer cancel()
 	}
 	stdout, stderr := &tail{max: TailBytes}, &tail{max: TailBytes}
-	cmd := exec.CommandContext(ctx, j.Script, j.StreamName, j.File)
+	name := naming.StreamName(j.StreamName)
+	cmd := exec.CommandContext(ctx, j.Script, argName(name), naming.StreamName(j.File))
 	cmd.Env = append(append([]string(nil), r.cfg.Env...),
-		"STREAMREC_STREAM_NAME="+j.StreamName,
-		"STREAMREC_FILE="+j.File,
-		"STREAMREC_MEDIA_SESSION_ID="+j.MediaSessionID,
+		"STREAMREC_STREAM_NAME="+name,
+		"STREAMREC_FILE="+naming.StreamName(j.File),
+		"STREAMREC_MEDIA_SESSION_ID="+naming.StreamName(j.MediaSessionID),
 		"STREAMREC_DURATION="+strconv.FormatFloat(j.Duration.Seconds(), 'f', 3, 64),
 		"STREAMREC_PART="+strconv.Itoa(j.Part),
 	)
@@ -258,6 +265,14 @@ func (r *Runner) run(j Job) Run {
 		run.ExitCode = 0
 	}
 	return run
+}
+
+// argName is the stream name as $1: a leading '-' becomes '_' so no command takes it for an option.
+func argName(name string) string {
+	if strings.HasPrefix(name, "-") {
+		return "_" + name[1:]
+	}
+	return name
 }
 
 // checkScript says clearly why a script cannot run: missing, not a file, not executable.

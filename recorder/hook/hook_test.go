@@ -218,3 +218,29 @@ func TestCloseKillsHooksPastTheWait(t *testing.T) {
 		t.Errorf("the queued job was dropped silently: %s", log.String())
 	}
 }
+
+// Names from publishers holding NUL, bidi overrides or a leading '-' reach the script cleaned:
+// a NUL used to make the run fail ("environment variable contains NUL").
+func TestHostileNamesReachTheScriptCleaned(t *testing.T) {
+	for _, tc := range []struct{ name, arg, env string }{
+		{"a\x00b", "ab", "ab"},
+		{"\u202etxt.exe", "txt.exe", "txt.exe"},
+		{"-rf", "_rf", "-rf"},
+		{"--\x00help", "_-help", "--help"},
+	} {
+		out := filepath.Join(t.TempDir(), "out")
+		s := script(t, `printf '%s|%s|%s|%s' "$#" "$1" "$STREAMREC_STREAM_NAME" "$STREAMREC_MEDIA_SESSION_ID" > `+out)
+		run, _ := runOne(t, Job{Script: s, Timeout: 10 * time.Second, StreamName: tc.name, File: "/rec/x.mp4", MediaSessionID: "id\x00\u202e1"})
+		if !run.OK() {
+			t.Errorf("%q: run failed: %+v", tc.name, run)
+			continue
+		}
+		b, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := "2|" + tc.arg + "|" + tc.env + "|id1"; string(b) != want {
+			t.Errorf("%q: the script saw %q, want %q", tc.name, b, want)
+		}
+	}
+}

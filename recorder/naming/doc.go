@@ -14,12 +14,18 @@
 //  3. Encode (compared case-insensitively). "HEX": the whole name's bytes are hex-encoded,
 //     lowercase. "BASE64": the whole name is encoded with the URL/file-safe alphabet
 //     (RFC 4648 §5) without padding. Anything else: no encoding. Encoding applies to the
-//     whole output of steps 1–2, so decoding an untruncated base gives that output back.
+//     whole output of steps 1–2, so decoding an untruncated base gives that output back (unless
+//     BASE64 output starts with '-', which step 4 turns into '_').
 //  4. Sanitize, whatever Exclude and Encode said, so the result is always one safe file name:
-//     '/', '\\', NUL and every control character (Unicode Cc: C0, DEL, C1) are removed; each
-//     invalid UTF-8 byte becomes '_'; every leading '.' becomes '_' (so never ".", "..", or a
-//     hidden file); an empty result becomes [Fallback] ("stream"); the base is cut to
+//     '/', '\\', NUL, every control character (Unicode Cc: C0, DEL, C1) and every format
+//     character (Unicode Cf: bidi overrides such as U+202E, zero-width characters) are removed;
+//     each invalid UTF-8 byte becomes '_'; every leading '.' or '-' becomes '_' (so never ".",
+//     "..", a hidden file, or a name a command takes for an option: "-rf" gives "_rf"); an empty result becomes [Fallback] ("stream"); the base is cut to
 //     [MaxNameBytes] bytes on a UTF-8 boundary.
+//
+// [StreamName] is the cleaning the server applies to every stream name where it enters
+// (control and format characters removed), so the file name, the hook and the REST API see
+// the same name.
 //
 // # Template elements
 //
@@ -78,6 +84,6 @@
 //     does not guess.
 //
 // Defence in depth: a name that is not already a safe single name (empty, ".", "..", leading
-// '.', '/', '\\', NUL, control characters, invalid UTF-8) is refused with an error, and so is
+// '.' or '-', '/', '\\', NUL, control or format characters, invalid UTF-8) is refused with an error, and so is
 // any candidate whose path does not resolve directly inside dir.
 package naming

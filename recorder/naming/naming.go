@@ -211,8 +211,49 @@ func containsValidRune(chars string, r rune) bool {
 	return false
 }
 
-// clean removes '/', '\\', NUL and control characters and replaces each invalid UTF-8 byte
-// with '_'.
+// StreamName is a stream name as the server keeps it: every control character (Unicode Cc,
+// NUL included) and format character (Cf: bidi overrides such as U+202E, zero-width
+// characters, soft hyphens) removed, and each invalid UTF-8 byte replaced by '_'. Such
+// characters make a name that displays as something else ("\u202etxt.exe.mp4" shows as
+// "mp4.exe.txt"), or that cannot reach a hook's environment (NUL); nobody names a stream
+// with them on purpose.
+func StreamName(s string) string {
+	if !needsCleaning(s) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b.WriteByte('_')
+		case hidden(r):
+		default:
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
+}
+
+// needsCleaning tells whether StreamName would change s (most names need nothing).
+func needsCleaning(s string) bool {
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if (r == utf8.RuneError && size == 1) || hidden(r) {
+			return true
+		}
+		i += size
+	}
+	return false
+}
+
+// hidden: control (Cc, NUL included) and format (Cf, bidi controls included) characters.
+func hidden(r rune) bool { return unicode.Is(unicode.Cc, r) || unicode.Is(unicode.Cf, r) }
+
+// clean removes '/', '\\', control (Cc, NUL included) and format (Cf) characters and replaces
+// each invalid UTF-8 byte with '_'.
 func clean(s string) string {
 	var b strings.Builder
 	b.Grow(len(s))
@@ -221,7 +262,7 @@ func clean(s string) string {
 		switch {
 		case r == utf8.RuneError && size == 1:
 			b.WriteByte('_')
-		case r == '/' || r == '\\' || unicode.IsControl(r): // IsControl covers NUL
+		case r == '/' || r == '\\' || hidden(r):
 		default:
 			b.WriteString(s[i : i+size])
 		}
@@ -231,10 +272,10 @@ func clean(s string) string {
 }
 
 // sanitize makes s a safe single file name (not yet length-limited): clean, leading dots
-// to '_', empty to Fallback.
+// and dashes to '_' (no hidden file, no name a command takes for an option), empty to Fallback.
 func sanitize(s string) string {
 	s = clean(s)
-	if n := len(s) - len(strings.TrimLeft(s, ".")); n > 0 {
+	if n := len(s) - len(strings.TrimLeft(s, ".-")); n > 0 {
 		s = strings.Repeat("_", n) + s[n:]
 	}
 	if s == "" {
@@ -244,9 +285,9 @@ func sanitize(s string) string {
 }
 
 // safe reports whether name is already what sanitize produces: non-empty, valid UTF-8, no
-// separator or control character, no leading dot.
+// separator, control or format character, no leading dot or dash.
 func safe(name string) bool {
-	return name != "" && name[0] != '.' && clean(name) == name
+	return name != "" && name[0] != '.' && name[0] != '-' && clean(name) == name
 }
 
 // truncBytes cuts s to at most n bytes without splitting a UTF-8 sequence.

@@ -23,6 +23,10 @@ func checkName(t *testing.T, name string) {
 		t.Errorf("name is %q", name)
 	case strings.HasPrefix(name, "."):
 		t.Errorf("name is hidden: %q", name)
+	case strings.HasPrefix(name, "-"):
+		t.Errorf("name starts with a dash (an option to commands): %q", name)
+	case strings.ContainsFunc(name, hidden):
+		t.Errorf("name contains a control or format character: %q", name)
 	case strings.ContainsAny(name, "/\\\x00"):
 		t.Errorf("name contains a separator or NUL: %q", name)
 	}
@@ -60,7 +64,7 @@ func TestBaseElements(t *testing.T) {
 		{"startTimeMillis", "{startTimeMillis}", Values{Start: start}, "1709622489123"},
 		{"endTimeMillis", "{endTimeMillis}", Values{End: end}, "1709622550456"},
 		{"endTimeMillis zero", "a{endTimeMillis}b", Values{}, "ab"},
-		{"sessionId url-safe base64", "{sessionId}", Values{SessionID: "\xfb\xff\xbf"}, "-_-_"},
+		{"sessionId url-safe base64", "{sessionId}", Values{SessionID: "\xfb\xff\xbf"}, "__-_"}, // a leading '-' becomes '_', as for any name
 		{"sessionId base64 of text", "{sessionId}", Values{SessionID: "abc"}, "YWJj"},
 		{"sessionId cut to 60", "{sessionId}", Values{SessionID: strings.Repeat("a", 100)},
 			base64.RawURLEncoding.EncodeToString([]byte(strings.Repeat("a", 100)))[:60]},
@@ -124,7 +128,7 @@ func TestBasePolicy(t *testing.T) {
 		{"HEX is lowercase", Policy{Mode: ModeStreamName, Encode: "hex"},
 			Values{StreamName: "\xff\xfe"}, "fffe"},
 		{"BASE64 url-safe without padding", Policy{Mode: ModeStreamName, Encode: EncodeBase64},
-			Values{StreamName: "\xfb\xff"}, "-_8"},
+			Values{StreamName: "\xfb\xff"}, "__8"}, // "-_8" but for its leading '-'
 		{"unknown encoding means none", Policy{Mode: ModeStreamName, Encode: "ROT13"}, v, "stream_ffmpeg"},
 	}
 	for _, tc := range tests {
@@ -195,6 +199,13 @@ func TestBaseSanitize(t *testing.T) {
 		{"a\xffb", "a_b"},
 		{"Камера 1", "Камера 1"},
 		{"😀🎥", "😀🎥"},
+		{"\u202etxt.exe", "txt.exe"},
+		{"a\u200bb\u2066c\u2069\ufeffd\u00ade", "abcde"},
+		{"-rf", "_rf"},
+		{"--help", "__help"},
+		{"-.x", "__x"},
+		{"a-b-", "a-b-"},
+		{"\u202e-rf", "_rf"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.stream, func(t *testing.T) {
@@ -275,6 +286,9 @@ func TestFileNameHostile(t *testing.T) {
 		"emoji 300":        strings.Repeat("😀", 300),
 		"mixed odd offset": "a" + strings.Repeat("😀", 100),
 		"invalid utf-8":    strings.Repeat("\xff", 300),
+		"bidi override":    "\u202etxt.exe",
+		"option":           "-rf",
+		"NUL":              "a\x00b",
 	}
 	policies := []Policy{
 		{Mode: ModeStreamName},
@@ -327,4 +341,24 @@ func TestFileNameTruncatesOnRuneBoundary(t *testing.T) {
 		t.Errorf("got %d bytes %q, want %d bytes %q", len(name), name, len(want), want)
 	}
 	checkName(t, name)
+}
+
+func TestStreamName(t *testing.T) {
+	for in, want := range map[string]string{
+		"stream_ffmpeg":              "stream_ffmpeg",
+		"Камера 1":                   "Камера 1",
+		"a\x00b":                     "ab",
+		"\u202etxt.exe":              "txt.exe",
+		"a\u200b\u200e\u2066b\ufeff": "ab",
+		"tab\there\r\n":              "tabhere",
+		"\u0085c1":                   "c1",
+		"a\xffb":                     "a_b",
+		"-rf":                        "-rf", // a stream may be named so; file names and $1 change it
+		"../x":                       "../x",
+		"\x00\u202e":                 "",
+	} {
+		if got := StreamName(in); got != want {
+			t.Errorf("StreamName(%q) = %q, want %q", in, got, want)
+		}
+	}
 }

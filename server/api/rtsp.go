@@ -27,7 +27,8 @@ type rtspBody struct {
 	Transport       string `json:"transport"` // ours: "tcp", "udp" or "auto" (the default)
 }
 
-// startup adds a camera: 200 with the camera, 400 for a bad URI, 409 when it is already added.
+// startup adds a camera: 200 with the camera, 400 for a bad URI, 409 when it is already added,
+// 403 when max_rtsp_cameras are pulled.
 func (h *rtspAPI) startup(c *fiber.Ctx) error {
 	var b rtspBody
 	if err := bind(c, &b, false); err != nil {
@@ -40,6 +41,8 @@ func (h *rtspAPI) startup(c *fiber.Ctx) error {
 	switch {
 	case errors.Is(err, rtsp.ErrExists):
 		return Error(c, fiber.StatusConflict, err.Error())
+	case errors.Is(err, rtsp.ErrTooMany):
+		return Error(c, fiber.StatusForbidden, err.Error())
 	case errors.Is(err, rtsp.ErrSave):
 		return Error(c, fiber.StatusInternalServerError, err.Error())
 	case err != nil: // a bad URI, name or transport

@@ -21,6 +21,7 @@ import (
 	"github.com/bluenviron/gortsplib/v4"
 	"github.com/bluenviron/gortsplib/v4/pkg/base"
 
+	"github.com/streamrec/streamrec/internal/lograte"
 	"github.com/streamrec/streamrec/recorder/media"
 	"github.com/streamrec/streamrec/server/stream"
 )
@@ -51,6 +52,8 @@ var (
 	ErrSave = errors.New("save the camera list")
 	// ErrNoCamera: no camera has that URI or name.
 	ErrNoCamera = errors.New("no such camera")
+	// ErrTooMany: max_rtsp_cameras cameras are pulled already.
+	ErrTooMany = errors.New("too many RTSP cameras")
 	// errTerminated: the camera's stream was ended from outside (REST stream/terminate).
 	errTerminated = errors.New("the stream was terminated")
 )
@@ -84,7 +87,10 @@ type Camera struct {
 type Config struct {
 	Registry *stream.Registry
 	File     string // the camera list (conf/rtsp_cameras.json)
-	Log      *slog.Logger
+	// Max returns the most cameras pulled at once (max_rtsp_cameras), read at each Add and at
+	// Open; nil or <= 0: no limit.
+	Max func() int
+	Log *slog.Logger
 }
 
 // Manager pulls the cameras of a persistent list. Safe for concurrent use.
@@ -93,8 +99,11 @@ type Manager struct {
 	log   *slog.Logger
 	unsub func()
 
+	refusals *lograte.Limiter // Add refused for max_rtsp_cameras: a log line a minute
+
 	mu     sync.Mutex
 	cams   []*camera
+	unrun  []Spec // cameras of the list over Max at Open: not pulled, kept in the list
 	closed bool
 }
 
@@ -107,7 +116,7 @@ func Open(cfg Config) (*Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("rtsp camera list: %w", err)
 	}
-	m := &Manager{cfg: cfg, log: cfg.Log.With("ingest", "rtsp-camera")}
+	m := &Manager{cfg: cfg, log: cfg.Log.With("ingest", "rtsp-camera"), refusals: lograte.New(time.Minute, 1)}
 	m.unsub = cfg.Registry.Subscribe(m.onStream)
 	for _, sc := range list {
 		spec, err := normalize(Spec{URI: sc.URI, Name: sc.Name, Transport: sc.Transport})
@@ -115,9 +124,25 @@ func Open(cfg Config) (*Manager, error) {
 			m.log.Error("camera in the list skipped", "uri", Redact(sc.URI), "err", err)
 			continue
 		}
+		if err := m.room(); err != nil {
+			m.log.Error("camera in the list not pulled", "uri", Redact(sc.URI), "stream", spec.Name, "err", err)
+			m.unrun = append(m.unrun, spec)
+			continue
+		}
 		m.cams = append(m.cams, m.start(spec))
 	}
 	return m, nil
+}
+
+// room refuses one more camera when Max are pulled. Caller holds m.mu (or owns m, in Open).
+func (m *Manager) room() error {
+	if m.cfg.Max == nil {
+		return nil
+	}
+	if max := m.cfg.Max(); max > 0 && len(m.cams) >= max {
+		return fmt.Errorf("%w: %d are pulled, the most allowed (max_rtsp_cameras)", ErrTooMany, len(m.cams))
+	}
+	return nil
 }
 
 // normalize validates a spec and fills its defaults.
@@ -160,6 +185,11 @@ func (m *Manager) Add(s Spec) (Camera, error) {
 	if m.closed {
 		return Camera{}, errors.New("server is shutting down")
 	}
+	for _, u := range m.unrun {
+		if matches(u, s.URI, s.Name) {
+			return Camera{}, fmt.Errorf("%w: %q is in the list but not pulled (max_rtsp_cameras)", ErrExists, u.Name)
+		}
+	}
 	for _, c := range m.cams {
 		if c.spec.Name == s.Name {
 			return Camera{}, fmt.Errorf("%w: a camera is already named %q", ErrExists, s.Name)
@@ -167,6 +197,13 @@ func (m *Manager) Add(s Spec) (Camera, error) {
 		if StripCredentials(c.spec.URI) == StripCredentials(s.URI) {
 			return Camera{}, fmt.Errorf("%w: %s is already pulled as %q", ErrExists, Redact(s.URI), c.spec.Name)
 		}
+	}
+	if err := m.room(); err != nil {
+		// The caller is told why; the log says it once a minute, however many calls are refused.
+		if ok, hidden := m.refusals.Allow("max_rtsp_cameras"); ok {
+			m.log.Warn("camera refused", "uri", Redact(s.URI), "stream", s.Name, "err", err, "refused_since_last_line", hidden)
+		}
+		return Camera{}, err
 	}
 	if !s.Temporary {
 		if err := saveList(m.cfg.File, m.stored(s)); err != nil {
@@ -211,7 +248,7 @@ func (m *Manager) stored(extra ...Spec) []storedCamera {
 			out = append(out, storedCamera{URI: c.spec.URI, Name: c.spec.Name, Transport: c.spec.Transport})
 		}
 	}
-	for _, s := range extra {
+	for _, s := range append(m.unrun[:len(m.unrun):len(m.unrun)], extra...) {
 		out = append(out, storedCamera{URI: s.URI, Name: s.Name, Transport: s.Transport})
 	}
 	return out
@@ -223,14 +260,22 @@ func (m *Manager) Remove(uri, name string) (Camera, error) {
 	m.mu.Lock()
 	var c *camera
 	for i, cc := range m.cams {
-		if (name != "" && cc.spec.Name == name) ||
-			(uri != "" && (cc.spec.URI == strings.TrimSpace(uri) || StripCredentials(cc.spec.URI) == StripCredentials(strings.TrimSpace(uri)))) {
+		if matches(cc.spec, uri, name) {
 			c = cc
 			m.cams = append(m.cams[:i:i], m.cams[i+1:]...)
 			break
 		}
 	}
 	if c == nil {
+		for i, s := range m.unrun {
+			if matches(s, uri, name) { // in the list, never pulled (max_rtsp_cameras): just forgotten
+				m.unrun = append(m.unrun[:i:i], m.unrun[i+1:]...)
+				err := saveList(m.cfg.File, m.stored())
+				m.mu.Unlock()
+				m.log.Info("camera removed from the list", "uri", Redact(s.URI), "stream", s.Name)
+				return Camera{URI: Redact(s.URI), LocalStreamName: s.Name, Status: stream.StatusUnpublished}, err
+			}
+		}
 		m.mu.Unlock()
 		what := name
 		if what == "" {
@@ -250,6 +295,13 @@ func (m *Manager) Remove(uri, name string) (Camera, error) {
 		return v, fmt.Errorf("the camera is stopped, but the list could not be saved: %w", saveErr)
 	}
 	return v, nil
+}
+
+// matches tells whether s is the camera named name or pulling uri (with or without credentials).
+func matches(s Spec, uri, name string) bool {
+	uri = strings.TrimSpace(uri)
+	return (name != "" && s.Name == name) ||
+		(uri != "" && (s.URI == uri || StripCredentials(s.URI) == StripCredentials(uri)))
 }
 
 // List returns every camera with its status.

@@ -8,10 +8,14 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/bluenviron/gortsplib/v4"
 	"github.com/bluenviron/gortsplib/v4/pkg/base"
+	"github.com/bluenviron/gortsplib/v4/pkg/description"
 
+	"github.com/streamrec/streamrec/internal/lograte"
+	"github.com/streamrec/streamrec/server/sdplimit"
 	"github.com/streamrec/streamrec/server/stream"
 )
 
@@ -24,8 +28,22 @@ type Server struct {
 	srv *gortsplib.Server
 	udp string // the UDP RTP/RTCP ports, "" when UDP is off
 
+	refusals *lograte.Limiter // refused ANNOUNCEs: a log line per address per minute
+
 	mu   sync.Mutex
 	pubs map[*gortsplib.ServerSession]*publication
+}
+
+// checkAnnounce bounds an ANNOUNCE's SDP (sdplimit): gortsplib has read at most 128 KB of it
+// and parsed it, which this does not prevent, but nothing of ours is built for it.
+func checkAnnounce(body []byte, desc *description.Session) (base.StatusCode, error) {
+	if err := sdplimit.CheckSize(len(body)); err != nil {
+		return base.StatusRequestEntityTooLarge, err
+	}
+	if err := sdplimit.CheckMedias(len(desc.Medias)); err != nil {
+		return base.StatusBadRequest, err
+	}
+	return base.StatusOK, nil
 }
 
 // publication is one RTSP publisher's stream.
@@ -49,7 +67,8 @@ type PublishConfig struct {
 // pair at or just below the same number (8554 → UDP 8554 and 8555); when that pair is taken
 // another free pair is used, and without one the server accepts TCP only.
 func Listen(cfg PublishConfig) (*Server, error) {
-	s := &Server{reg: cfg.Registry, log: cfg.Log.With("ingest", "rtsp"), pubs: map[*gortsplib.ServerSession]*publication{}}
+	s := &Server{reg: cfg.Registry, log: cfg.Log.With("ingest", "rtsp"), pubs: map[*gortsplib.ServerSession]*publication{},
+		refusals: lograte.New(time.Minute, 10_000)}
 	for _, rtp := range udpCandidates(cfg.Address, cfg.Port) {
 		s.srv = s.newServer(cfg, rtp)
 		err := s.srv.Start()
@@ -157,6 +176,13 @@ func (s *Server) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*base.Re
 	log := s.log.With("remote", remote, "stream", name)
 	if name == "" {
 		return refuse(base.StatusBadRequest, "the path needs a stream name: rtsp://HOST:PORT/live/NAME")
+	}
+	if code, err := checkAnnounce(ctx.Request.Body, ctx.Description); err != nil {
+		host, _, _ := net.SplitHostPort(remote)
+		if ok, hidden := s.refusals.Allow(host); ok {
+			log.Warn("ANNOUNCE refused", "err", err, "refused_since_last_line", hidden)
+		}
+		return refuse(code, err.Error())
 	}
 	st, err := s.reg.Create(stream.Identity{
 		Name:      name,

@@ -225,3 +225,45 @@ func TestEnsureTemporaryCamera(t *testing.T) {
 		t.Errorf("Remove: %v", err)
 	}
 }
+
+// max_rtsp_cameras, read at each call: cameras of the list past it are not pulled (but stay in
+// the list), Add past it is refused with ErrTooMany, and raising it lets Add through.
+func TestMaxCameras(t *testing.T) {
+	reg := stream.New(stream.Config{Settings: func() *conf.Settings { return conf.Defaults() }, Dir: t.TempDir()})
+	file := filepath.Join(t.TempDir(), "cams.json")
+	var stored []storedCamera
+	for i := range 3 {
+		stored = append(stored, storedCamera{URI: fmt.Sprintf("rtsp://127.0.0.1:1/cam%d", i), Name: fmt.Sprintf("cam%d", i)})
+	}
+	if err := saveList(file, stored); err != nil {
+		t.Fatal(err)
+	}
+	max := 2
+	m, err := Open(Config{Registry: reg, File: file, Max: func() int { return max }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if l := m.List(); len(l) != 2 || l[0].LocalStreamName != "cam0" || l[1].LocalStreamName != "cam1" {
+		t.Fatalf("pulled %+v, want cam0 and cam1", l)
+	}
+	if _, err := m.Add(Spec{URI: "rtsp://127.0.0.1:1/cam3"}); !errors.Is(err, ErrTooMany) || !strings.Contains(err.Error(), "max_rtsp_cameras") {
+		t.Errorf("Add past the cap: %v, want ErrTooMany naming max_rtsp_cameras", err)
+	}
+	if _, err := m.Add(Spec{URI: "rtsp://127.0.0.1:1/cam2", Name: "cam2"}); !errors.Is(err, ErrExists) {
+		t.Errorf("Add of a listed camera that is not pulled: %v, want ErrExists", err)
+	}
+	max = 3
+	if _, err := m.Add(Spec{URI: "rtsp://127.0.0.1:1/cam3", Name: "cam3"}); err != nil {
+		t.Errorf("Add once the cap is raised: %v", err)
+	}
+	if l, _ := loadList(file); len(l) != 4 {
+		t.Errorf("the list file holds %+v, want the 3 cameras and cam3 (one not pulled is kept)", l)
+	}
+	if _, err := m.Remove("", "cam2"); err != nil {
+		t.Errorf("Remove of a camera not pulled: %v", err)
+	}
+	if l, _ := loadList(file); len(l) != 3 {
+		t.Errorf("the list file holds %+v after removing cam2", l)
+	}
+}

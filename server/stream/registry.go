@@ -15,6 +15,7 @@ import (
 
 	"github.com/streamrec/streamrec/conf"
 	"github.com/streamrec/streamrec/recorder"
+	"github.com/streamrec/streamrec/recorder/naming"
 )
 
 // Providers, as WCS names them in the stream object's "mediaProvider".
@@ -74,9 +75,21 @@ func New(cfg Config) *Registry {
 
 // Create registers a new stream in status PENDING. It fails with ErrNameInUse when the name is
 // published already. An empty MediaSessionID gets a new UUID.
+//
+// Every ingest creates its streams here, so this is where a publisher's name is cleaned
+// (naming.StreamName: control and format characters such as NUL and U+202E removed): the
+// REST API, the dashboard, file names and hooks all see the same clean name.
 func (r *Registry) Create(id Identity) (*Stream, error) {
+	raw := id.Name
+	id.Name = naming.StreamName(raw)
 	if id.Name == "" {
+		if raw != "" {
+			return nil, fmt.Errorf("stream name %q is empty once control and format characters are removed", raw)
+		}
 		return nil, errors.New("stream name is empty")
+	}
+	if id.Name != raw {
+		r.cfg.Log.Info("stream name cleaned of control and format characters", "name", fmt.Sprintf("%q", raw), "stream", id.Name)
 	}
 	if id.MediaSessionID == "" {
 		id.MediaSessionID = uuid.NewString()
@@ -109,8 +122,9 @@ func (r *Registry) Get(mediaSessionID string) (*Stream, error) {
 	return s, nil
 }
 
-// ByName returns the stream published under that name.
+// ByName returns the stream published under that name (as published or as cleaned by Create).
 func (r *Registry) ByName(name string) (*Stream, error) {
+	name = naming.StreamName(name)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s, ok := r.byName[name]

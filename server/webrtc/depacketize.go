@@ -22,6 +22,13 @@ const (
 	nalFUA   = 28
 )
 
+// MaxFrameBytes caps one reassembled video frame. A frame grows until its marker packet, so
+// without a cap a publisher that never sets the marker makes the server buffer without end.
+// 8 MB is far above any real frame (a 4K H.264 keyframe at high quality is about 1-2 MB);
+// past it the frame is dropped like a lost one: the ingest skips to the next keyframe and
+// asks for one (PLI).
+const MaxFrameBytes = 8 << 20
+
 // frame is one whole access unit rebuilt from RTP packets.
 type frame struct {
 	ts   uint32 // RTP timestamp
@@ -38,12 +45,14 @@ type assembler interface {
 	push(p *rtp.Packet, lostBefore bool) (f *frame, lost bool)
 }
 
-func newAssembler(codec media.Codec) assembler {
+// newAssembler returns the assembler of codec; oversize (may be nil) is called with the size
+// reached each time a video frame is dropped for growing past MaxFrameBytes.
+func newAssembler(codec media.Codec, oversize func(size int)) assembler {
 	switch codec {
 	case media.H264:
-		return &videoAssembler{unit: &h264Unit{}}
+		return &videoAssembler{unit: &h264Unit{}, max: MaxFrameBytes, oversize: oversize}
 	case media.VP8:
-		return &videoAssembler{unit: &vp8Unit{}}
+		return &videoAssembler{unit: &vp8Unit{}, max: MaxFrameBytes, oversize: oversize}
 	default:
 		return audioAssembler{}
 	}
@@ -67,15 +76,20 @@ type videoUnit interface {
 	add(payload []byte) error
 	// finish returns the frame built from the payloads since reset.
 	finish() (*frame, error)
+	// size is how many bytes the frame being built holds.
+	size() int
 	reset()
 }
 
 // videoAssembler collects the packets of one RTP timestamp up to the marker bit.
 type videoAssembler struct {
 	unit        videoUnit
+	max         int            // MaxFrameBytes
+	oversize    func(size int) // told of each frame dropped for its size
 	active      bool
 	ts          uint32
 	broken      bool
+	tooBig      bool // the frame being built passed max: its further packets are not kept
 	pendingLoss bool // packets were lost before a padding packet: they may begin the next frame
 }
 
@@ -106,13 +120,11 @@ func (a *videoAssembler) push(p *rtp.Packet, lostBefore bool) (*frame, bool) {
 	} else if lostBefore {
 		a.broken = true // the missing packets were inside this frame
 	}
-	if err := a.unit.add(p.Payload); err != nil {
-		a.broken = true
-	}
+	a.add(p.Payload)
 	if !p.Marker {
 		return nil, lost
 	}
-	a.active = false
+	a.active, a.tooBig = false, false
 	if a.broken {
 		a.broken = false
 		return nil, true
@@ -125,9 +137,28 @@ func (a *videoAssembler) push(p *rtp.Packet, lostBefore bool) (*frame, bool) {
 	return f, lost
 }
 
+// add appends a payload to the frame being built, unless that takes it past max: then the
+// frame is broken and what it held is let go at once.
+func (a *videoAssembler) add(payload []byte) {
+	if a.tooBig {
+		return
+	}
+	if n := a.unit.size() + len(payload); n > a.max {
+		a.tooBig, a.broken = true, true
+		a.unit.reset()
+		if a.oversize != nil {
+			a.oversize(n)
+		}
+		return
+	}
+	if err := a.unit.add(payload); err != nil {
+		a.broken = true
+	}
+}
+
 // abandon drops the frame being built.
 func (a *videoAssembler) abandon() {
-	a.active, a.broken = false, false
+	a.active, a.broken, a.tooBig = false, false, false
 	a.unit.reset()
 }
 
@@ -142,6 +173,8 @@ type h264Unit struct {
 }
 
 var errH264Payload = errors.New("malformed H.264 RTP payload")
+
+func (u *h264Unit) size() int { return len(u.out) + len(u.fua) }
 
 func (u *h264Unit) reset() {
 	u.out, u.fua, u.inFUA, u.key, u.sps, u.pps = nil, nil, false, false, nil, nil
@@ -260,6 +293,8 @@ type vp8Unit struct {
 	key   bool
 	pkt   codecs.VP8Packet
 }
+
+func (u *vp8Unit) size() int { return len(u.out) }
 
 func (u *vp8Unit) reset() { u.out, u.first, u.key = nil, false, false }
 

@@ -81,7 +81,7 @@ func benchDepacketize(b *testing.B, codec media.Codec, pl rtp.Payloader, frames 
 	b.SetBytes(int64(payload / len(raw)))
 
 	jb := newJitter(videoReorderWait, reorderPackets)
-	asm := newAssembler(codec)
+	asm := newAssembler(codec, nil)
 	now := time.Now()
 	out := 0
 	b.ReportAllocs()

@@ -3,6 +3,7 @@ package webrtc
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"testing"
 
 	"github.com/pion/rtp"
@@ -85,7 +86,7 @@ func TestH264AccessUnits(t *testing.T) {
 	pkts = append(pkts, packets(pl, 1200, 3000, &seq, annexB(sps, pps, idr))...) // STAP-A + FU-A
 	pkts = append(pkts, packets(pl, 1200, 6000, &seq, annexB(p1))...)            // single NAL
 	pkts = append(pkts, packets(pl, 1200, 9000, &seq, annexB(p2))...)            // single NAL
-	r := feed(newAssembler(media.H264), pkts, nil)
+	r := feed(newAssembler(media.H264, nil), pkts, nil)
 	if r.losses != 0 || len(r.frames) != 3 {
 		t.Fatalf("%d frames, %d losses; want 3 frames, no loss", len(r.frames), r.losses)
 	}
@@ -110,7 +111,7 @@ func TestH264LossDropsTheFrame(t *testing.T) {
 	frag := packets(pl, 1200, 3000, &seq, annexB(p1))
 	pkts = append(pkts, frag[0], frag[2]) // frag[1] lost: the jitter buffer says so on frag[2]
 	pkts = append(pkts, packets(pl, 1200, 6000, &seq, annexB(nal(nalSlice, 200)))...)
-	r := feed(newAssembler(media.H264), pkts, map[int]bool{len(pkts) - 2: true})
+	r := feed(newAssembler(media.H264, nil), pkts, map[int]bool{len(pkts) - 2: true})
 	if len(r.frames) != 2 || r.losses == 0 {
 		t.Fatalf("%d frames, %d losses; want the broken frame dropped and a loss reported", len(r.frames), r.losses)
 	}
@@ -125,7 +126,7 @@ func TestH264LostMarkerPacket(t *testing.T) {
 	a := packets(pl, 1200, 0, &seq, annexB(nal(nalSlice, 3000)))
 	b := packets(pl, 1200, 3000, &seq, annexB(nal(nalSlice, 100)))
 	pkts := append(a[:len(a)-1], b...) // the first frame's last packet is lost
-	r := feed(newAssembler(media.H264), pkts, map[int]bool{len(a) - 1: true})
+	r := feed(newAssembler(media.H264, nil), pkts, map[int]bool{len(a) - 1: true})
 	if len(r.frames) != 1 || r.frames[0].ts != 3000 || r.losses == 0 {
 		t.Fatalf("frames %d (want only the second), losses %d", len(r.frames), r.losses)
 	}
@@ -136,7 +137,7 @@ func TestH264LostFrameStart(t *testing.T) {
 	pl := &codecs.H264Payloader{}
 	a := packets(pl, 1200, 0, &seq, annexB(nal(nalIDR, 3000)))
 	// The first packet is lost: the rest cannot make a frame, however intact they look.
-	r := feed(newAssembler(media.H264), a[1:], map[int]bool{0: true})
+	r := feed(newAssembler(media.H264, nil), a[1:], map[int]bool{0: true})
 	if len(r.frames) != 0 || r.losses == 0 {
 		t.Fatalf("frames %d, losses %d: a frame without its first packet was kept", len(r.frames), r.losses)
 	}
@@ -155,7 +156,7 @@ func TestVP8Frames(t *testing.T) {
 	pkts = append(pkts, &rtp.Packet{Header: rtp.Header{SequenceNumber: seq, Timestamp: 0}}) // padding
 	seq++
 	pkts = append(pkts, packets(pl, 1200, 3000, &seq, inter)...)
-	r := feed(newAssembler(media.VP8), pkts, nil)
+	r := feed(newAssembler(media.VP8, nil), pkts, nil)
 	if r.losses != 0 || len(r.frames) != 2 {
 		t.Fatalf("%d frames, %d losses", len(r.frames), r.losses)
 	}
@@ -168,9 +169,67 @@ func TestVP8Frames(t *testing.T) {
 }
 
 func TestAudioPackets(t *testing.T) {
-	a := newAssembler(media.Opus)
+	a := newAssembler(media.Opus, nil)
 	f, lost := a.push(&rtp.Packet{Header: rtp.Header{Timestamp: 960}, Payload: []byte{0xfc, 1, 2}}, true)
 	if f == nil || !lost || f.ts != 960 || !bytes.Equal(f.data, []byte{0xfc, 1, 2}) {
 		t.Errorf("opus frame %+v lost %v", f, lost)
+	}
+}
+
+// A frame past MaxFrameBytes (a publisher that never sets the marker bit, or one huge frame)
+// is dropped as a loss, what it held is let go at once, and the frames after it come through.
+func TestOversizedFrameIsDropped(t *testing.T) {
+	for _, tc := range []struct {
+		codec media.Codec
+		pl    rtp.Payloader
+		frame func(size int) []byte
+	}{
+		{media.H264, &codecs.H264Payloader{}, func(size int) []byte { return annexB(nal(nalIDR, size)) }},
+		{media.VP8, &codecs.VP8Payloader{}, func(size int) []byte {
+			f := make([]byte, size) // P bit clear: a keyframe
+			return f
+		}},
+	} {
+		t.Run(fmt.Sprint(tc.codec), func(t *testing.T) {
+			var seq uint16
+			var pkts []*rtp.Packet
+			pkts = append(pkts, packets(tc.pl, 1200, 3000, &seq, tc.frame(MaxFrameBytes+100_000))...)
+			pkts = append(pkts, packets(tc.pl, 1200, 6000, &seq, tc.frame(50_000))...)
+			var told []int
+			a := newAssembler(tc.codec, func(size int) { told = append(told, size) })
+			va := a.(*videoAssembler)
+			var r result
+			biggest := 0
+			for _, p := range pkts {
+				f, lost := a.push(p, false)
+				biggest = max(biggest, va.unit.size())
+				if lost {
+					r.losses++
+				}
+				if f != nil {
+					r.frames = append(r.frames, f)
+				}
+			}
+			if len(told) != 1 || told[0] <= MaxFrameBytes {
+				t.Errorf("oversize told %v, want once with more than %d", told, MaxFrameBytes)
+			}
+			if biggest > MaxFrameBytes {
+				t.Errorf("the assembler held %d bytes, over the %d cap", biggest, MaxFrameBytes)
+			}
+			if r.losses != 1 || len(r.frames) != 1 || r.frames[0].ts != 6000 || !r.frames[0].key {
+				t.Fatalf("%d losses, frames %v; want the big frame lost and the next one whole", r.losses, r.frames)
+			}
+		})
+	}
+	// A frame that never ends (no marker) stays under the cap too.
+	a := newAssembler(media.H264, nil)
+	va := a.(*videoAssembler)
+	payload := append([]byte{0x7c, 0x05}, make([]byte, 1400)...) // FU-A middle fragments
+	a.push(&rtp.Packet{Header: rtp.Header{Timestamp: 1}, Payload: append([]byte{0x7c, 0x85}, make([]byte, 1400)...)}, false)
+	for i := range 20000 {
+		a.push(&rtp.Packet{Header: rtp.Header{SequenceNumber: uint16(i + 1), Timestamp: 1}, Payload: payload}, false)
+		if va.unit.size() > MaxFrameBytes {
+			t.Fatalf("packet %d: %d bytes held", i, va.unit.size())
+		}
 	}
 }

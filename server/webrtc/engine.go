@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,6 +20,9 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/logging"
 	pion "github.com/pion/webrtc/v4"
+
+	"github.com/streamrec/streamrec/internal/lograte"
+	"github.com/streamrec/streamrec/server/stream"
 )
 
 // Config sets up the WebRTC ingest.
@@ -36,7 +41,10 @@ type Config struct {
 	KeyframeInterval time.Duration
 	// ConnectTimeout: how long a publisher has to complete ICE and DTLS after the answer. Zero: 15 s.
 	ConnectTimeout time.Duration
-	Log            *slog.Logger
+	// MaxPending returns the most publishers negotiating at once (offer answered, media not yet
+	// flowing), read at each publish (max_pending_webrtc_sessions); nil or <= 0: no limit.
+	MaxPending func() int
+	Log        *slog.Logger
 }
 
 // Engine creates publishers' peer connections. Safe for concurrent use.
@@ -45,6 +53,8 @@ type Engine struct {
 	api *pion.API
 	mux ice.UDPMux // the shared port, or nil
 	log *slog.Logger
+
+	refusals *lograte.Limiter // publishers refused for MaxPending: a log line per address per minute
 
 	mu     sync.Mutex
 	pubs   map[*Publisher]struct{}
@@ -81,7 +91,8 @@ func New(cfg Config) (*Engine, error) {
 	se.SetNetworkTypes([]pion.NetworkType{pion.NetworkTypeUDP4, pion.NetworkTypeUDP6})
 	se.SetICETimeouts(5*time.Second, 10*time.Second, 2*time.Second)
 	se.LoggerFactory = quietLoggers{}
-	e := &Engine{cfg: cfg, log: cfg.Log.With("ingest", "webrtc"), pubs: map[*Publisher]struct{}{}}
+	e := &Engine{cfg: cfg, log: cfg.Log.With("ingest", "webrtc"), pubs: map[*Publisher]struct{}{},
+		refusals: lograte.New(time.Minute, 10_000)}
 	switch {
 	case cfg.PortFrom > 0 && cfg.PortFrom == cfg.PortTo:
 		mux, err := ice.NewMultiUDPMuxFromPort(cfg.PortFrom, ice.UDPMuxFromPortWithLoopback(),
@@ -158,14 +169,52 @@ func (e *Engine) formats() map[string]string {
 // ErrClosed refuses publishers once the engine is closed.
 var ErrClosed = errors.New("the WebRTC ingest is shut down")
 
+// ErrTooManyPending refuses a publisher while max_pending_webrtc_sessions others negotiate.
+var ErrTooManyPending = errors.New("too many WebRTC publishers are negotiating")
+
 func (e *Engine) add(p *Publisher) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
 		return ErrClosed
 	}
+	if max := e.maxPending(); max > 0 {
+		pending := 0
+		for q := range e.pubs {
+			if !q.ing.flowing.Load() {
+				pending++
+			}
+		}
+		if pending >= max {
+			return fmt.Errorf("%w: %d, the most allowed (max_pending_webrtc_sessions); try again later", ErrTooManyPending, pending)
+		}
+	}
 	e.pubs[p] = struct{}{}
 	return nil
+}
+
+func (e *Engine) maxPending() int {
+	if e.cfg.MaxPending == nil {
+		return 0
+	}
+	return e.cfg.MaxPending()
+}
+
+// refused logs a refused publisher, at most once per address per minute.
+func (e *Engine) refused(st *stream.Stream, err error) {
+	host := remoteHost(st.ID().SessionID)
+	if ok, hidden := e.refusals.Allow(host); ok {
+		st.Log().Warn("webrtc publish refused", "remote", host, "err", err, "refused_since_last_line", hidden)
+	}
+}
+
+// remoteHost is the client's address in a WCS session id ("/remote:port/local:port").
+func remoteHost(sessionID string) string {
+	remote, _, _ := strings.Cut(strings.TrimPrefix(sessionID, "/"), "/")
+	if host, _, err := net.SplitHostPort(remote); err == nil {
+		return host
+	}
+	return remote
 }
 
 func (e *Engine) forget(p *Publisher) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/streamrec/streamrec/recorder/media"
@@ -55,7 +56,8 @@ type ingest struct {
 	video     *trackIn  // nil: the publisher sends no video
 	audio     *trackIn  // nil: no audio
 	published bool
-	waitKey   bool // video: drop frames until a keyframe
+	flowing   atomic.Bool // published, readable without g.mu (the engine counts pending publishers)
+	waitKey   bool        // video: drop frames until a keyframe
 	asked     time.Time
 	firstAsk  time.Time // when the first keyframe was first awaited with media flowing
 	lastKey   time.Time
@@ -303,6 +305,7 @@ func (g *ingest) publish() {
 		}
 	}
 	g.published = true
+	g.flowing.Store(true)
 	g.st.Publish(tracks)
 }
 

@@ -13,6 +13,7 @@ import (
 	pion "github.com/pion/webrtc/v4"
 
 	"github.com/streamrec/streamrec/recorder/media"
+	"github.com/streamrec/streamrec/server/sdplimit"
 )
 
 // ErrNoCommonCodec is the SDK's ERROR_INFO.NO_COMMON_CODECS; the full reason says what was offered.
@@ -38,10 +39,17 @@ type offer struct {
 // record: H.264 (packetization-mode 1, constrained baseline 42e01f first) and VP8 for video as far
 // as record_formats maps them to a container, Opus (or G.711) for audio. An offer that sends a
 // kind of media in codecs we cannot record is refused with ErrNoCommonCodec and what it offered.
+// The offer's size and media sections are bounded (sdplimit) before anything else is done with it.
 func parseOffer(raw string, formats map[string]string) (*offer, error) {
+	if err := sdplimit.CheckSize(len(raw)); err != nil {
+		return nil, fmt.Errorf("SDP offer refused: %w", err)
+	}
 	var d sdp.SessionDescription
 	if err := d.UnmarshalString(raw); err != nil {
 		return nil, fmt.Errorf("malformed SDP offer: %w", err)
+	}
+	if err := sdplimit.CheckMedias(len(d.MediaDescriptions)); err != nil {
+		return nil, fmt.Errorf("SDP offer refused: %w", err)
 	}
 	o := &offer{}
 	for _, m := range d.MediaDescriptions {

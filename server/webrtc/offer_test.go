@@ -6,11 +6,13 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/streamrec/streamrec/server/sdplimit"
 )
 
 // chromeOffer is what Chromium's createOffer gives for a camera and a microphone (the Web SDK
 // sends it as is, without candidates).
-func chromeOffer(t *testing.T) string {
+func chromeOffer(t testing.TB) string {
 	t.Helper()
 	b, err := os.ReadFile("testdata/chrome-offer.sdp")
 	if err != nil {
@@ -136,5 +138,27 @@ func TestOfferAudioOnly(t *testing.T) {
 	}
 	if o.video != nil || o.audio == nil || o.audio.chosen.Name != "opus" {
 		t.Errorf("audio-only offer: %+v", o)
+	}
+}
+
+// An offer over sdplimit's bounds is refused before its sections are looked at.
+func TestOfferBounds(t *testing.T) {
+	chrome := chromeOffer(t)
+	formats := bothFormats
+	if _, err := parseOffer(chrome, formats); err != nil {
+		t.Fatalf("Chromium's offer: %v", err)
+	}
+	i := strings.Index(chrome, "m=")
+	extra := strings.Repeat("m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\n", sdplimit.MaxMedias-1)
+	for name, tc := range map[string]struct {
+		sdp  string
+		want error
+	}{
+		"MaxMedias+1 sections": {chrome + extra, sdplimit.ErrTooManyMedias}, // Chromium's two and MaxMedias-1 more
+		"too large":            {chrome[:i] + "a=x:" + strings.Repeat("y", sdplimit.MaxBytes) + "\r\n" + chrome[i:], sdplimit.ErrTooLarge},
+	} {
+		if _, err := parseOffer(tc.sdp, formats); !errors.Is(err, tc.want) {
+			t.Errorf("%s: %v, want %v", name, err, tc.want)
+		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	pion "github.com/pion/webrtc/v4"
 
 	"github.com/streamrec/streamrec/recorder/media"
+	"github.com/streamrec/streamrec/server/sdplimit"
 	"github.com/streamrec/streamrec/server/stream"
 )
 
@@ -72,6 +73,9 @@ func (e *Engine) Publish(st *stream.Stream, offerSDP string) (*Publisher, string
 	}
 	off, err := parseOffer(offerSDP, e.formats())
 	if err != nil {
+		if errors.Is(err, sdplimit.ErrTooLarge) || errors.Is(err, sdplimit.ErrTooManyMedias) {
+			e.refused(st, err)
+		}
 		if errors.Is(err, ErrNoCommonCodec) {
 			return fail(err.Error(), err)
 		}
@@ -86,6 +90,9 @@ func (e *Engine) Publish(st *stream.Stream, offerSDP string) (*Publisher, string
 	p.ing = newIngest(st, log, p.requestKeyframe, p.End, e.cfg.KeyframeInterval)
 	if err := e.add(p); err != nil {
 		pc.Close()
+		if errors.Is(err, ErrTooManyPending) {
+			e.refused(st, err)
+		}
 		return fail("Failed by error: "+err.Error(), err)
 	}
 	answer, err := p.negotiate(offerSDP)
@@ -253,7 +260,14 @@ func (p *Publisher) readRTP(t *pion.TrackRemote, kind media.Kind, codec media.Co
 		wait = videoReorderWait
 	}
 	jb := newJitter(wait, reorderPackets)
-	asm := newAssembler(codec)
+	oversized := false
+	asm := newAssembler(codec, func(size int) {
+		if !oversized { // once per track: a publisher that does it does it to every frame
+			oversized = true
+			p.log.Warn("video frame dropped: it grew past the reassembly cap; asking for a keyframe",
+				"kind", kind.String(), "bytes", size, "max", MaxFrameBytes)
+		}
+	})
 	pt := t.PayloadType()
 	first, otherPT, failures := true, false, 0
 	drain := func(now time.Time) {
