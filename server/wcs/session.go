@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"time"
@@ -203,9 +204,17 @@ func (se *session) send(message string, data ...any) {
 	}
 }
 
+// warnRefused logs a refusal, once a minute per client address (with the count kept quiet).
+func (se *session) warnRefused(msg string, args ...any) {
+	host, _, _ := net.SplitHostPort(se.conn.RemoteAddr().String())
+	if ok, hidden := se.srv.refusals.Allow(host); ok {
+		se.log.Warn(msg, append(args, "refusedSinceLastLine", hidden)...)
+	}
+}
+
 // fail answers a frame that cannot be handled; the connection stays open.
 func (se *session) fail(apiMethod, info string) {
-	se.log.Warn("signalling request refused", "message", apiMethod, "info", info)
+	se.warnRefused("signalling request refused", "message", apiMethod, "info", info)
 	var m any
 	if apiMethod != "" {
 		m = apiMethod
@@ -335,7 +344,7 @@ func (se *session) parseStream(method string, obj json.RawMessage) (streamMsg, b
 
 // streamFailed tells the client its stream failed, for a stream the registry never held.
 func (se *session) streamFailed(m streamMsg, published bool, info string) {
-	se.log.Warn("stream refused", "stream", m.Name, "mediaSessionId", m.MediaSessionID, "info", info)
+	se.warnRefused("stream refused", "stream", m.Name, "mediaSessionId", m.MediaSessionID, "info", info)
 	se.send("notifyStreamStatusEvent", map[string]any{
 		"mediaSessionId": m.MediaSessionID, "name": m.Name, "published": published,
 		"status": stream.StatusFailed, "info": info, "record": false,

@@ -18,6 +18,7 @@ import (
 	"github.com/gofiber/contrib/websocket"
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/streamrec/streamrec/internal/lograte"
 	"github.com/streamrec/streamrec/server/stream"
 	"github.com/streamrec/streamrec/server/webrtc"
 )
@@ -67,6 +68,9 @@ type Server struct {
 	log   *slog.Logger
 	app   *fiber.App
 	unsub func()
+	// refusals logs refused frames and streams once a minute per client address: one client
+	// sending bad frames in a loop cannot flood the log.
+	refusals *lograte.Limiter
 
 	mu        sync.Mutex
 	sessions  map[*session]struct{}
@@ -87,7 +91,8 @@ func New(cfg Config) *Server {
 	if cfg.PingInterval <= 0 {
 		cfg.PingInterval = DefaultPingInterval
 	}
-	s := &Server{cfg: cfg, log: cfg.Log.With("signalling", "wcs"), sessions: map[*session]struct{}{}, byID: map[string]*session{}}
+	s := &Server{cfg: cfg, log: cfg.Log.With("signalling", "wcs"), sessions: map[*session]struct{}{}, byID: map[string]*session{},
+		refusals: lograte.New(time.Minute, 10_000)}
 	s.app = fiber.New(fiber.Config{DisableStartupMessage: true, ReadTimeout: upgradeTimeout})
 	s.app.Use(func(c *fiber.Ctx) error {
 		if !websocket.IsWebSocketUpgrade(c) {

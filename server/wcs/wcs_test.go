@@ -27,11 +27,13 @@ type env struct {
 	t   *testing.T
 	reg *stream.Registry
 	url string
+	log *testWriter
 }
 
 func start(t *testing.T, ping time.Duration, portFrom, portTo int) *env {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(testWriter{t}, nil))
+	w := &testWriter{t: t}
+	log := slog.New(slog.NewTextHandler(w, nil))
 	settings := conf.Defaults()
 	reg := stream.New(stream.Config{Settings: func() *conf.Settings { return settings }, Dir: t.TempDir(), Log: log})
 	engine, err := webrtc.New(webrtc.Config{PortFrom: portFrom, PortTo: portTo, Log: log, ConnectTimeout: 30 * time.Second})
@@ -49,14 +51,35 @@ func start(t *testing.T, ping time.Duration, portFrom, portTo int) *env {
 		srv.Close()
 		engine.Close()
 	})
-	return &env{t: t, reg: reg, url: "ws://" + ln.Addr().String()}
+	return &env{t: t, reg: reg, url: "ws://" + ln.Addr().String(), log: w}
 }
 
-type testWriter struct{ t *testing.T }
+// testWriter passes the server's log to the test's, and counts lines holding a text.
+type testWriter struct {
+	t     *testing.T
+	mu    sync.Mutex
+	lines []string
+}
 
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
+func (w *testWriter) Write(p []byte) (int, error) {
+	line := strings.TrimRight(string(p), "\n")
+	w.mu.Lock()
+	w.lines = append(w.lines, line)
+	w.mu.Unlock()
+	w.t.Log(line)
 	return len(p), nil
+}
+
+func (w *testWriter) count(text string) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for _, l := range w.lines {
+		if strings.Contains(l, text) {
+			n++
+		}
+	}
+	return n
 }
 
 // client is a plain WebSocket client speaking the protocol by hand.
@@ -243,6 +266,19 @@ func TestBadFramesGetFailAndKeepTheSocket(t *testing.T) {
 	c.send("pushLogs", map[string]any{"logs": "..."})
 	c.send("sendStreamEvent", map[string]any{"mediaSessionId": "x", "type": "audioMuted"})
 	c.alive()
+}
+
+// A client sending bad frames in a loop gets "fail" for each, but one log line a minute.
+func TestRefusalsLoggedOnceAMinute(t *testing.T) {
+	e := start(t, 0, 0, 0)
+	c := e.dial("/")
+	for range 20 {
+		c.raw([]byte(`{"data":[{}]}`))
+		c.wantFail(`"message"`)
+	}
+	if n := e.log.count("signalling request refused"); n != 1 {
+		t.Errorf("20 refused frames gave %d log lines, want 1", n)
+	}
 }
 
 // answerPorts returns the ports of the answer's UDP candidates.
