@@ -165,3 +165,26 @@ func TestTimelineThreshold(t *testing.T) {
 		t.Fatalf("got %v cuts %v", out, cuts)
 	}
 }
+
+// A publisher that sends 3 s ahead at start (a burst), then in real time, and whose audio
+// jumps 9.9 s at each frame from 1 s on, in the burst already: the audio stays beside the video
+// (within a video frame, two audio frames may get the same time), not at the wall clock's time,
+// 3 s behind.
+func TestTimelineJumpsInBurstStayWithStream(t *testing.T) {
+	in := av(8, func(i int) time.Duration { return -min(time.Duration(i)*20*ms, 3*time.Second) })
+	honest := make([]time.Duration, len(in))
+	n := 0
+	for i := range in {
+		honest[i] = in[i].dts
+		if in[i].track == 1 && in[i].dts >= time.Second {
+			n++
+			in[i].dts += time.Duration(n) * 9900 * ms
+		}
+	}
+	out, cuts := run(in)
+	for i, f := range in {
+		if d := out[i] - honest[i]; d < -40*ms || d > 40*ms {
+			t.Fatalf("frame %d (track %d, sent %v): %v, want %v within a video frame (cut %v)", i, f.track, f.dts, out[i], honest[i], cuts[i])
+		}
+	}
+}
