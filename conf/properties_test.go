@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/streamrec/streamrec/internal/fuzzmem"
 )
 
 // syntaxCases are property files and what java.util.Properties.load gives for them.
@@ -336,41 +338,76 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("record_rotation=10M\nrecord_audio_codec_sample_rate=abc\n"), "\\u12")
 	f.Add([]byte("a=\\uD83D\nb=\xff\xfe"), "é")
 	f.Fuzz(func(t *testing.T, data []byte, value string) {
-		// Never panics; errors only as *ValidationError.
-		if _, err := Parse(bytes.NewReader(data)); err != nil {
-			if _, ok := err.(*ValidationError); !ok {
-				t.Fatalf("error of type %T: %v", err, err)
-			}
+		fuzzmem.Check(t, func() { checkParse(t, data, value) })
+	})
+}
+
+// checkParse is FuzzParse's property for one file and one value.
+func checkParse(t *testing.T, data []byte, value string) {
+	// Never panics; errors only as *ValidationError.
+	if _, err := Parse(bytes.NewReader(data)); err != nil {
+		if _, ok := err.(*ValidationError); !ok {
+			t.Fatalf("error of type %T: %v", err, err)
 		}
-		// Writing back unchanged gives the same bytes.
-		doc, _ := parseDocument(data)
-		if out := doc.render(nil, nil); !bytes.Equal(out, data) {
-			t.Fatalf("render changed %q into %q", data, out)
+	}
+	// Writing back unchanged gives the same bytes.
+	doc, _ := parseDocument(data)
+	if out := doc.render(nil, nil); !bytes.Equal(out, data) {
+		t.Fatalf("render changed %q into %q", data, out)
+	}
+	// Rewriting the last entry with any value reads that value back, leaving the others.
+	if len(doc.entries) == 0 || !utf8.ValidString(value) {
+		return
+	}
+	before, _ := doc.values()
+	key := doc.entries[len(doc.entries)-1].key
+	out := doc.render(map[string]string{key: value}, nil)
+	doc2, errs := parseDocument(out)
+	if len(errs) > 0 {
+		return // a malformed escape elsewhere in the file
+	}
+	if utf8.Valid(data) != utf8.Valid(out) {
+		// A Latin-1 file whose only non-UTF-8 bytes were in the replaced value is read
+		// as UTF-8 afterwards; Update refuses such a save (its read-back check fails).
+		return
+	}
+	after, _ := doc2.values()
+	if after[key] != value {
+		t.Fatalf("set %q = %q in %q: got %q from %q", key, value, data, after[key], out)
+	}
+	for k, v := range before {
+		if k != key && after[k] != v {
+			t.Fatalf("setting %q changed %q from %q to %q (in %q → %q)", key, k, v, after[k], data, out)
 		}
-		// Rewriting the last entry with any value reads that value back, leaving the others.
-		if len(doc.entries) == 0 || !utf8.ValidString(value) {
+	}
+}
+
+// FuzzEscape: any key and value, written with the escapes the file writer uses, read back
+// as exactly that key and value, as UTF-8 and as ISO-8859-1 (the output is ASCII).
+func FuzzEscape(f *testing.F) {
+	for _, c := range syntaxCases {
+		f.Add(c.in, "v")
+	}
+	f.Add("#key", "=value")
+	f.Add("a b:c=d", " lead\tab\t\u00e9")
+	f.Add("!\u0000", "\r\n\f")
+	f.Add("ключ", "😀 trailing \\")
+	f.Fuzz(func(t *testing.T, key, value string) {
+		if key == "" || !utf8.ValidString(key) || !utf8.ValidString(value) {
 			return
 		}
-		before, _ := doc.values()
-		key := doc.entries[len(doc.entries)-1].key
-		out := doc.render(map[string]string{key: value}, nil)
-		doc2, errs := parseDocument(out)
-		if len(errs) > 0 {
-			return // a malformed escape elsewhere in the file
-		}
-		if utf8.Valid(data) != utf8.Valid(out) {
-			// A Latin-1 file whose only non-UTF-8 bytes were in the replaced value is read
-			// as UTF-8 afterwards; Update refuses such a save (its read-back check fails).
-			return
-		}
-		after, _ := doc2.values()
-		if after[key] != value {
-			t.Fatalf("set %q = %q in %q: got %q from %q", key, value, data, after[key], out)
-		}
-		for k, v := range before {
-			if k != key && after[k] != v {
-				t.Fatalf("setting %q changed %q from %q to %q (in %q → %q)", key, k, v, after[k], data, out)
+		fuzzmem.Check(t, func() {
+			line := escapeKey(key) + "=" + escapeValue(value, false)
+			if !isASCII(line) {
+				t.Fatalf("%q = %q written as %q: not ASCII", key, value, line)
 			}
-		}
+			doc, errs := parseDocument([]byte(line + "\n"))
+			if len(errs) > 0 || len(doc.entries) != 1 {
+				t.Fatalf("%q = %q written as %q: %d entries, errors %v", key, value, line, len(doc.entries), errs)
+			}
+			if e := doc.entries[0]; e.key != key || e.value != value {
+				t.Fatalf("%q = %q written as %q reads back as %q = %q", key, value, line, e.key, e.value)
+			}
+		})
 	})
 }

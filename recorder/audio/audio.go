@@ -22,6 +22,12 @@
 //     boundary and the output timestamps jump to the new input time (encoding minutes of
 //     silence in one call would stall the recorder).
 //
+// Silence costs CPU without costing the publisher a byte, so it is also bounded by the wall
+// clock: in all, a transcoder encodes at most MaxSilence more silence than the real time that
+// passed since its first frame. A gap past that budget re-anchors too. (The stream's
+// timeline already replaces jumps by the wall-clock time between frames; this bounds what a
+// publisher stepping just under that threshold at each frame could still cost.)
+//
 // A frame whose DTS is not after the previous frame's, or that starts more than
 // ResyncThreshold before its expected time (its audio would overlap what was already
 // produced), is skipped without error.
@@ -97,6 +103,11 @@ type Transcoder struct {
 	inBase    time.Duration
 	inSamples int64
 	inRate    int64
+
+	// Silence budget: silenced is the silence encoded since wallStart (the first frame).
+	now       func() time.Time
+	wallStart time.Time
+	silenced  time.Duration
 
 	// Output clock: encoder positions (output samples) from segs[i].pos on are at
 	// segs[i].at + (pos - segs[i].pos)/rate. A new segment starts at each re-anchoring.
@@ -198,6 +209,7 @@ func NewTranscoder(in media.Track, out media.Codec, outRate, outChannels int) (*
 			Channels:   int(c.enc.ch_layout.nb_channels),
 		},
 		rate: int64(c.enc.sample_rate),
+		now:  time.Now,
 	}
 	if n := int(c.enc.extradata_size); n > 0 {
 		t.out.Config = C.GoBytes(unsafe.Pointer(c.enc.extradata), C.int(n))
@@ -253,6 +265,8 @@ func (t *Transcoder) Transcode(in media.Frame) ([]media.Frame, error) {
 			return nil, nil // overlaps audio already produced: drop
 		case gap > MaxSilence:
 			align = true
+		case gap > ResyncThreshold && !t.silenceAllowed(gap):
+			align = true // beyond the wall clock's budget
 		case gap > ResyncThreshold:
 			silence = durationToSamples(gap, t.rate)
 		}
@@ -267,6 +281,7 @@ func (t *Transcoder) Transcode(in media.Frame) ([]media.Frame, error) {
 			t.inBase, t.inSamples = in.DTS, 0
 		} else {
 			t.addInput(silence, t.rate)
+			t.silenced += gap
 		}
 	}
 	if t.c.decoded > 0 {
@@ -274,6 +289,7 @@ func (t *Transcoder) Transcode(in media.Frame) ([]media.Frame, error) {
 			t.anchored = true
 			t.segs = append(t.segs[:0], segment{pos: 0, at: in.DTS})
 			t.inBase, t.inSamples, t.inRate = in.DTS, 0, int64(t.c.decoded_rate)
+			t.wallStart = t.now()
 		}
 		t.addInput(int64(t.c.decoded), int64(t.c.decoded_rate))
 	}
@@ -348,6 +364,12 @@ func (t *Transcoder) timeOf(pos int64) time.Duration {
 		s = seg
 	}
 	return s.at + samplesToDuration(pos-s.pos, t.rate)
+}
+
+// silenceAllowed tells whether filling a gap with silence keeps the silence encoded within
+// MaxSilence of the wall-clock time since the first frame.
+func (t *Transcoder) silenceAllowed(gap time.Duration) bool {
+	return t.silenced+gap <= t.now().Sub(t.wallStart)+MaxSilence
 }
 
 // expected is where the next input frame should start by the input's sample count.

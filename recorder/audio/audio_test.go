@@ -356,6 +356,39 @@ func TestGapReanchors(t *testing.T) {
 	checkTone(t, s, 48000, 2.2, 4.4)
 }
 
+// TestSilenceBoundedByWallClock: a publisher whose timestamps step 900 ms ahead at each
+// 20 ms frame (just under the stream timeline's threshold), all arriving at the same instant:
+// the transcoder encodes at most MaxSilence of silence beyond the wall-clock time that passed,
+// then re-anchors instead of filling.
+func TestSilenceBoundedByWallClock(t *testing.T) {
+	src := opus(t)
+	var in []media.Frame
+	for i, f := range src.frames[:100] {
+		f.DTS = time.Duration(i) * (900*time.Millisecond + src.durs[i])
+		f.PTS = f.DTS
+		in = append(in, f)
+	}
+	tr, err := NewTranscoder(src.track, media.AAC, 48000, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	frozen := time.Now()
+	tr.now = func() time.Time { return frozen } // no wall-clock time passes
+	frames := transcodeAll(t, tr, in)
+	checkFrames(t, frames)
+	encoded := samplesToDuration(int64(len(frames))*1024, 48000)
+	audio := time.Duration(len(in)) * 20 * time.Millisecond
+	// 2 s of audio and 10 s of silence (plus an AAC frame of padding at each re-anchoring),
+	// not the 90 s the timestamps ask for.
+	if encoded > audio+MaxSilence+time.Duration(len(in))*22*time.Millisecond {
+		t.Errorf("%v encoded for %v of audio: the silence is not bounded by the wall clock", encoded, audio)
+	}
+	if end := frames[len(frames)-1].DTS; end < in[len(in)-1].DTS {
+		t.Errorf("output ends at %v, before the last input frame (%v): it must follow the input's time", end, in[len(in)-1].DTS)
+	}
+}
+
 // TestFollowsInputClock: when the input's timestamps run faster or slower than its sample
 // count (21 or 19 ms per 20 ms packet), the output keeps to the input's clock within
 // ResyncThreshold (silence is added, or late frames dropped) instead of drifting 250 ms.

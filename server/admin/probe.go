@@ -31,7 +31,10 @@ type Track struct {
 	Channels   int    `json:"channels,omitempty"`
 }
 
-// maxHeader bounds what probing reads: a moov or the WebM headers above it are not media.
+// maxHeader bounds what probing reads, in all: a moov or the WebM headers above the first
+// Cluster are not media. Probing never allocates more than the file holds either, so a cut or
+// hostile file costs at most this much memory, and a bounded number of reads (64 top-level
+// boxes or elements).
 const maxHeader = 4 << 20
 
 // Probe reads the container headers of a recording file.
@@ -41,12 +44,16 @@ func Probe(path string) MediaInfo {
 		return MediaInfo{Problem: err.Error()}
 	}
 	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return MediaInfo{Problem: err.Error()}
+	}
 	var info MediaInfo
 	switch strings.ToLower(path[strings.LastIndexByte(path, '.')+1:]) {
 	case "mp4":
-		err = probeMP4(f, &info)
+		err = probeMP4(f, st.Size(), &info)
 	case "webm":
-		err = probeWebM(f, &info)
+		err = probeWebM(f, st.Size(), &info)
 	default:
 		err = errors.New("not a recording")
 	}
@@ -60,8 +67,9 @@ func Probe(path string) MediaInfo {
 
 var mp4Epoch = time.Date(1904, 1, 1, 0, 0, 0, 0, time.UTC)
 
-// probeMP4 walks the top-level boxes to moov (fragmented recordings have it up front) and reads it.
-func probeMP4(r io.ReaderAt, info *MediaInfo) error {
+// probeMP4 walks the top-level boxes of a file of fileSize bytes to moov (fragmented
+// recordings have it up front) and reads it.
+func probeMP4(r io.ReaderAt, fileSize int64, info *MediaInfo) error {
 	var off int64
 	for range 64 {
 		var h [16]byte
@@ -86,6 +94,9 @@ func probeMP4(r io.ReaderAt, info *MediaInfo) error {
 		if typ == "moov" {
 			if size == 0 || size > maxHeader {
 				return errors.New("mp4: moov box too large")
+			}
+			if size > fileSize-off {
+				return errors.New("mp4: truncated moov box")
 			}
 			moov := make([]byte, size-hdr)
 			if _, err := r.ReadAt(moov, off+hdr); err != nil {
@@ -274,8 +285,9 @@ const (
 
 var webmEpoch = time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)
 
-// probeWebM reads the EBML header and the Segment's children up to the first Cluster.
-func probeWebM(r io.ReaderAt, info *MediaInfo) error {
+// probeWebM reads the EBML header and the Segment's children up to the first Cluster, of a
+// file of fileSize bytes.
+func probeWebM(r io.ReaderAt, fileSize int64, info *MediaInfo) error {
 	head := make([]byte, 64<<10)
 	n, err := r.ReadAt(head, 0)
 	if n == 0 {
@@ -296,6 +308,7 @@ func probeWebM(r io.ReaderAt, info *MediaInfo) error {
 	off += int64(hl)
 	timescale := uint64(1000000)
 	var rawDur float64
+	budget := uint64(maxHeader) // header bytes left to read
 	for range 64 {
 		n, _ := r.ReadAt(h[:], off)
 		id, size, hl, ok := ebmlElement(h[:n])
@@ -307,9 +320,13 @@ func probeWebM(r io.ReaderAt, info *MediaInfo) error {
 		}
 		switch id {
 		case ebmlInfo, ebmlTracks:
-			if size > maxHeader {
-				return errors.New("webm: header element too large")
+			if size > budget {
+				return errors.New("webm: header elements too large")
 			}
+			if size > uint64(max(0, fileSize-off-int64(hl))) {
+				return errors.New("webm: truncated header")
+			}
+			budget -= size
 			body := make([]byte, size)
 			if _, err := r.ReadAt(body, off+int64(hl)); err != nil {
 				return errors.New("webm: truncated header")
@@ -335,8 +352,8 @@ func probeWebM(r io.ReaderAt, info *MediaInfo) error {
 		}
 		off += int64(hl) + int64(size)
 	}
-	if rawDur > 0 && !math.IsInf(rawDur, 0) && !math.IsNaN(rawDur) {
-		info.Duration = rawDur * float64(timescale) / 1e9
+	if d := rawDur * float64(timescale) / 1e9; d > 0 && !math.IsInf(d, 0) { // NaN is not > 0
+		info.Duration = d
 	}
 	return nil
 }
