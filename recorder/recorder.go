@@ -98,8 +98,9 @@ type File struct {
 	Start, End     time.Time
 	StreamName     string
 	MediaSessionID string
-	// Err is why the file ended early, "" for a clean finish: a write error (a full disk) cut
-	// it short. It is complete and plays, up to its last complete fragment.
+	// Err is why the recording ended early with this file, "" for a clean finish: a write error
+	// (a full disk) cut the file short, or kept the next part from being created. The file is
+	// complete and plays, up to its last complete fragment.
 	Err string
 }
 

@@ -96,3 +96,26 @@ func TestWriteErrorAnnouncedWithIt(t *testing.T) {
 		})
 	}
 }
+
+// TestRotationFailureMarksLastPart: when the next part cannot be created (a full disk), the
+// part before it is whole, but the recording ends with it: it is announced with the error.
+func TestRotationFailureMarksLastPart(t *testing.T) {
+	w, parts := rotatingWriter(t)
+	var got []File
+	w.r.opts.OnFile = func(f File) { got = append(got, f) }
+	create := w.p.create
+	w.p.create = func(f *os.File, tracks []media.Track) (container, error) {
+		if len(*parts) == 1 {
+			return nil, errFull
+		}
+		return create(f, tracks)
+	}
+	for i := range 90 {
+		ts := time.Duration(i) * time.Second / 30
+		w.frame(media.Frame{Track: 0, DTS: ts, PTS: ts, Key: i%30 == 0, Data: []byte{1}})
+	}
+	w.finish()
+	if len(got) != 1 || !strings.Contains(got[0].Err, "no space left on device") {
+		t.Fatalf("announced %+v, want the first part with the error that kept the second from starting", got)
+	}
+}

@@ -481,14 +481,19 @@ func (w *writer) finishPart(p *part) {
 		Start: p.start, End: end,
 		StreamName: w.r.opts.Values.StreamName, MediaSessionID: w.r.opts.Values.MediaSessionID,
 	}
-	if err != nil {
+	switch {
+	case err != nil:
 		// The container cut the file back to its last complete fragment: it plays, but is short.
 		f.Err = err.Error()
+	case w.err != nil:
+		// The file is whole, but the recording ends with it: the next part could not be created,
+		// or failed before its first fragment (and is removed).
+		f.Err = w.err.Error()
 	}
 	w.r.addFinished(f, p.name)
-	if err != nil {
+	if f.Err != "" {
 		w.r.opts.Log.Error("recording file ended by a write error", "file", name, "part", p.num,
-			"duration", duration.Round(time.Millisecond), "bytes", size, "err", err)
+			"duration", duration.Round(time.Millisecond), "bytes", size, "err", f.Err)
 	} else {
 		w.r.opts.Log.Info("recording file finished", "file", name, "part", p.num,
 			"duration", duration.Round(time.Millisecond), "bytes", size)

@@ -45,16 +45,46 @@ func hookEnv(t *testing.T, path string) map[string]string {
 	return out
 }
 
+// waitHooks waits until the hook has run for every recording in records, and returns what each
+// run saw (hookEnv).
+func waitHooks(t *testing.T, e *st.Env, hookOut string) map[string]string {
+	t.Helper()
+	var env map[string]string
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		env = hookEnv(t, hookOut)
+		missing := false
+		for _, name := range e.RecordFiles() {
+			_, ok := env[name]
+			missing = missing || (strings.HasSuffix(name, ".mp4") && !ok)
+		}
+		if !missing {
+			return env
+		}
+	}
+	t.Fatalf("the hook did not run for every file of %v: %v", e.RecordFiles(), env)
+	return nil
+}
+
 // The records disk fills up under four RTMP recordings: each file ends at its last complete
 // fragment and decodes clean with its real duration; each is announced with its error (REST
 // recordError while publishing, the hook's STREAMREC_ERROR); a recording asked for on the full
 // disk is refused, saying so; the server stays up. Once space is freed the four streams resume
 // recording by themselves, each into a new file, and a new publication records normally.
-func TestFullDiskLeavesPlayableFiles(t *testing.T) {
+func TestFullDiskLeavesPlayableFiles(t *testing.T) { fullDisk(t, "") }
+
+// The same with rotation (parts of 3 s): the part being written when the disk fills ends with
+// the error (or, when it had no complete fragment yet, is deleted), the parts before it are
+// complete, and the resumed recording rotates on.
+func TestFullDiskRotatedParts(t *testing.T) { fullDisk(t, "3") }
+
+func fullDisk(t *testing.T, rotation string) {
 	hookOut := filepath.Join(t.TempDir(), "hooks.txt") // off the full disk
 	script := writeScript(t, `echo "$STREAMREC_FILE|$STREAMREC_ERROR" >> "`+hookOut+`"`+"\n")
 	settings := maps.Clone(st.BystanderSettings)
 	settings["on_record_hook_script"] = script
+	if rotation != "" {
+		settings["record_rotation"] = rotation
+	}
 	e := st.Start(t, settings)
 	// Room to start (the minimum is 64 MB), then a ballast fills it up.
 	tmpfs.Mount(t, e.Records, recorder.MinFreeSpace+32<<20)
@@ -69,7 +99,7 @@ func TestFullDiskLeavesPlayableFiles(t *testing.T) {
 	for _, n := range names {
 		e.WaitStream(n, "PUBLISHING", 15*time.Second)
 	}
-	time.Sleep(3 * time.Second) // a few fragments each
+	time.Sleep(4 * time.Second) // a few fragments each (and a rotated part)
 	ballast := tmpfs.Fill(t, e.Records, 1<<20)
 	filled := time.Now()
 	for _, n := range names {
@@ -97,7 +127,7 @@ func TestFullDiskLeavesPlayableFiles(t *testing.T) {
 	for _, n := range names {
 		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 			s := e.WaitStream(n, "PUBLISHING", time.Second)
-			if s.Recording && s.RecordName == n+"_2.mp4" && s.RecordError == "" {
+			if s.Recording && strings.HasPrefix(s.RecordName, n+"_2") && s.RecordError == "" {
 				break
 			}
 			if time.Now().After(deadline) {
@@ -115,46 +145,68 @@ func TestFullDiskLeavesPlayableFiles(t *testing.T) {
 		e.WaitGone(n, 15*time.Second)
 	}
 
-	// Every file left plays, has its real duration, and was announced with its error.
-	waitRuns(t, e, 2*len(names), 30*time.Second)
-	env := hookEnv(t, hookOut)
+	// Every file left plays and has its real duration; the one the disk cut short was announced
+	// with the error, every other one as complete.
+	env := waitHooks(t, e, hookOut)
 	runs := map[string]string{}
 	for _, r := range e.Server.Hooks.Recent() {
 		runs[filepath.Base(r.File)] = r.FileError
 	}
 	for _, n := range names {
-		name := n + ".mp4"
-		path := filepath.Join(e.Records, name)
-		if out := st.Decodes(t, path); out != "" {
-			t.Errorf("%s: ffmpeg reports problems decoding it:\n%s", name, out)
+		var before, resumed []string
+		for _, name := range e.RecordFiles() {
+			switch {
+			case name == n+".mp4" || strings.HasPrefix(name, n+"-"):
+				before = append(before, name)
+			case strings.HasPrefix(name, n+"_2"):
+				resumed = append(resumed, name)
+			}
 		}
-		p := st.ProbeFile(t, path)
-		if d := p.Duration(); d < 2 || d > float64(src.Seconds) {
-			t.Errorf("%s: duration %.3f s, want the seconds recorded before the disk filled", name, d)
+		var cut []string
+		var span, spanResumed float64
+		for _, name := range append(before, resumed...) {
+			path := filepath.Join(e.Records, name)
+			if out := st.Decodes(t, path); out != "" {
+				t.Errorf("%s: ffmpeg reports problems decoding it:\n%s", name, out)
+			}
+			d := st.ProbeFile(t, path).Duration()
+			if d <= 0 {
+				t.Errorf("%s: duration %.3f s", name, d)
+			}
+			msg, ok := env[name]
+			if !ok {
+				t.Errorf("%s: the hook did not run", name)
+			}
+			if msg != runs[name] {
+				t.Errorf("%s: STREAMREC_ERROR=%q, but the hook run says %q", name, msg, runs[name])
+			}
+			if strings.HasPrefix(name, n+"_2") {
+				spanResumed += d
+				if msg != "" {
+					t.Errorf("%s: resumed after space came back, but the hook saw STREAMREC_ERROR=%q", name, msg)
+				}
+				continue
+			}
+			span += d
+			if msg != "" {
+				if !strings.Contains(msg, "no space left on device") {
+					t.Errorf("%s: STREAMREC_ERROR=%q, want the write error", name, msg)
+				}
+				cut = append(cut, name)
+			}
 		}
-		if msg, ok := env[name]; !ok || !strings.Contains(msg, "no space left on device") {
-			t.Errorf("%s: the hook saw STREAMREC_ERROR=%q (ran: %v), want the write error", name, msg, ok)
+		// A rotated part the disk filled up before its first fragment holds nothing and is deleted:
+		// then the part before it (complete) is the last, announced as complete.
+		if (len(cut) == 0 && rotation == "") || len(cut) > 1 || (len(cut) == 1 && cut[0] != before[len(before)-1]) || span < 3 || spanResumed < 2 {
+			t.Errorf("%s: %v (%.2f s) before the disk filled, %v (%.2f s) after: want at least 3 s and 2 s, and a file with the write error; cut short: %v",
+				n, before, span, resumed, spanResumed, cut)
 		}
-		if !strings.Contains(runs[name], "no space left on device") {
-			t.Errorf("%s: hook run fileError %q", name, runs[name])
-		}
-		t.Logf("%s: %.2f s, %s video frames", name, p.Duration(), p.Video(t).Frames)
-
-		// The resumed part: complete, without an error.
-		name = n + "_2.mp4"
-		path = filepath.Join(e.Records, name)
-		if out := st.Decodes(t, path); out != "" {
-			t.Errorf("%s: ffmpeg reports problems decoding it:\n%s", name, out)
-		}
-		if d := st.ProbeFile(t, path).Duration(); d < 2 {
-			t.Errorf("%s: duration %.3f s, want the seconds recorded after space came back", name, d)
-		}
-		if msg, ok := env[name]; !ok || msg != "" {
-			t.Errorf("%s: the hook saw STREAMREC_ERROR=%q (ran: %v), want it empty", name, msg, ok)
-		}
+		t.Logf("%s: %v (%.2f s; cut short: %v), resumed: %v (%.2f s)", n, before, span, cut, resumed, spanResumed)
 	}
-	if _, err := os.Stat(filepath.Join(e.Records, "late.mp4")); err == nil {
-		t.Error("the refused recording left a file")
+	for _, name := range e.RecordFiles() {
+		if strings.HasPrefix(name, "late") {
+			t.Errorf("the refused recording left %s", name)
+		}
 	}
 
 	// A new publication records normally.
@@ -165,9 +217,10 @@ func TestFullDiskLeavesPlayableFiles(t *testing.T) {
 		t.Fatalf("ffmpeg: %v\n%s", err, out)
 	}
 	e.WaitGone("after", 15*time.Second)
-	st.CheckComplete(t, filepath.Join(e.Records, "after.mp4"), after)
-	waitRuns(t, e, 2*len(names)+1, 30*time.Second)
-	if msg, ok := hookEnv(t, hookOut)["after.mp4"]; !ok || msg != "" {
+	if rotation == "" {
+		st.CheckComplete(t, filepath.Join(e.Records, "after.mp4"), after)
+	}
+	if msg, ok := waitHooks(t, e, hookOut)["after.mp4"]; rotation == "" && (!ok || msg != "") {
 		t.Errorf("after.mp4: the hook saw STREAMREC_ERROR=%q (ran: %v), want it empty", msg, ok)
 	}
 }
