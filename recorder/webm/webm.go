@@ -440,7 +440,7 @@ func (w *Writer) write(p []byte) error {
 	n, err := w.f.WriteAt(p, w.base+w.pos)
 	w.pos += int64(n)
 	if err != nil {
-		w.err = fmt.Errorf("webm: write %s: %w", w.f.Name(), err)
+		w.err = fmt.Errorf("webm: %w", err)
 	}
 	return w.err
 }
@@ -448,7 +448,7 @@ func (w *Writer) write(p []byte) error {
 // writeAt patches p at offset off (from base).
 func (w *Writer) writeAt(p []byte, off int64) error {
 	if _, err := w.f.WriteAt(p, w.base+off); err != nil && w.err == nil {
-		w.err = fmt.Errorf("webm: write %s: %w", w.f.Name(), err)
+		w.err = fmt.Errorf("webm: patch header: %w", err)
 	}
 	return w.err
 }
@@ -456,7 +456,7 @@ func (w *Writer) writeAt(p []byte, off int64) error {
 // sync fsyncs the file.
 func (w *Writer) sync() error {
 	if err := w.f.Sync(); err != nil && w.err == nil {
-		w.err = fmt.Errorf("webm: sync %s: %w", w.f.Name(), err)
+		w.err = fmt.Errorf("webm: %w", err)
 	}
 	return w.err
 }
@@ -546,7 +546,7 @@ func (w *Writer) Close() error {
 			w.pos += int64(len(cues))
 		} else {
 			// No room for the Cues: the file plays without them.
-			cause = errors.Join(cause, fmt.Errorf("webm: write cues %s: %w", w.f.Name(), err))
+			cause = errors.Join(cause, fmt.Errorf("webm: cues: %w", err))
 			if err := w.truncate(); err != nil {
 				return errors.Join(cause, err)
 			}
@@ -558,10 +558,10 @@ func (w *Writer) Close() error {
 	w.syncedEnd = w.done
 	binary.BigEndian.PutUint64(w.head[w.durOff:], math.Float64bits(float64(w.syncedEnd)))
 	if _, err := w.f.WriteAt(w.head[w.segSizeOff:w.durOff+8], w.base+w.segSizeOff); err != nil {
-		return errors.Join(cause, fmt.Errorf("webm: write %s: %w", w.f.Name(), err))
+		return errors.Join(cause, fmt.Errorf("webm: patch header: %w", err))
 	}
 	if err := w.f.Sync(); err != nil {
-		return errors.Join(cause, fmt.Errorf("webm: sync %s: %w", w.f.Name(), err))
+		return errors.Join(cause, fmt.Errorf("webm: %w", err))
 	}
 	return cause
 }
@@ -569,7 +569,7 @@ func (w *Writer) Close() error {
 // truncate cuts the file back to the end of its last complete cluster.
 func (w *Writer) truncate() error {
 	if err := w.f.Truncate(w.base + w.good); err != nil {
-		return fmt.Errorf("webm: cut the torn cluster off %s: %w", w.f.Name(), err)
+		return fmt.Errorf("webm: cut the torn cluster off: %w", err)
 	}
 	w.pos = w.good
 	return nil
