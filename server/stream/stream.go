@@ -220,7 +220,7 @@ func (s *Stream) watch(rec *recorder.Recorder) {
 	}
 	o := s.recOpts
 	s.mu.Unlock()
-	if errors.Is(err, syscall.ENOSPC) {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) { // a full disk or quota
 		s.resumeLater(o)
 	}
 	s.reg.notify(s.Snapshot())
