@@ -112,9 +112,12 @@ func fullDisk(t *testing.T, rotation string) {
 
 	// On the full disk a new recording is refused up front, saying why.
 	late := st.Publish(t, st.Make(t, st.Source{Seconds: 3, FPS: 25, GOP: 25, SampleRate: 44100}), e.RTMP+"/late")
-	e.WaitStream("late", "PUBLISHING", 15*time.Second)
+	ls := e.WaitStream("late", "PUBLISHING", 15*time.Second)
 	if msg := waitRecordError(t, e, "late", 10*time.Second); !strings.Contains(msg, "free space") {
 		t.Errorf("late: recordError %q, want a refusal for lack of space", msg)
+	}
+	if code, body := e.Post("/rest-api/stream/startRecording", `{"mediaSessionId":"`+ls.MediaSessionID+`"}`); code != 507 || !strings.Contains(string(body), "free space") {
+		t.Errorf("REST startRecording on the full disk: %d %s, want 507 saying there is not enough free space", code, body)
 	}
 	late.Wait(30 * time.Second)
 	e.WaitGone("late", 15*time.Second)
