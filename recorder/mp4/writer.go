@@ -384,22 +384,23 @@ func (w *Writer) Close() error {
 // rest is cut off, the durations of what is left are patched in place, and the mfra is appended
 // when there is room for it (else cut off again: the file plays without a seek index). None of
 // it needs free space except the mfra. It returns w.err, joined with whatever the repair hit.
+//
+// On a copy-on-write file system (btrfs, ZFS) even an overwrite may need space: when the patch
+// fails the file still plays, as after a crash (no durations in the header).
 func (w *Writer) repair() error {
 	if err := w.truncate(); err != nil {
 		return errors.Join(w.err, err)
 	}
-	if err := w.patchDurations(); err != nil {
-		return errors.Join(w.err, err)
-	}
+	perr := w.patchDurations()
+	var terr error
 	if w.writeMfra() != nil {
-		if err := w.truncate(); err != nil {
-			return errors.Join(w.err, err)
-		}
+		terr = w.truncate()
 	}
+	var serr error
 	if err := w.f.Sync(); err != nil {
-		return errors.Join(w.err, fmt.Errorf("mp4: fsync: %w", err))
+		serr = fmt.Errorf("mp4: fsync: %w", err)
 	}
-	return w.err
+	return errors.Join(w.err, perr, terr, serr)
 }
 
 // truncate cuts the file back to the end of its last complete fragment.
