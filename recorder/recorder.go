@@ -98,6 +98,10 @@ type File struct {
 	Start, End     time.Time
 	StreamName     string
 	MediaSessionID string
+	// Err is why the recording ended early with this file, "" for a clean finish: a write error
+	// (a full disk) cut the file short, or kept the next part from being created. The file is
+	// complete and plays, up to its last complete fragment.
+	Err string
 }
 
 // Recorder records one stream. Its methods are safe for concurrent use.
@@ -130,12 +134,17 @@ type queued struct {
 // ErrStopped is returned by Stop when the recorder was already stopped.
 var ErrStopped = errors.New("recording already stopped")
 
-// Start validates the options, creates the first file and starts recording. gop holds frames
-// cached by the stream (from its last keyframe), written before anything pushed later; the
-// recorder takes over the caller's reference to each pooled one, even when Start fails.
+// Start validates the options, checks the free space (CheckSpace), creates the first file and
+// starts recording. gop holds frames cached by the stream (from its last keyframe), written
+// before anything pushed later; the recorder takes over the caller's reference to each pooled
+// one, even when Start fails.
 func Start(o Options, gop []media.Frame) (*Recorder, error) {
 	if o.Log == nil {
 		o.Log = slog.Default()
+	}
+	if err := CheckSpace(o.Dir); err != nil {
+		ReleaseFrames(gop)
+		return nil, err
 	}
 	p, err := newPlan(o)
 	if err != nil {

@@ -461,10 +461,17 @@ func (w *writer) finishPart(p *part) {
 		name = w.rename(p, end)
 	}
 	w.r.opts.Files.done(p.name)
-	if err := errors.Join(cerr, ferr); err != nil && w.err == nil {
+	err := errors.Join(cerr, ferr)
+	if err != nil && w.err == nil {
 		w.err = fmt.Errorf("finish %s: %w", name, err)
 	}
 	path := filepath.Join(w.r.opts.Dir, name)
+	if err != nil && duration == 0 {
+		// The write error came before the first complete fragment: nothing worth keeping.
+		os.Remove(path)
+		w.r.opts.Log.Error("recording file removed: a write error left no media in it", "file", name, "err", err)
+		return
+	}
 	var size int64
 	if st, err := os.Stat(path); err == nil {
 		size = st.Size()
@@ -474,9 +481,23 @@ func (w *writer) finishPart(p *part) {
 		Start: p.start, End: end,
 		StreamName: w.r.opts.Values.StreamName, MediaSessionID: w.r.opts.Values.MediaSessionID,
 	}
+	switch {
+	case err != nil:
+		// The container cut the file back to its last complete fragment: it plays, but is short.
+		f.Err = err.Error()
+	case w.err != nil:
+		// The file is whole, but the recording ends with it: the next part could not be created,
+		// or failed before its first fragment (and is removed).
+		f.Err = w.err.Error()
+	}
 	w.r.addFinished(f, p.name)
-	w.r.opts.Log.Info("recording file finished", "file", name, "part", p.num,
-		"duration", duration.Round(time.Millisecond), "bytes", size)
+	if f.Err != "" {
+		w.r.opts.Log.Error("recording file ended by a write error", "file", name, "part", p.num,
+			"duration", duration.Round(time.Millisecond), "bytes", size, "err", f.Err)
+	} else {
+		w.r.opts.Log.Info("recording file finished", "file", name, "part", p.num,
+			"duration", duration.Round(time.Millisecond), "bytes", size)
+	}
 	if w.r.opts.OnFile != nil {
 		w.r.opts.OnFile(f)
 	}

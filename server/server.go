@@ -113,17 +113,22 @@ func New(home string, log *slog.Logger) (*Server, error) {
 	return s, nil
 }
 
-// onFile runs for every finished recording file.
+// onFile runs for every finished recording file, complete or cut short by a write error.
 func (s *Server) onFile(f recorder.File) {
-	s.log.Info("recording ready", "stream", f.StreamName, "mediaSessionId", f.MediaSessionID,
-		"file", f.Name, "bytes", f.Size, "duration", f.Duration.Round(time.Millisecond))
+	if f.Err != "" {
+		s.log.Error("recording ended by a write error", "stream", f.StreamName, "mediaSessionId", f.MediaSessionID,
+			"file", f.Name, "bytes", f.Size, "duration", f.Duration.Round(time.Millisecond), "err", f.Err)
+	} else {
+		s.log.Info("recording ready", "stream", f.StreamName, "mediaSessionId", f.MediaSessionID,
+			"file", f.Name, "bytes", f.Size, "duration", f.Duration.Round(time.Millisecond))
+	}
 	s.admin.FileDone(f)
 	st := s.Settings.Current()
 	if script := st.HookScriptPath(s.Home); script != "" {
 		s.Hooks.Enqueue(hook.Job{
 			Script: script, Timeout: st.HookTimeout,
 			StreamName: f.StreamName, File: f.Path, MediaSessionID: f.MediaSessionID,
-			Duration: f.Duration, Part: f.Part,
+			Duration: f.Duration, Part: f.Part, Err: f.Err,
 		})
 	}
 }

@@ -4,11 +4,12 @@
 //
 // A script is executed directly, never through a shell command line built from names: its
 // arguments are $1 = stream name and $2 = absolute path of the file, its environment the server's
-// plus STREAMREC_* variables describing the file. Names come from publishers: control and
-// format characters (NUL, bidi overrides) are removed from every value passed ([naming.StreamName]),
-// and $1 never starts with '-' (a leading '-' becomes '_', as in file names: "-rf" gives "_rf"),
-// so `rm "$1"` or `cp "$2" "$1"` cannot take it for an option; STREAMREC_STREAM_NAME holds the
-// stream name exactly, leading '-' included. It runs in its own process group, which is
+// plus STREAMREC_* variables describing the file (STREAMREC_ERROR: why it ended early, or
+// empty). Names come from publishers: control and format characters (NUL, bidi overrides) are
+// removed from every value passed ([naming.StreamName]), and $1 never starts with '-' (a leading
+// '-' becomes '_', as in file names: "-rf" gives "_rf"), so `rm "$1"` or `cp "$2" "$1"` cannot
+// take it for an option; STREAMREC_STREAM_NAME holds the stream name exactly, leading '-'
+// included. It runs in its own process group, which is
 // killed as a whole when the script outlives its timeout. Each run's exit code, duration and the
 // tail of its output are logged and kept for the dashboard (Recent).
 package hook
@@ -50,6 +51,7 @@ type Job struct {
 	MediaSessionID string
 	Duration       time.Duration // the file's media duration
 	Part           int           // rotation part number, 0 without rotation
+	Err            string        // why the file ended early (a write error), "" for a clean finish
 }
 
 // Run is the outcome of one hook run, for the log and the dashboard.
@@ -62,7 +64,8 @@ type Run struct {
 	Took       time.Duration `json:"took"`     // how long the script ran
 	ExitCode   int           `json:"exitCode"` // -1 when it did not start or was killed
 	TimedOut   bool          `json:"timedOut,omitempty"`
-	Error      string        `json:"error,omitempty"` // why it failed, "" for exit 0
+	Error      string        `json:"error,omitempty"`     // why it failed, "" for exit 0
+	FileError  string        `json:"fileError,omitempty"` // the file ended by a write error (Job.Err)
 	Stdout     string        `json:"stdout,omitempty"`
 	Stderr     string        `json:"stderr,omitempty"`
 }
@@ -206,7 +209,7 @@ func (r *Runner) record(run Run) {
 
 // run executes one hook and says how it went.
 func (r *Runner) run(j Job) Run {
-	run := Run{Script: j.Script, StreamName: j.StreamName, File: j.File, Part: j.Part, Started: time.Now(), ExitCode: -1}
+	run := Run{Script: j.Script, StreamName: j.StreamName, File: j.File, Part: j.Part, FileError: j.Err, Started: time.Now(), ExitCode: -1}
 	if err := checkScript(j.Script); err != nil {
 		run.Error = err.Error()
 		return run
@@ -226,6 +229,7 @@ func (r *Runner) run(j Job) Run {
 		"STREAMREC_MEDIA_SESSION_ID="+naming.StreamName(j.MediaSessionID),
 		"STREAMREC_DURATION="+strconv.FormatFloat(j.Duration.Seconds(), 'f', 3, 64),
 		"STREAMREC_PART="+strconv.Itoa(j.Part),
+		"STREAMREC_ERROR="+naming.StreamName(j.Err),
 	)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

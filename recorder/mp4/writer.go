@@ -12,6 +12,12 @@
 // playable file that lacks at most its last (torn) fragment. Close appends the mfra seek index
 // and patches the duration fields of mvhd, tkhd and mehd in place; it never rewrites media.
 //
+// A write error (a full disk, an I/O error) ends the file where its last complete fragment
+// ends: Close cuts the torn fragment off (truncating needs no space), patches the durations of
+// what is left in place (overwriting needs none either) and appends the mfra only when it fits.
+// The file is complete and plays; Close still returns the write error, so that nobody takes
+// the recording for a clean finish.
+//
 // Timing: video uses a 90 kHz timescale, audio its sample rate. Every fragment carries a tfdt
 // with the absolute decode time of its first sample, and there is no edit list: a track that
 // starts later than the recording origin starts at its own tfdt, and B-frame composition offsets
@@ -76,6 +82,7 @@ type Writer struct {
 	vw   *vecWriter
 	base int64 // file offset of the ftyp box
 	size int64 // bytes written so far, from base
+	good int64 // end of the last complete fragment (or of the init segment), from base
 	init *initSegment
 
 	tracks   []track
@@ -112,6 +119,7 @@ type track struct {
 	lastDTS time.Duration // input DTS of the newest sample
 	lastDur uint32        // duration of the newest complete sample
 	presEnd int64         // max composition end over complete samples, in timescale units
+	doneEnd int64         // presEnd of the samples in complete fragments on disk
 
 	tfra []tfraEntry
 }
@@ -179,6 +187,7 @@ func Create(f *os.File, tracks []media.Track) (*Writer, error) {
 		vw:     vw,
 		base:   base,
 		size:   int64(n),
+		good:   int64(n),
 		init:   seg,
 		tracks: make([]track, len(cfgs)),
 		seq:    1,
@@ -334,6 +343,9 @@ func (w *Writer) Flush() error {
 // duration (audio: one frame), then the mfra seek index is appended, the mvhd/tkhd/mehd
 // durations are patched in place and the file is fsynced. Its cost does not depend on the
 // file's length. Close does not close f. Calling Close again returns nil.
+//
+// After a write error (now or earlier) Close repairs the file instead (see the package
+// comment) and returns the write error, joined with any error of the repair.
 func (w *Writer) Close() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -342,22 +354,22 @@ func (w *Writer) Close() error {
 	}
 	w.closed = true
 	defer w.releaseBuffers()
-	if w.err != nil {
-		return w.err
-	}
-	for i := range w.tracks {
-		t := &w.tracks[i]
-		if !t.hasHeld {
-			continue
+	if w.err == nil {
+		for i := range w.tracks {
+			t := &w.tracks[i]
+			if !t.hasHeld {
+				continue
+			}
+			t.held.dur = t.defaultDur()
+			w.complete(t)
 		}
-		t.held.dur = t.defaultDur()
-		w.complete(t)
+		w.writeFragment()
 	}
-	if err := w.writeFragment(); err != nil {
-		return err
+	if w.err == nil {
+		w.err = w.writeMfra()
 	}
-	if err := w.writeMfra(); err != nil {
-		return err
+	if w.err != nil {
+		return w.repair()
 	}
 	if err := w.patchDurations(); err != nil {
 		return err
@@ -365,6 +377,38 @@ func (w *Writer) Close() error {
 	if err := w.f.Sync(); err != nil {
 		return fmt.Errorf("mp4: fsync: %w", err)
 	}
+	return nil
+}
+
+// repair ends the file after the write error w.err at its last complete fragment: the torn
+// rest is cut off, the durations of what is left are patched in place, and the mfra is appended
+// when there is room for it (else cut off again: the file plays without a seek index). None of
+// it needs free space except the mfra. It returns w.err, joined with whatever the repair hit.
+//
+// On a copy-on-write file system (btrfs, ZFS) even an overwrite may need space: when the patch
+// fails the file still plays, as after a crash (no durations in the header).
+func (w *Writer) repair() error {
+	if err := w.truncate(); err != nil {
+		return errors.Join(w.err, err)
+	}
+	perr := w.patchDurations()
+	var terr error
+	if w.writeMfra() != nil {
+		terr = w.truncate()
+	}
+	var serr error
+	if err := w.f.Sync(); err != nil {
+		serr = fmt.Errorf("mp4: fsync: %w", err)
+	}
+	return errors.Join(w.err, perr, terr, serr)
+}
+
+// truncate cuts the file back to the end of its last complete fragment.
+func (w *Writer) truncate() error {
+	if err := w.f.Truncate(w.base + w.good); err != nil {
+		return fmt.Errorf("mp4: cut the torn fragment off: %w", err)
+	}
+	w.size = w.good
 	return nil
 }
 
@@ -403,13 +447,19 @@ func (w *Writer) Size() int64 {
 }
 
 // Duration returns the media duration so far: the latest presentation end over all tracks,
-// measured from the recording's origin, including samples not yet flushed.
+// measured from the recording's origin, including samples not yet flushed. After Close or a
+// write error it is the duration of what the file holds.
 func (w *Writer) Duration() time.Duration {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	var d time.Duration
 	for i := range w.tracks {
-		d = max(d, fromTicks(w.tracks[i].end(), w.tracks[i].timescale))
+		t := &w.tracks[i]
+		end := t.end()
+		if w.closed || w.err != nil {
+			end = t.doneEnd
+		}
+		d = max(d, fromTicks(end, t.timescale))
 	}
 	return d
 }
@@ -503,12 +553,14 @@ func (w *Writer) writeFragment() error {
 		return w.err
 	}
 
+	w.good = w.size
 	traf := uint32(0)
 	for i := range w.tracks {
 		t := &w.tracks[i]
 		if len(t.samples) == 0 {
 			continue
 		}
+		t.doneEnd = t.presEnd // every complete sample is in this fragment
 		traf++
 		for j := range t.samples {
 			if s := &t.samples[j]; s.sync {
@@ -620,8 +672,8 @@ func appendBoxHeader(out []byte, size int, typ string) []byte {
 	return append(out, typ...)
 }
 
-// writeMfra appends the movie fragment random access box: per track, the first sync sample of
-// every fragment.
+// writeMfra appends the movie fragment random access box after the last complete fragment:
+// per track, the first sync sample of every fragment.
 func (w *Writer) writeMfra() error {
 	mfra := &mp4ff.MfraBox{}
 	for i := range w.tracks {
@@ -655,31 +707,29 @@ func (w *Writer) writeMfra() error {
 	if err := mfra.Encode(&buf); err != nil {
 		return fmt.Errorf("mp4: encode mfra: %w", err)
 	}
-	n, err := w.f.Write(buf.Bytes())
-	w.size += int64(n)
+	n, err := w.f.WriteAt(buf.Bytes(), w.base+w.good)
+	w.size = w.good + int64(n)
 	if err != nil {
-		w.err = fmt.Errorf("mp4: write mfra: %w", err)
-		return w.err
+		return fmt.Errorf("mp4: write mfra: %w", err)
 	}
 	return nil
 }
 
-// patchDurations fills in the mvhd, tkhd and mehd durations (movie timescale) and rewrites the
-// init segment in place; its size does not change.
+// patchDurations fills in the mvhd, tkhd and mehd durations (movie timescale) of the complete
+// fragments and rewrites the init segment in place; its size does not change.
 func (w *Writer) patchDurations() error {
 	var movie uint64
 	data := w.init.data
 	for i := range w.tracks {
 		t := &w.tracks[i]
-		d := uint64(toTicks(fromTicks(t.presEnd, t.timescale), movieTimescale))
+		d := uint64(toTicks(fromTicks(t.doneEnd, t.timescale), movieTimescale))
 		binary.BigEndian.PutUint64(data[w.init.tkhdDurs[i]:], d)
 		movie = max(movie, d)
 	}
 	binary.BigEndian.PutUint64(data[w.init.mvhdDur:], movie)
 	binary.BigEndian.PutUint64(data[w.init.mehdDur:], movie)
 	if _, err := w.f.WriteAt(data, w.base); err != nil {
-		w.err = fmt.Errorf("mp4: patch durations: %w", err)
-		return w.err
+		return fmt.Errorf("mp4: patch durations: %w", err)
 	}
 	return nil
 }

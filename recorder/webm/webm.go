@@ -16,6 +16,12 @@
 // The Cues hold one CuePoint per cluster whose first video block is a keyframe, and one per
 // cluster while no video has come (so audio-only files get one a cluster). Close appends the Cues and
 // patches a few bytes near the start of the file; it never rewrites the file, whatever its length.
+//
+// A write error (a full disk, an I/O error) ends the file where its last complete cluster ends:
+// Close cuts the torn cluster off (truncating needs no space), patches Duration, SeekHead and
+// the Segment size in place (overwriting needs none either) and appends the Cues only when they
+// fit. The file is complete and plays; Close still returns the write error, so that nobody takes
+// the recording for a clean finish.
 package webm
 
 import (
@@ -53,6 +59,8 @@ type Writer struct {
 	f    *os.File
 	base int64  // file offset of the EBML header
 	pos  int64  // bytes written, from base
+	good int64  // end of the last complete cluster (or of the head), from base
+	done int64  // end of the media in complete clusters, ms
 	head []byte // everything before the first cluster, as on disk (patched in place)
 
 	segSizeOff int64 // offset of the Segment's 8-byte size
@@ -180,6 +188,7 @@ func Create(f *os.File, tracks []media.Track) (*Writer, error) {
 	if err := w.write(h); err != nil {
 		return nil, err
 	}
+	w.good = w.pos
 	return w, nil
 }
 
@@ -407,6 +416,7 @@ func (w *Writer) writeCluster() error {
 	if err := w.write(w.buf[start:]); err != nil {
 		return err
 	}
+	w.good, w.done = w.pos, w.end() // the cluster holds every frame so far
 	q := cue{time: w.cueTime, pos: pos, track: w.cueTrack}
 	if q.track == 0 {
 		if w.videoSeen || w.clusterFirst == 0 {
@@ -430,7 +440,7 @@ func (w *Writer) write(p []byte) error {
 	n, err := w.f.WriteAt(p, w.base+w.pos)
 	w.pos += int64(n)
 	if err != nil {
-		w.err = fmt.Errorf("webm: write %s: %w", w.f.Name(), err)
+		w.err = fmt.Errorf("webm: %w", err)
 	}
 	return w.err
 }
@@ -438,7 +448,7 @@ func (w *Writer) write(p []byte) error {
 // writeAt patches p at offset off (from base).
 func (w *Writer) writeAt(p []byte, off int64) error {
 	if _, err := w.f.WriteAt(p, w.base+off); err != nil && w.err == nil {
-		w.err = fmt.Errorf("webm: write %s: %w", w.f.Name(), err)
+		w.err = fmt.Errorf("webm: patch header: %w", err)
 	}
 	return w.err
 }
@@ -446,7 +456,7 @@ func (w *Writer) writeAt(p []byte, off int64) error {
 // sync fsyncs the file.
 func (w *Writer) sync() error {
 	if err := w.f.Sync(); err != nil && w.err == nil {
-		w.err = fmt.Errorf("webm: sync %s: %w", w.f.Name(), err)
+		w.err = fmt.Errorf("webm: %w", err)
 	}
 	return w.err
 }
@@ -499,6 +509,9 @@ func (w *Writer) Flush() error {
 // whose first video block is a keyframe; per cluster while there is no video), then patches
 // Duration, the SeekHead (adding Cues) and the Segment size in place, and fsyncs. It does not
 // close the underlying file. Calling Close again returns nil.
+//
+// After a write error (now or earlier) the file ends at its last complete cluster instead (see
+// the package comment) and Close returns the write error, joined with any error of the repair.
 func (w *Writer) Close() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -506,37 +519,60 @@ func (w *Writer) Close() error {
 		return nil
 	}
 	w.closed = true
-	if w.err != nil {
-		return w.err
+	if w.err == nil {
+		if !w.open && w.pos == int64(len(w.head)) {
+			// Nothing recorded: an empty cluster still makes a file players open (with no frames).
+			w.buf = appendUint(w.buf[:clusterRoom], idTimecode, 0)
+			w.open = true
+		}
+		w.writeCluster()
 	}
-	if !w.open && w.pos == int64(len(w.head)) {
-		// Nothing recorded: an empty cluster still makes a file players open (with no frames).
-		w.buf = appendUint(w.buf[:clusterRoom], idTimecode, 0)
-		w.open = true
-	}
-	if err := w.writeCluster(); err != nil {
-		return err
+	cause := w.err
+	if cause != nil {
+		if err := w.truncate(); err != nil {
+			return errors.Join(cause, err)
+		}
 	}
 	cuesPos := int64(-1)
 	if len(w.cues) > 0 {
-		cuesPos = w.pos - w.segData
-		if err := w.write(w.appendCues(nil)); err != nil {
-			return err
+		cues := w.appendCues(nil)
+		_, err := w.f.WriteAt(cues, w.base+w.pos)
+		if err == nil {
+			// The Cues are on disk before the SeekHead and Segment size point at them.
+			err = w.f.Sync()
 		}
-		// The Cues are on disk before the SeekHead and Segment size point at them.
-		if err := w.sync(); err != nil {
-			return err
+		if err == nil {
+			cuesPos = w.pos - w.segData
+			w.pos += int64(len(cues))
+		} else {
+			// No room for the Cues: the file plays without them.
+			cause = errors.Join(cause, fmt.Errorf("webm: cues: %w", err))
+			if err := w.truncate(); err != nil {
+				return errors.Join(cause, err)
+			}
 		}
 	}
 	// Segment size, SeekHead and Info up to Duration are contiguous: patch them with one write.
 	putSize8(w.head[w.segSizeOff:], uint64(w.pos-w.segData))
 	putSeekHead(w.head[w.segData:w.segData+seekHeadLen], w.infoPos, w.tracksPos, cuesPos)
-	w.syncedEnd = w.end()
+	w.syncedEnd = w.done
 	binary.BigEndian.PutUint64(w.head[w.durOff:], math.Float64bits(float64(w.syncedEnd)))
-	if err := w.writeAt(w.head[w.segSizeOff:w.durOff+8], w.segSizeOff); err != nil {
-		return err
+	if _, err := w.f.WriteAt(w.head[w.segSizeOff:w.durOff+8], w.base+w.segSizeOff); err != nil {
+		return errors.Join(cause, fmt.Errorf("webm: patch header: %w", err))
 	}
-	return w.sync()
+	if err := w.f.Sync(); err != nil {
+		return errors.Join(cause, fmt.Errorf("webm: %w", err))
+	}
+	return cause
+}
+
+// truncate cuts the file back to the end of its last complete cluster.
+func (w *Writer) truncate() error {
+	if err := w.f.Truncate(w.base + w.good); err != nil {
+		return fmt.Errorf("webm: cut the torn cluster off: %w", err)
+	}
+	w.pos = w.good
+	return nil
 }
 
 // appendCues appends the Cues element.
@@ -566,9 +602,12 @@ func (w *Writer) Size() int64 {
 }
 
 // Duration is the end of the latest frame written: its timestamp plus the gap before it in its
-// track, capped at 1 s.
+// track, capped at 1 s. After Close or a write error it is the end of what the file holds.
 func (w *Writer) Duration() time.Duration {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.closed || w.err != nil {
+		return time.Duration(w.done) * time.Millisecond
+	}
 	return time.Duration(w.end()) * time.Millisecond
 }

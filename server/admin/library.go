@@ -47,6 +47,7 @@ type indexEntry struct {
 	Part           int       `json:"part,omitempty"`
 	Start          time.Time `json:"start,omitzero"`
 	End            time.Time `json:"end,omitzero"`
+	Err            string    `json:"error,omitempty"` // the write error that cut the file short
 }
 
 type cached struct {
@@ -99,7 +100,7 @@ func (l *library) load() {
 
 // add appends a finished file to the index.
 func (l *library) add(f recorder.File) {
-	e := indexEntry{Name: f.Name, Stream: f.StreamName, MediaSessionID: f.MediaSessionID, Part: f.Part, Start: f.Start, End: f.End}
+	e := indexEntry{Name: f.Name, Stream: f.StreamName, MediaSessionID: f.MediaSessionID, Part: f.Part, Start: f.Start, End: f.End, Err: f.Err}
 	line, err := json.Marshal(e)
 	if err != nil {
 		return
@@ -153,6 +154,9 @@ type LibraryFile struct {
 	Modified time.Time `json:"modified"`
 	Start    time.Time `json:"start"`
 	Part     int       `json:"part,omitempty"`
+	// Error is why the file ended early (a write error: a full disk), "" for a clean finish.
+	// Such a file plays, up to its last complete fragment.
+	Error string `json:"error,omitempty"`
 	MediaInfo
 }
 
@@ -198,6 +202,7 @@ func (l *library) scan() ([]LibraryGroup, error) {
 			l.cache[name] = c
 		}
 		f := LibraryFile{Name: name, Size: fi.Size(), Modified: fi.ModTime(), MediaInfo: c.info}
+		f.Error = l.index[name].Err
 		switch e, ok := l.index[name]; {
 		case ok && !e.Start.IsZero():
 			f.Start = e.Start

@@ -127,7 +127,7 @@ func TestLibraryListsGroupsAndSurvivesRestart(t *testing.T) {
 	// Files the index knows (as the recorder reports them)...
 	for i, f := range []recorder.File{
 		{Name: "rot-1.mp4", Part: 1, StreamName: "hall", MediaSessionID: "m1"},
-		{Name: "rot-2.mp4", Part: 2, StreamName: "hall", MediaSessionID: "m1"},
+		{Name: "rot-2.mp4", Part: 2, StreamName: "hall", MediaSessionID: "m1", Err: "no space left on device"},
 		{Name: "stream-abc-.mp4", StreamName: "lobby", MediaSessionID: "m2"},
 		{Name: "cam-2.mp4", StreamName: "cam-2"}, // a stream named cam-2, not a part
 	} {
@@ -155,6 +155,9 @@ func TestLibraryListsGroupsAndSurvivesRestart(t *testing.T) {
 		rot := groupByID(l, "rot.mp4")
 		if rot == nil || len(rot.Parts) != 2 || rot.Parts[0].Name != "rot-1.mp4" || rot.Parts[1].Part != 2 || rot.Stream != "hall" {
 			t.Fatalf("rotated parts not grouped: %+v", rot)
+		}
+		if rot.Parts[0].Error != "" || rot.Parts[1].Error != "no space left on device" {
+			t.Errorf("write errors of the parts: %q, %q; want none and the second's", rot.Parts[0].Error, rot.Parts[1].Error)
 		}
 		if math.Abs(rot.Duration-2) > 0.2 || rot.Size != rot.Parts[0].Size*2 || !rot.Start.Equal(t0) {
 			t.Errorf("group totals: %.2f s, %d bytes, start %v", rot.Duration, rot.Size, rot.Start)

@@ -8,6 +8,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/streamrec/streamrec/conf"
+	"github.com/streamrec/streamrec/recorder"
 	"github.com/streamrec/streamrec/recorder/hook"
 )
 
@@ -132,7 +133,7 @@ func (a *Admin) serverInfo(c *fiber.Ctx) error {
 		"records":          a.cfg.Records.Dir,
 		"settingsFile":     a.cfg.Settings.Path(),
 	}
-	if free, total, err := diskSpace(a.cfg.Records.Dir); err == nil {
+	if free, total, err := recorder.DiskSpace(a.cfg.Records.Dir); err == nil {
 		out["disk"] = fiber.Map{
 			"free":  free,
 			"total": total,

@@ -155,6 +155,8 @@ func recordStatus(err error) int {
 	switch {
 	case errors.Is(err, stream.ErrNotPublishing), errors.Is(err, stream.ErrRecording), errors.Is(err, stream.ErrNotRecording):
 		return fiber.StatusConflict
+	case errors.Is(err, recorder.ErrNoSpace):
+		return fiber.StatusInsufficientStorage
 	default:
 		return fiber.StatusInternalServerError
 	}

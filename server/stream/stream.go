@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/streamrec/streamrec/recorder"
@@ -51,9 +52,10 @@ type Stream struct {
 	gop        *recorder.GOP
 	rec        *recorder.Recorder
 	recSince   time.Time
-	recordName string // the current or last recording file
-	recordErr  string // why the last recording ended early
-	keyframe   func() // asks the publisher for a video keyframe; nil when it cannot
+	recordName string        // the current or last recording file
+	recordErr  string        // why the last recording ended early
+	recOpts    RecordOptions // the options of the current or last recording, for resuming it
+	keyframe   func()        // asks the publisher for a video keyframe; nil when it cannot
 	timeline   Timeline
 }
 
@@ -91,6 +93,9 @@ func (s *Stream) Publish(tracks []media.Track) {
 	if auto {
 		if err := s.StartRecording(RecordOptions{}); err != nil {
 			s.log.Error("automatic recording did not start", "err", err)
+			if errors.Is(err, recorder.ErrNoSpace) {
+				s.resumeLater(RecordOptions{})
+			}
 		}
 	}
 	s.reg.notify(s.Snapshot())
@@ -173,7 +178,7 @@ func (s *Stream) StartRecording(o RecordOptions) error {
 		s.recordErr = err.Error()
 		return fmt.Errorf("start recording %s: %w", s.id.Name, err)
 	}
-	s.rec, s.recSince, s.recordName, s.recordErr = rec, time.Now(), rec.Name(), ""
+	s.rec, s.recSince, s.recordName, s.recordErr, s.recOpts = rec, time.Now(), rec.Name(), "", o
 	s.log.Info("recording started", "file", s.recordName, "cached", len(frames), "keyframeRequested", requestKeyframe != nil)
 	go s.watch(rec)
 	if requestKeyframe != nil {
@@ -216,11 +221,55 @@ func (s *Stream) watch(rec *recorder.Recorder) {
 	}
 	s.rec = nil
 	s.recordName = rec.Name()
-	if err := rec.Err(); err != nil {
+	err := rec.Err()
+	if err != nil {
 		s.recordErr = err.Error()
 	}
+	o := s.recOpts
 	s.mu.Unlock()
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) { // a full disk or quota
+		s.resumeLater(o)
+	}
 	s.reg.notify(s.Snapshot())
+}
+
+// resumeEvery is how often a stream whose recording stopped for lack of space looks again.
+const resumeEvery = 2 * time.Second
+
+// resumeLater starts recording the stream again, into a new file, once the records disk has
+// recorder.MinFreeSpace free: its recording stopped, or could not start, for lack of space. It
+// gives up when the stream ends or is recorded again meanwhile (a REST startRecording).
+func (s *Stream) resumeLater(o RecordOptions) {
+	s.mu.Lock()
+	s.recordErr += fmt.Sprintf(" (recording resumes, in a new file, once %d MB are free)", recorder.MinFreeSpace>>20)
+	s.mu.Unlock()
+	s.log.Warn("recording stopped for lack of space: it resumes by itself once the records disk has room",
+		"needFree", fmt.Sprintf("%d MB", recorder.MinFreeSpace>>20))
+	go func() {
+		tick := time.NewTicker(resumeEvery)
+		defer tick.Stop()
+		for range tick.C {
+			s.mu.Lock()
+			over := s.status != StatusPublishing || s.rec != nil
+			s.mu.Unlock()
+			if over {
+				return
+			}
+			if recorder.CheckSpace(s.reg.cfg.Dir) != nil {
+				continue
+			}
+			err := s.StartRecording(o)
+			if err == nil {
+				s.log.Info("recording resumed: the records disk has room again", "file", s.Snapshot().RecordName)
+				s.reg.notify(s.Snapshot())
+				return
+			}
+			if !errors.Is(err, recorder.ErrNoSpace) {
+				s.log.Error("recording did not resume", "err", err)
+				return
+			}
+		}
+	}()
 }
 
 // StopRecording finishes the stream's recording and returns its files.

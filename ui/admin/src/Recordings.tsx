@@ -202,6 +202,7 @@ export function Recordings() {
                             unreadable
                           </span>
                         )}
+                        <CutShort f={g.parts.find((p) => p.error)} />
                       </td>
                       <td class="nowrap" title={g.start}>
                         {dateTime(g.start)}
@@ -283,6 +284,16 @@ export function Recordings() {
   );
 }
 
+// CutShort marks a file that a write error (a full disk) ended early; the error is its tooltip.
+function CutShort({ f }: { f?: LibraryFile }) {
+  if (!f?.error) return null;
+  return (
+    <span class="badge failed" title={`Ended by a write error: ${f.error}. It plays up to its last complete fragment.`}>
+      cut short
+    </span>
+  );
+}
+
 function PartRow({ f, onPlay, onDelete }: { f: LibraryFile; onPlay: () => void; onDelete: () => void }) {
   return (
     <tr class="part-row">
@@ -292,6 +303,7 @@ function PartRow({ f, onPlay, onDelete }: { f: LibraryFile; onPlay: () => void; 
         <span class="mono" title={f.name}>
           {f.name}
         </span>
+        <CutShort f={f} />
       </td>
       <td class="nowrap" title={f.start}>
         {dateTime(f.start)}

@@ -75,6 +75,8 @@ export interface LibraryFile {
   video?: Track;
   audio?: Track;
   problem?: string;
+  // the write error (a full disk) that cut the file short; it plays up to its last complete fragment
+  error?: string;
 }
 
 export interface LibraryGroup {
@@ -120,6 +122,7 @@ export interface HookRun {
   exitCode: number;
   timedOut?: boolean;
   error?: string;
+  fileError?: string; // the file the hook ran for was cut short by this write error
   stdout?: string;
   stderr?: string;
 }

@@ -1,11 +1,11 @@
 //go:build linux
 
-package admin
+package recorder
 
 import "golang.org/x/sys/unix"
 
-// diskSpace gives the bytes available to the server and the size of the file system holding dir.
-func diskSpace(dir string) (free, total uint64, err error) {
+// DiskSpace gives the bytes available to the server and the size of the file system holding dir.
+func DiskSpace(dir string) (free, total uint64, err error) {
 	var st unix.Statfs_t
 	if err := unix.Statfs(dir, &st); err != nil {
 		return 0, 0, err
