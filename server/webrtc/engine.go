@@ -91,6 +91,10 @@ func New(cfg Config) (*Engine, error) {
 	se.SetNetworkTypes([]pion.NetworkType{pion.NetworkTypeUDP4, pion.NetworkTypeUDP6})
 	se.SetICETimeouts(5*time.Second, 10*time.Second, 2*time.Second)
 	se.LoggerFactory = quietLoggers{}
+	// pion's default SRTP replay window (64 packets) is smaller than one keyframe: a
+	// retransmission of its first packets would be dropped as a replay before the reorder buffer
+	// sees it. The window covers everything the reorder buffer can hold back.
+	se.SetSRTPReplayProtectionWindow(jitterRing)
 	e := &Engine{cfg: cfg, log: cfg.Log.With("ingest", "webrtc"), pubs: map[*Publisher]struct{}{},
 		refusals: lograte.New(time.Minute, 10_000)}
 	switch {

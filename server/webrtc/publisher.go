@@ -20,9 +20,13 @@ import (
 )
 
 // Reorder waits: video waits for retransmissions (we NACK), audio only for reordering
-// (browsers do not retransmit audio).
+// (browsers do not retransmit audio). The video wait starts at videoReorderWait, long enough
+// for two NACK rounds at 100 ms round trip, then follows the delays of the retransmissions
+// that arrive (see jitter.adapt), within videoReorderMin..videoReorderMax.
 const (
-	videoReorderWait = 300 * time.Millisecond
+	videoReorderWait = 700 * time.Millisecond
+	videoReorderMin  = 300 * time.Millisecond
+	videoReorderMax  = 2 * time.Second
 	audioReorderWait = 80 * time.Millisecond
 	reorderPackets   = 1500
 	gatherTimeout    = 5 * time.Second
@@ -255,11 +259,11 @@ func (p *Publisher) onTrack(t *pion.TrackRemote, r *pion.RTPReceiver) {
 
 // readRTP puts a track's packets in order, rebuilds frames and hands them to the ingest.
 func (p *Publisher) readRTP(t *pion.TrackRemote, kind media.Kind, codec media.Codec) {
-	wait := audioReorderWait
+	jb := newJitter(audioReorderWait, reorderPackets)
 	if kind == media.Video {
-		wait = videoReorderWait
+		jb = newJitter(videoReorderWait, reorderPackets)
+		jb.adapt(videoReorderMin, videoReorderMax)
 	}
-	jb := newJitter(wait, reorderPackets)
 	oversized := false
 	asm := newAssembler(codec, func(size int) {
 		if !oversized { // once per track: a publisher that does it does it to every frame
@@ -284,7 +288,7 @@ func (p *Publisher) readRTP(t *pion.TrackRemote, kind media.Kind, codec media.Co
 	for {
 		deadline := time.Time{}
 		if jb.waiting() {
-			deadline = time.Now().Add(wait / 4)
+			deadline = time.Now().Add(jb.maxWait / 4)
 		}
 		t.SetReadDeadline(deadline)
 		pkt, _, err := t.ReadRTP()
