@@ -243,15 +243,27 @@ type pionPublisher struct {
 	drops        *dropper
 	plis         atomic.Int32
 	connected    chan struct{}
+	// answer, when set, rewrites the server's SDP answer before it is applied (to route the
+	// media through a relay).
+	answer func(string) string
 }
 
+// newPionPublisher makes an H.264 + Opus publisher.
 func newPionPublisher(t *testing.T) *pionPublisher {
+	return newPionPublisherOf(t, webrtc.MimeTypeH264)
+}
+
+// newPionPublisherOf makes a publisher of video codec mime (H.264 or VP8) and Opus.
+func newPionPublisherOf(t *testing.T, mime string) *pionPublisher {
 	t.Helper()
 	m := &webrtc.MediaEngine{}
 	fb := []webrtc.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter: "pli"}, {Type: "ccm", Parameter: "fir"}}
+	fmtp := ""
+	if mime == webrtc.MimeTypeH264 {
+		fmtp = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"
+	}
 	if err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{
-		MimeType: webrtc.MimeTypeH264, ClockRate: 90000,
-		SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f", RTCPFeedback: fb,
+		MimeType: mime, ClockRate: 90000, SDPFmtpLine: fmtp, RTCPFeedback: fb,
 	}, PayloadType: 102}, webrtc.RTPCodecTypeVideo); err != nil {
 		t.Fatal(err)
 	}
@@ -275,7 +287,7 @@ func newPionPublisher(t *testing.T) *pionPublisher {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.pc.Close() })
-	p.video, _ = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000}, "video", "sync")
+	p.video, _ = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: mime, ClockRate: 90000}, "video", "sync")
 	p.audio, _ = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio", "sync")
 	if p.vs, err = p.pc.AddTrack(p.video); err != nil {
 		t.Fatal(err)
@@ -327,6 +339,9 @@ func (p *pionPublisher) publish(t *testing.T, w *wcsClient, id, name string) err
 	if len(data) != 2 || json.Unmarshal(data[1], &answer) != nil {
 		return fmt.Errorf("setRemoteSDP %s", data)
 	}
+	if p.answer != nil {
+		answer = p.answer(answer)
+	}
 	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
 		return err
 	}
@@ -335,6 +350,25 @@ func (p *pionPublisher) publish(t *testing.T, w *wcsClient, id, name string) err
 		return nil
 	case <-time.After(10 * time.Second):
 		return errors.New("ICE/DTLS did not connect")
+	}
+}
+
+// unpublish stops publishing and returns the name of the finished recording.
+func (w *wcsClient) unpublish(id, name string) (string, error) {
+	w.send("unPublishStream", map[string]any{"mediaSessionId": id, "name": name})
+	for {
+		data, err := w.next("notifyStreamStatusEvent", 15*time.Second)
+		if err != nil {
+			return "", err
+		}
+		var ev struct{ Status, RecordName, Info string }
+		json.Unmarshal(data[0], &ev)
+		switch ev.Status {
+		case "UNPUBLISHED":
+			return ev.RecordName, nil
+		case "FAILED":
+			return "", fmt.Errorf("FAILED: %s", ev.Info)
+		}
 	}
 }
 
@@ -533,24 +567,7 @@ func TestWebRTCPionSyncAndLoss(t *testing.T) {
 			}
 			res.sentAt = time.Now()
 			time.Sleep(700 * time.Millisecond) // the last packets through the reorder buffer
-			w.send("unPublishStream", map[string]any{"mediaSessionId": id, "name": "pion-" + r.name})
-			for {
-				data, err := w.next("notifyStreamStatusEvent", 15*time.Second)
-				if err != nil {
-					res.err = err
-					return
-				}
-				var ev struct{ Status, RecordName, Info string }
-				json.Unmarshal(data[0], &ev)
-				if ev.Status == "UNPUBLISHED" {
-					res.file = ev.RecordName
-					return
-				}
-				if ev.Status == "FAILED" {
-					res.err = fmt.Errorf("FAILED: %s", ev.Info)
-					return
-				}
-			}
+			res.file, res.err = w.unpublish(id, "pion-"+r.name)
 		}()
 	}
 	wg.Wait()
