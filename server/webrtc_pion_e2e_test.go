@@ -242,6 +242,9 @@ type pionPublisher struct {
 	vs, as       *webrtc.RTPSender
 	drops        *dropper
 	plis         atomic.Int32
+	nackMu       sync.Mutex
+	nacked       map[uint16]int // how often each video sequence number was asked for again
+	neverSent    atomic.Int32   // the sequence number lost for good, +1 (0: none)
 	connected    chan struct{}
 	// answer, when set, rewrites the server's SDP answer before it is applied (to route the
 	// media through a relay).
@@ -272,7 +275,8 @@ func newPionPublisherOf(t *testing.T, mime string) *pionPublisher {
 	}, PayloadType: 111}, webrtc.RTPCodecTypeAudio); err != nil {
 		t.Fatal(err)
 	}
-	p := &pionPublisher{drops: &dropper{drop: map[uint16]bool{}, dropped: map[uint16]bool{}}, connected: make(chan struct{})}
+	p := &pionPublisher{drops: &dropper{drop: map[uint16]bool{}, dropped: map[uint16]bool{}}, connected: make(chan struct{}),
+		nacked: map[uint16]int{}}
 	ir := &interceptor.Registry{}
 	ir.Add(p.drops) // inner to the NACK responder: it sees first transmissions and retransmissions
 	responder, err := nack.NewResponderInterceptor()
@@ -309,8 +313,17 @@ func newPionPublisherOf(t *testing.T, mime string) *pionPublisher {
 					return
 				}
 				for _, pkt := range pkts {
-					if _, ok := pkt.(*rtcp.PictureLossIndication); ok {
+					switch pkt := pkt.(type) {
+					case *rtcp.PictureLossIndication:
 						p.plis.Add(1)
+					case *rtcp.TransportLayerNack:
+						p.nackMu.Lock()
+						for _, pair := range pkt.Nacks {
+							for _, seq := range pair.PacketList() {
+								p.nacked[seq]++
+							}
+						}
+						p.nackMu.Unlock()
 					}
 				}
 			}
@@ -443,6 +456,7 @@ func (p *pionPublisher) send(aus, opus [][]byte, o sendOptions) error {
 					p.drops.mu.Unlock()
 				}
 				if o.lostForGood > 0 && e.i == o.lostForGood && k == len(pkts)/2 {
+					p.neverSent.Store(int32(pkt.SequenceNumber) + 1)
 					continue // never sent: the NACK responder has nothing to resend
 				}
 				if err := p.video.WriteRTP(pkt); err != nil {
@@ -605,6 +619,15 @@ func TestWebRTCPionSyncAndLoss(t *testing.T) {
 			}
 			if n := res.pub.drops.resent.Load(); n != 2 {
 				t.Errorf("%s: %d lost packets were retransmitted on NACK, want 2", r.name, n)
+			}
+			// The server asks for the lost packet while it waits for it (700 ms, a NACK every
+			// 100 ms), not for as long as pion's NACK generator remembers it.
+			res.pub.nackMu.Lock()
+			asked := res.pub.nacked[uint16(res.pub.neverSent.Load()-1)]
+			res.pub.nackMu.Unlock()
+			t.Logf("%s: the packet lost for good was asked for %d times", r.name, asked)
+			if asked == 0 || asked > 10 {
+				t.Errorf("%s: the packet lost for good was asked for %d times, want 1..10 (while the reorder buffer waits)", r.name, asked)
 			}
 			if res.pub.plis.Load() == 0 {
 				t.Errorf("%s: no PLI after a packet lost for good", r.name)

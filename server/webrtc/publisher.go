@@ -47,6 +47,7 @@ type Publisher struct {
 	ing *ingest
 	log *slog.Logger
 	off *offer
+	nak *nackFilter // keeps NACKs to what the video reorder buffer still waits for
 
 	mu          sync.Mutex
 	closing     bool
@@ -90,7 +91,7 @@ func (e *Engine) Publish(st *stream.Stream, offerSDP string) (*Publisher, string
 		return fail("Failed by error: "+err.Error(), err)
 	}
 	p := &Publisher{e: e, st: st, pc: pc, log: log, off: off, stop: make(chan struct{}),
-		taken: map[media.Kind]bool{}, started: time.Now()}
+		taken: map[media.Kind]bool{}, started: time.Now(), nak: e.nacks.of(pc.ID())}
 	p.ing = newIngest(st, log, p.requestKeyframe, p.End, e.cfg.KeyframeInterval)
 	if err := e.add(p); err != nil {
 		pc.Close()
@@ -274,10 +275,14 @@ func (p *Publisher) readRTP(t *pion.TrackRemote, kind media.Kind, codec media.Co
 	})
 	pt := t.PayloadType()
 	first, otherPT, failures := true, false, 0
+	ssrc := uint32(t.SSRC())
 	drain := func(now time.Time) {
 		for {
 			pkt, lost := jb.pop(now)
 			if pkt == nil {
+				if kind == media.Video && jb.started {
+					p.nak.awaiting(ssrc, uint16(jb.next))
+				}
 				return
 			}
 			if f, l := asm.push(pkt, lost); f != nil || l {
