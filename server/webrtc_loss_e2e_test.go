@@ -348,6 +348,9 @@ func TestWebRTCLossAndDelay(t *testing.T) {
 		kept := float64(frames) / float64(len(r.frames))
 		t.Logf("%s: %d of %d video frames recorded (%.1f %%); relay lost %d of %d media packets; largest frame %d packets; %d PLI",
 			r.codec, frames, len(r.frames), 100*kept, res.relay.lost.Load(), res.relay.media.Load(), res.most, res.pub.plis.Load())
+		for _, l := range e.LogLines("webrtc video losses", "lossy-"+r.codec) {
+			t.Logf("%s: %s", r.codec, l)
+		}
 		if v.CodecName != r.codec {
 			t.Errorf("%s: video codec %s", r.codec, v.CodecName)
 		}

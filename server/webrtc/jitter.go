@@ -23,6 +23,9 @@ type jitter struct {
 	minWait, ceilWait time.Duration // bounds of an adaptive maxWait
 	recovery          time.Duration // smoothed delay from a gap being seen to its packet arriving
 
+	// Packets that filled a gap in time (counted when adaptive), packets given up.
+	recoveredN, gaveUp int64
+
 	started bool
 	highest int64 // extended sequence number of the newest packet
 	next    int64 // extended sequence number of the next packet to come out
@@ -102,6 +105,8 @@ func (j *jitter) push(p *rtp.Packet, now time.Time) {
 		j.recovered(d) // late ones too: they say the wait was too short
 		if n < j.next {
 			j.ring[n%jitterRing] = slot{}
+		} else {
+			j.recoveredN++
 		}
 	}
 	if n < j.next {
@@ -185,6 +190,7 @@ func (j *jitter) pop(now time.Time) (p *rtp.Packet, lost bool) {
 		if now.Sub(oldest) < j.maxWait && j.count <= j.maxPackets {
 			return nil, false
 		}
+		j.gaveUp += first - j.next
 		j.skipTo(first)
 		s = &j.ring[j.next%jitterRing]
 	}

@@ -167,4 +167,7 @@ func TestJitterAdaptsWaitToRecoveryDelay(t *testing.T) {
 	if j.maxWait != 2*time.Second {
 		t.Errorf("wait %v after retransmissions 5 s late, want the 2 s bound", j.maxWait)
 	}
+	if j.recoveredN != 40 || j.gaveUp != 41 {
+		t.Errorf("%d packets recovered, %d given up; want 40 and 41", j.recoveredN, j.gaveUp)
+	}
 }

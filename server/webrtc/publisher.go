@@ -264,6 +264,10 @@ func (p *Publisher) readRTP(t *pion.TrackRemote, kind media.Kind, codec media.Co
 	if kind == media.Video {
 		jb = newJitter(videoReorderWait, reorderPackets)
 		jb.adapt(videoReorderMin, videoReorderMax)
+		defer func() {
+			p.log.Info("webrtc video losses", "recovered", jb.recoveredN, "given_up", jb.gaveUp,
+				"reorder_wait", jb.maxWait.Round(time.Millisecond).String())
+		}()
 	}
 	oversized := false
 	asm := newAssembler(codec, func(size int) {
