@@ -52,8 +52,9 @@ func newJitter(maxWait time.Duration, maxPackets int) *jitter {
 }
 
 // Adaptive waits: the wait is recoveryRounds times the smoothed recovery delay plus
-// recoveryMargin (at 5 % loss a packet needs a second NACK round one time in ten, a third one
-// time in a hundred), within the bounds of adapt; the wait given to newJitter holds until a gap is filled.
+// recoveryMargin (at 5 % loss each way, a NACK or its retransmission is lost one time in ten:
+// a packet needs a second round that often, a third one time in a hundred), within the bounds
+// of adapt; the wait given to newJitter holds until a first gap is filled.
 const (
 	recoveryRounds = 4
 	recoveryMargin = 100 * time.Millisecond
