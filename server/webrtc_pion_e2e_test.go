@@ -242,16 +242,31 @@ type pionPublisher struct {
 	vs, as       *webrtc.RTPSender
 	drops        *dropper
 	plis         atomic.Int32
+	nackMu       sync.Mutex
+	nacked       map[uint16]int // how often each video sequence number was asked for again
+	neverSent    atomic.Int32   // the sequence number lost for good, +1 (0: none)
 	connected    chan struct{}
+	// answer, when set, rewrites the server's SDP answer before it is applied (to route the
+	// media through a relay).
+	answer func(string) string
 }
 
+// newPionPublisher makes an H.264 + Opus publisher.
 func newPionPublisher(t *testing.T) *pionPublisher {
+	return newPionPublisherOf(t, webrtc.MimeTypeH264)
+}
+
+// newPionPublisherOf makes a publisher of video codec mime (H.264 or VP8) and Opus.
+func newPionPublisherOf(t *testing.T, mime string) *pionPublisher {
 	t.Helper()
 	m := &webrtc.MediaEngine{}
 	fb := []webrtc.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter: "pli"}, {Type: "ccm", Parameter: "fir"}}
+	fmtp := ""
+	if mime == webrtc.MimeTypeH264 {
+		fmtp = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"
+	}
 	if err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{
-		MimeType: webrtc.MimeTypeH264, ClockRate: 90000,
-		SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f", RTCPFeedback: fb,
+		MimeType: mime, ClockRate: 90000, SDPFmtpLine: fmtp, RTCPFeedback: fb,
 	}, PayloadType: 102}, webrtc.RTPCodecTypeVideo); err != nil {
 		t.Fatal(err)
 	}
@@ -260,7 +275,8 @@ func newPionPublisher(t *testing.T) *pionPublisher {
 	}, PayloadType: 111}, webrtc.RTPCodecTypeAudio); err != nil {
 		t.Fatal(err)
 	}
-	p := &pionPublisher{drops: &dropper{drop: map[uint16]bool{}, dropped: map[uint16]bool{}}, connected: make(chan struct{})}
+	p := &pionPublisher{drops: &dropper{drop: map[uint16]bool{}, dropped: map[uint16]bool{}}, connected: make(chan struct{}),
+		nacked: map[uint16]int{}}
 	ir := &interceptor.Registry{}
 	ir.Add(p.drops) // inner to the NACK responder: it sees first transmissions and retransmissions
 	responder, err := nack.NewResponderInterceptor()
@@ -275,7 +291,7 @@ func newPionPublisher(t *testing.T) *pionPublisher {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.pc.Close() })
-	p.video, _ = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000}, "video", "sync")
+	p.video, _ = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: mime, ClockRate: 90000}, "video", "sync")
 	p.audio, _ = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio", "sync")
 	if p.vs, err = p.pc.AddTrack(p.video); err != nil {
 		t.Fatal(err)
@@ -297,8 +313,17 @@ func newPionPublisher(t *testing.T) *pionPublisher {
 					return
 				}
 				for _, pkt := range pkts {
-					if _, ok := pkt.(*rtcp.PictureLossIndication); ok {
+					switch pkt := pkt.(type) {
+					case *rtcp.PictureLossIndication:
 						p.plis.Add(1)
+					case *rtcp.TransportLayerNack:
+						p.nackMu.Lock()
+						for _, pair := range pkt.Nacks {
+							for _, seq := range pair.PacketList() {
+								p.nacked[seq]++
+							}
+						}
+						p.nackMu.Unlock()
 					}
 				}
 			}
@@ -327,6 +352,9 @@ func (p *pionPublisher) publish(t *testing.T, w *wcsClient, id, name string) err
 	if len(data) != 2 || json.Unmarshal(data[1], &answer) != nil {
 		return fmt.Errorf("setRemoteSDP %s", data)
 	}
+	if p.answer != nil {
+		answer = p.answer(answer)
+	}
 	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
 		return err
 	}
@@ -335,6 +363,25 @@ func (p *pionPublisher) publish(t *testing.T, w *wcsClient, id, name string) err
 		return nil
 	case <-time.After(10 * time.Second):
 		return errors.New("ICE/DTLS did not connect")
+	}
+}
+
+// unpublish stops publishing and returns the name of the finished recording.
+func (w *wcsClient) unpublish(id, name string) (string, error) {
+	w.send("unPublishStream", map[string]any{"mediaSessionId": id, "name": name})
+	for {
+		data, err := w.next("notifyStreamStatusEvent", 15*time.Second)
+		if err != nil {
+			return "", err
+		}
+		var ev struct{ Status, RecordName, Info string }
+		json.Unmarshal(data[0], &ev)
+		switch ev.Status {
+		case "UNPUBLISHED":
+			return ev.RecordName, nil
+		case "FAILED":
+			return "", fmt.Errorf("FAILED: %s", ev.Info)
+		}
 	}
 }
 
@@ -409,6 +456,7 @@ func (p *pionPublisher) send(aus, opus [][]byte, o sendOptions) error {
 					p.drops.mu.Unlock()
 				}
 				if o.lostForGood > 0 && e.i == o.lostForGood && k == len(pkts)/2 {
+					p.neverSent.Store(int32(pkt.SequenceNumber) + 1)
 					continue // never sent: the NACK responder has nothing to resend
 				}
 				if err := p.video.WriteRTP(pkt); err != nil {
@@ -533,24 +581,7 @@ func TestWebRTCPionSyncAndLoss(t *testing.T) {
 			}
 			res.sentAt = time.Now()
 			time.Sleep(700 * time.Millisecond) // the last packets through the reorder buffer
-			w.send("unPublishStream", map[string]any{"mediaSessionId": id, "name": "pion-" + r.name})
-			for {
-				data, err := w.next("notifyStreamStatusEvent", 15*time.Second)
-				if err != nil {
-					res.err = err
-					return
-				}
-				var ev struct{ Status, RecordName, Info string }
-				json.Unmarshal(data[0], &ev)
-				if ev.Status == "UNPUBLISHED" {
-					res.file = ev.RecordName
-					return
-				}
-				if ev.Status == "FAILED" {
-					res.err = fmt.Errorf("FAILED: %s", ev.Info)
-					return
-				}
-			}
+			res.file, res.err = w.unpublish(id, "pion-"+r.name)
 		}()
 	}
 	wg.Wait()
@@ -588,6 +619,15 @@ func TestWebRTCPionSyncAndLoss(t *testing.T) {
 			}
 			if n := res.pub.drops.resent.Load(); n != 2 {
 				t.Errorf("%s: %d lost packets were retransmitted on NACK, want 2", r.name, n)
+			}
+			// The server asks for the lost packet while it waits for it (700 ms, a NACK every
+			// 100 ms), not for as long as pion's NACK generator remembers it.
+			res.pub.nackMu.Lock()
+			asked := res.pub.nacked[uint16(res.pub.neverSent.Load()-1)]
+			res.pub.nackMu.Unlock()
+			t.Logf("%s: the packet lost for good was asked for %d times", r.name, asked)
+			if asked == 0 || asked > 10 {
+				t.Errorf("%s: the packet lost for good was asked for %d times, want 1..10 (while the reorder buffer waits)", r.name, asked)
 			}
 			if res.pub.plis.Load() == 0 {
 				t.Errorf("%s: no PLI after a packet lost for good", r.name)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/logging"
 	pion "github.com/pion/webrtc/v4"
 
@@ -55,6 +56,7 @@ type Engine struct {
 	log *slog.Logger
 
 	refusals *lograte.Limiter // publishers refused for MaxPending: a log line per address per minute
+	nacks    *nackFilters
 
 	mu     sync.Mutex
 	pubs   map[*Publisher]struct{}
@@ -81,8 +83,11 @@ func New(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	ir := &interceptor.Registry{}
+	nacks := newNackFilters()
+	ir.Add(nacks) // first: it sees what the NACK generator writes
 	// NACK generator (and responder), RTCP receiver reports, TWCC feedback, stats.
-	if err := pion.RegisterDefaultInterceptors(m, ir); err != nil {
+	if err := pion.RegisterDefaultInterceptorsWithOptions(m, ir,
+		pion.WithNackGeneratorOptions(nack.GeneratorSize(nackLog))); err != nil {
 		return nil, fmt.Errorf("webrtc interceptors: %w", err)
 	}
 	se := pion.SettingEngine{}
@@ -91,8 +96,12 @@ func New(cfg Config) (*Engine, error) {
 	se.SetNetworkTypes([]pion.NetworkType{pion.NetworkTypeUDP4, pion.NetworkTypeUDP6})
 	se.SetICETimeouts(5*time.Second, 10*time.Second, 2*time.Second)
 	se.LoggerFactory = quietLoggers{}
+	// pion's default SRTP replay window (64 packets) is smaller than one keyframe: a
+	// retransmission of its first packets would be dropped as a replay before the reorder buffer
+	// sees it. The window covers everything the reorder buffer can hold back.
+	se.SetSRTPReplayProtectionWindow(jitterRing)
 	e := &Engine{cfg: cfg, log: cfg.Log.With("ingest", "webrtc"), pubs: map[*Publisher]struct{}{},
-		refusals: lograte.New(time.Minute, 10_000)}
+		refusals: lograte.New(time.Minute, 10_000), nacks: nacks}
 	switch {
 	case cfg.PortFrom > 0 && cfg.PortFrom == cfg.PortTo:
 		mux, err := ice.NewMultiUDPMuxFromPort(cfg.PortFrom, ice.UDPMuxFromPortWithLoopback(),

@@ -33,6 +33,9 @@ func FuzzDepacketize(f *testing.F) {
 			for _, codec := range []media.Codec{media.H264, media.VP8, media.Opus} {
 				asm := newAssembler(codec, nil)
 				jb := newJitter(videoReorderWait, reorderPackets)
+				if codec != media.Opus {
+					jb.adapt(videoReorderMin, videoReorderMax) // as the video path does
+				}
 				now := time.Unix(0, 0)
 				take := func(p *rtp.Packet, lost bool) {
 					fr, _ := asm.push(p, lost)

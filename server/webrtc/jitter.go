@@ -11,9 +11,20 @@ import (
 // later packet has waited maxWait or the buffer holds maxPackets; then it is given up and the
 // packet after the gap comes out marked as following a loss. Duplicates and packets older than
 // what already came out (late retransmissions, RTX redundancy) are dropped.
+//
+// With adapt on, maxWait follows the stream: it is sized from how long the gaps it saw took to
+// fill (a retransmission's delay is the round trip plus the NACK rounds it needed), so a path
+// with a longer round trip or more loss waits longer, a clean short one less.
 type jitter struct {
 	maxWait    time.Duration
 	maxPackets int
+
+	adaptive          bool
+	minWait, ceilWait time.Duration // bounds of an adaptive maxWait
+	recovery          time.Duration // smoothed delay from a gap being seen to its packet arriving
+
+	// Packets that filled a gap in time (counted when adaptive), packets given up.
+	recoveredN, gaveUp int64
 
 	started bool
 	highest int64 // extended sequence number of the newest packet
@@ -26,8 +37,8 @@ type jitter struct {
 
 type slot struct {
 	p  *rtp.Packet
-	at time.Time
-	n  int64 // extended sequence number, to tell a stale slot from a current one
+	at time.Time // arrival; for an empty slot (p nil) marked missing, when it was seen missing
+	n  int64     // extended sequence number, to tell a stale slot from a current one
 }
 
 // jitterRing is the ring size: the most packets a gap can hold back (maxPackets stays below it).
@@ -38,6 +49,44 @@ func newJitter(maxWait time.Duration, maxPackets int) *jitter {
 		maxPackets = jitterRing - 1
 	}
 	return &jitter{maxWait: maxWait, maxPackets: maxPackets, ring: make([]slot, jitterRing)}
+}
+
+// Adaptive waits: the wait is recoveryRounds times the smoothed recovery delay plus
+// recoveryMargin (at 5 % loss each way, a NACK or its retransmission is lost one time in ten:
+// a packet needs a second round that often, a third one time in a hundred), within the bounds
+// of adapt; the wait given to newJitter holds until a first gap is filled.
+const (
+	recoveryRounds = 4
+	recoveryMargin = 100 * time.Millisecond
+	// markGap bounds the gap whose packets are marked missing (longer ones are a sender's jump).
+	markGap = 256
+)
+
+// adapt sizes maxWait from the delays of the retransmissions seen, within [lo, hi].
+func (j *jitter) adapt(lo, hi time.Duration) {
+	j.adaptive, j.minWait, j.ceilWait = true, lo, hi
+}
+
+// recovered takes the delay of a packet that filled a gap (or came too late for it).
+func (j *jitter) recovered(d time.Duration) {
+	if !j.adaptive {
+		return
+	}
+	if j.recovery == 0 {
+		j.recovery = d
+	} else {
+		j.recovery += (d - j.recovery) / 8
+	}
+	j.maxWait = min(max(recoveryRounds*j.recovery+recoveryMargin, j.minWait), j.ceilWait)
+}
+
+// filled returns how long ago packet n was seen missing, if it was marked.
+func (j *jitter) filled(n int64, now time.Time) (time.Duration, bool) {
+	s := &j.ring[n%jitterRing]
+	if s.p != nil || s.n != n || s.at.IsZero() {
+		return 0, false
+	}
+	return now.Sub(s.at), true
 }
 
 // extend turns a 16-bit sequence number into a 64-bit one, near the newest seen.
@@ -53,6 +102,14 @@ func (j *jitter) push(p *rtp.Packet, now time.Time) {
 		j.next = j.highest
 	}
 	n := j.extend(p.SequenceNumber)
+	if d, ok := j.filled(n, now); ok {
+		j.recovered(d) // late ones too: they say the wait was too short
+		if n < j.next {
+			j.ring[n%jitterRing] = slot{}
+		} else {
+			j.recoveredN++
+		}
+	}
 	if n < j.next {
 		// Already out or given up; a long run of these is a sender that restarted its sequence.
 		if j.stale++; j.stale > staleRestart {
@@ -72,6 +129,11 @@ func (j *jitter) push(p *rtp.Packet, now time.Time) {
 	*s = slot{p: p, at: now, n: n}
 	j.count++
 	if n > j.highest {
+		if j.adaptive && n-j.highest <= markGap {
+			for m := j.highest + 1; m < n; m++ {
+				j.ring[m%jitterRing] = slot{at: now, n: m} // seen missing now
+			}
+		}
 		j.highest = n
 	}
 }
@@ -129,6 +191,7 @@ func (j *jitter) pop(now time.Time) (p *rtp.Packet, lost bool) {
 		if now.Sub(oldest) < j.maxWait && j.count <= j.maxPackets {
 			return nil, false
 		}
+		j.gaveUp += first - j.next
 		j.skipTo(first)
 		s = &j.ring[j.next%jitterRing]
 	}

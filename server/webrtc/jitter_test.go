@@ -126,3 +126,48 @@ func TestJitterRestartsOnNewSequence(t *testing.T) {
 		t.Errorf("after a sequence restart: %v", got)
 	}
 }
+
+// An adaptive buffer sizes its wait from how long the gaps took to fill: retransmissions that
+// come 200 ms after the gap make it wait 4×200+100 ms, within its bounds.
+func TestJitterAdaptsWaitToRecoveryDelay(t *testing.T) {
+	j := newJitter(700*time.Millisecond, 100)
+	j.adapt(300*time.Millisecond, 2*time.Second)
+	t0 := time.Unix(0, 0)
+	seq := uint16(100)
+	for i := 0; i < 40; i++ { // each round: a packet lost, sent again 200 ms later
+		now := t0.Add(time.Duration(i) * time.Second)
+		j.push(pkt(seq), now)
+		j.push(pkt(seq+2), now)
+		j.push(pkt(seq+1), now.Add(200*time.Millisecond))
+		out(j, now.Add(200*time.Millisecond))
+		seq += 3
+	}
+	if want := 900 * time.Millisecond; j.maxWait < want-20*time.Millisecond || j.maxWait > want+20*time.Millisecond {
+		t.Fatalf("wait %v after retransmissions 200 ms late, want about %v", j.maxWait, want)
+	}
+	// A gap is now held 900 ms, not the 700 ms it started with.
+	now := t0.Add(time.Hour)
+	j.push(pkt(seq), now)
+	j.push(pkt(seq+2), now)
+	if got := out(j, now.Add(800*time.Millisecond)); len(got) != 1 {
+		t.Errorf("gap given up after 800 ms: %v", got)
+	}
+	if got := out(j, now.Add(950*time.Millisecond)); !equal(got, []int{-1, int(seq + 2)}) {
+		t.Errorf("after 950 ms got %v, want the packet after the gap", got)
+	}
+	// Slow retransmissions raise it to the bound, and no further.
+	for i := 0; i < 40; i++ {
+		now := t0.Add(2*time.Hour + time.Duration(i)*time.Minute)
+		seq += 3
+		j.push(pkt(seq), now)
+		j.push(pkt(seq+2), now)
+		out(j, now.Add(5*time.Second))
+		j.push(pkt(seq+1), now.Add(5*time.Second)) // too late: still counted
+	}
+	if j.maxWait != 2*time.Second {
+		t.Errorf("wait %v after retransmissions 5 s late, want the 2 s bound", j.maxWait)
+	}
+	if j.recoveredN != 40 || j.gaveUp != 41 {
+		t.Errorf("%d packets recovered, %d given up; want 40 and 41", j.recoveredN, j.gaveUp)
+	}
+}

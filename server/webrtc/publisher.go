@@ -20,9 +20,13 @@ import (
 )
 
 // Reorder waits: video waits for retransmissions (we NACK), audio only for reordering
-// (browsers do not retransmit audio).
+// (browsers do not retransmit audio). The video wait starts at videoReorderWait, long enough
+// for two NACK rounds at 100 ms round trip, then follows the delays of the retransmissions
+// that arrive (see jitter.adapt), within videoReorderMin..videoReorderMax.
 const (
-	videoReorderWait = 300 * time.Millisecond
+	videoReorderWait = 700 * time.Millisecond
+	videoReorderMin  = 300 * time.Millisecond
+	videoReorderMax  = 2 * time.Second
 	audioReorderWait = 80 * time.Millisecond
 	reorderPackets   = 1500
 	gatherTimeout    = 5 * time.Second
@@ -43,6 +47,7 @@ type Publisher struct {
 	ing *ingest
 	log *slog.Logger
 	off *offer
+	nak *nackFilter // keeps NACKs to what the video reorder buffer still waits for
 
 	mu          sync.Mutex
 	closing     bool
@@ -86,7 +91,7 @@ func (e *Engine) Publish(st *stream.Stream, offerSDP string) (*Publisher, string
 		return fail("Failed by error: "+err.Error(), err)
 	}
 	p := &Publisher{e: e, st: st, pc: pc, log: log, off: off, stop: make(chan struct{}),
-		taken: map[media.Kind]bool{}, started: time.Now()}
+		taken: map[media.Kind]bool{}, started: time.Now(), nak: e.nacks.of(pc.ID())}
 	p.ing = newIngest(st, log, p.requestKeyframe, p.End, e.cfg.KeyframeInterval)
 	if err := e.add(p); err != nil {
 		pc.Close()
@@ -255,11 +260,15 @@ func (p *Publisher) onTrack(t *pion.TrackRemote, r *pion.RTPReceiver) {
 
 // readRTP puts a track's packets in order, rebuilds frames and hands them to the ingest.
 func (p *Publisher) readRTP(t *pion.TrackRemote, kind media.Kind, codec media.Codec) {
-	wait := audioReorderWait
+	jb := newJitter(audioReorderWait, reorderPackets)
 	if kind == media.Video {
-		wait = videoReorderWait
+		jb = newJitter(videoReorderWait, reorderPackets)
+		jb.adapt(videoReorderMin, videoReorderMax)
+		defer func() {
+			p.log.Info("webrtc video losses", "recovered", jb.recoveredN, "given_up", jb.gaveUp,
+				"reorder_wait", jb.maxWait.Round(time.Millisecond).String())
+		}()
 	}
-	jb := newJitter(wait, reorderPackets)
 	oversized := false
 	asm := newAssembler(codec, func(size int) {
 		if !oversized { // once per track: a publisher that does it does it to every frame
@@ -270,10 +279,14 @@ func (p *Publisher) readRTP(t *pion.TrackRemote, kind media.Kind, codec media.Co
 	})
 	pt := t.PayloadType()
 	first, otherPT, failures := true, false, 0
+	ssrc := uint32(t.SSRC())
 	drain := func(now time.Time) {
 		for {
 			pkt, lost := jb.pop(now)
 			if pkt == nil {
+				if kind == media.Video && jb.started {
+					p.nak.awaiting(ssrc, uint16(jb.next))
+				}
 				return
 			}
 			if f, l := asm.push(pkt, lost); f != nil || l {
@@ -284,7 +297,7 @@ func (p *Publisher) readRTP(t *pion.TrackRemote, kind media.Kind, codec media.Co
 	for {
 		deadline := time.Time{}
 		if jb.waiting() {
-			deadline = time.Now().Add(wait / 4)
+			deadline = time.Now().Add(jb.maxWait / 4)
 		}
 		t.SetReadDeadline(deadline)
 		pkt, _, err := t.ReadRTP()
