@@ -254,22 +254,9 @@ func hidden(r rune) bool { return unicode.Is(unicode.Cc, r) || unicode.Is(unicod
 
 // clean removes '/', '\\', control (Cc, NUL included) and format (Cf) characters and replaces
 // each invalid UTF-8 byte with '_'.
-func clean(s string) string {
-	var b strings.Builder
-	b.Grow(len(s))
-	for i := 0; i < len(s); {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			b.WriteByte('_')
-		case r == '/' || r == '\\' || hidden(r):
-		default:
-			b.WriteString(s[i : i+size])
-		}
-		i += size
-	}
-	return b.String()
-}
+func clean(s string) string { return slashes.Replace(StreamName(s)) }
+
+var slashes = strings.NewReplacer("/", "", "\\", "")
 
 // sanitize makes s a safe single file name (not yet length-limited): clean, leading dots
 // and dashes to '_' (no hidden file, no name a command takes for an option), empty to Fallback.
