@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"crypto/rand"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"math"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streamrec/streamrec/recorder"
 	"github.com/streamrec/streamrec/server"
 	st "github.com/streamrec/streamrec/server/servertest"
 )
@@ -210,4 +212,122 @@ func TestWriteFailureIsLoudAndContained(t *testing.T) {
 	}
 	big.Kill()
 	e.WaitGone("big", 10*time.Second)
+}
+
+// hookRun is what the test's hook script saw for one file.
+type hookRun struct{ recovered, stream, err string }
+
+// hookRuns reads the lines "FILE|STREAMREC_RECOVERED|STREAMREC_STREAM_NAME|STREAMREC_ERROR" the
+// test's hook script wrote, by file name.
+func hookRuns(t *testing.T, path string) map[string]hookRun {
+	t.Helper()
+	b, _ := os.ReadFile(path)
+	out := map[string]hookRun{}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if f := strings.SplitN(line, "|", 4); len(f) == 4 {
+			out[filepath.Base(f[0])] = hookRun{f[1], f[2], f[3]}
+		}
+	}
+	return out
+}
+
+// libraryIndex reads the library's index by file name.
+func libraryIndex(t *testing.T, records string) map[string]map[string]any {
+	t.Helper()
+	b, _ := os.ReadFile(filepath.Join(records, ".streamrec-library.jsonl"))
+	out := map[string]map[string]any{}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var e map[string]any
+		if json.Unmarshal([]byte(line), &e) == nil {
+			out[e["name"].(string)] = e
+		}
+	}
+	return out
+}
+
+// TestSIGKILLRecoveredAtRestart: kill -9 during an RTMP recording, a rotated RTMP recording (parts
+// of 3 s) and a WebRTC recording (VP8 + Opus as WebM), then a restart on the same home. Each file
+// left open is repaired: its header has its real duration (ffprobe's format duration matches
+// the frames it holds and the time it recorded, within the crash bound), it decodes clean, it
+// is in the library's index with its stream name and mediaSessionId, and the hook ran for it
+// with STREAMREC_RECOVERED=1. Nothing cleanly finished before the kill is touched.
+func TestSIGKILLRecoveredAtRestart(t *testing.T) {
+	hookOut := filepath.Join(t.TempDir(), "hooks.txt")
+	script := writeScript(t, `echo "$STREAMREC_FILE|$STREAMREC_RECOVERED|$STREAMREC_STREAM_NAME|$STREAMREC_ERROR" >> "`+hookOut+`"`+"\n")
+	e := st.Prepare(t, map[string]string{"stream_record_policy": "streamName", "on_record_hook_script": script})
+	srv := startChild(t, e)
+	src := st.Make(t, st.Source{Seconds: 30, FPS: 30, GOP: 30, SampleRate: 44100})
+	st.Publish(t, src, e.RTMP+"/plain")
+	st.Publish(t, src, e.RTMP+"/rot")
+	video, audio := vp8Frames(t, 30), opusPackets(t, 30)
+	const webID = "5e1d0c3a-0000-4000-8000-0000000000c1"
+	publishVP8(t, e, webID, "web", video, audio)
+	ids := map[string]string{"web": webID}
+	for _, n := range []string{"plain", "rot"} {
+		s := e.WaitStream(n, "PUBLISHING", 10*time.Second)
+		ids[n] = s.MediaSessionID
+		body := `{"mediaSessionId":"` + s.MediaSessionID + `"}`
+		if n == "rot" {
+			body = `{"mediaSessionId":"` + s.MediaSessionID + `","config":{"rotation":"3"}}`
+		}
+		if code, b := e.Post("/rest-api/stream/startRecording", body); code != 200 {
+			t.Fatalf("startRecording %s: %d %s", n, code, b)
+		}
+	}
+	e.WaitStream("web", "PUBLISHING", 10*time.Second)
+	started := time.Now()
+	time.Sleep(7 * time.Second)
+	srv.Process.Signal(syscall.SIGKILL)
+	recorded := time.Since(started).Seconds()
+	srv.Wait()
+	before := hookRuns(t, hookOut) // the rotated parts finished before the kill
+
+	srv = startChild(t, e)
+	open := map[string]string{"plain.mp4": "plain", "web.webm": "web"}
+	var runs map[string]hookRun
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if runs = hookRuns(t, hookOut); len(runs) >= len(before)+3 {
+			break
+		}
+	}
+	for name := range runs {
+		if _, ok := before[name]; !ok && strings.HasPrefix(name, "rot") {
+			open[name] = "rot" // the current part (and the one before, if its audio was still open)
+		}
+	}
+	if _, ok := runs["plain.mp4"]; !ok || len(open) < 3 {
+		t.Fatalf("hooks after the restart: %v (before it: %v); want one each for plain.mp4, web.webm and the open part of rot", runs, before)
+	}
+	index := libraryIndex(t, e.Records)
+	for name, stream := range open {
+		run := runs[name]
+		if run.recovered != "1" || run.stream != stream || !strings.Contains(run.err, "recovered after a crash") {
+			t.Errorf("%s: the hook saw %+v, want STREAMREC_RECOVERED=1, stream %q and the error saying it was recovered", name, run, stream)
+		}
+		if ie := index[name]; ie["stream"] != stream || ie["mediaSessionId"] != ids[stream] || !strings.Contains(fmt.Sprint(ie["error"]), "recovered") {
+			t.Errorf("%s: library index entry %v, want stream %q, mediaSessionId %s, the recovery noted", name, ie, stream, ids[stream])
+		}
+		path := filepath.Join(e.Records, name)
+		if out := st.Decodes(t, path); out != "" {
+			t.Errorf("%s: decode errors: %s", name, out)
+		}
+		p := st.ProbeFile(t, path)
+		frames := float64(st.Count(p.Video(t).Frames)) / 30
+		want := recorded
+		if stream == "rot" {
+			want = math.Mod(recorded, 3) // the open part, after two whole parts (approximately)
+		}
+		if math.Abs(p.Duration()-frames) > 0.1 || p.Duration() > recorded || (stream != "rot" && p.Duration() < want-1.5) {
+			t.Errorf("%s: header duration %.2f s, %.2f s of video frames, recorded for %.2f s", name, p.Duration(), frames, recorded)
+		}
+		t.Logf("%s: %.2f s in the header, %.2f s of frames, recorded %.2f s before the kill", name, p.Duration(), frames, recorded)
+	}
+	for name, run := range before {
+		if run.recovered != "0" || run.err != "" {
+			t.Errorf("%s, finished before the kill: the hook saw %+v", name, run)
+		}
+	}
+	if ents, _ := os.ReadDir(filepath.Join(e.Records, recorder.JournalDir)); len(ents) != 0 {
+		t.Errorf("the journal still holds %d entries after recovery", len(ents))
+	}
 }
