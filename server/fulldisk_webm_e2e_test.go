@@ -77,7 +77,7 @@ func TestFullDiskWebM(t *testing.T) {
 	video, audio := vp8Frames(t, seconds), opusPackets(t, seconds)
 
 	const id, name = "5e1d0c3a-0000-4000-8000-0000000000f1", "fullwebm"
-	stop := publishVP8(t, e, id, name, video, audio)
+	stop, _ := publishVP8(t, e, id, name, video, audio)
 	e.WaitStream(name, "PUBLISHING", 10*time.Second)
 	time.Sleep(4 * time.Second)
 	tmpfs.Fill(t, e.Records, 256<<10)
@@ -107,7 +107,7 @@ func TestFullDiskWebM(t *testing.T) {
 // publishVP8 publishes video (VP8 frames, 30 fps) and audio (Opus packets of 20 ms) over WebRTC
 // with the WCS signalling as stream name, sending in real time from a goroutine; the stream
 // records (publishStream's record flag: WebM). stop ends the sending and unpublishes.
-func publishVP8(t *testing.T, e *st.Env, id, name string, video, audio [][]byte) func() {
+func publishVP8(t *testing.T, e *st.Env, id, name string, video, audio [][]byte) (stop func(), started time.Time) {
 	t.Helper()
 	w := dialWCS(t, fmt.Sprintf("ws://127.0.0.1:%d/pion", e.Ports["ws.port"]))
 	w.send("connection", map[string]any{"appKey": "defaultApp", "mediaProviders": []string{"WebRTC"}})
@@ -168,9 +168,9 @@ func publishVP8(t *testing.T, e *st.Env, id, name string, video, audio [][]byte)
 	// Send in real time until stopped.
 	done := make(chan struct{})
 	sent := make(chan struct{})
+	start := time.Now()
 	go func() {
 		defer close(sent)
-		start := time.Now()
 		vi, ai := 0, 0
 		for vi < len(video) || ai < len(audio) {
 			select {
@@ -194,5 +194,5 @@ func publishVP8(t *testing.T, e *st.Env, id, name string, video, audio [][]byte)
 		close(done)
 		<-sent
 		w.send("unPublishStream", map[string]any{"mediaSessionId": id, "name": name})
-	}
+	}, start
 }
