@@ -2,7 +2,9 @@ package recorder
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	iofs "io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -61,7 +63,14 @@ func (fs *Files) open(w Writing) error {
 	}
 	path := fs.entryPath(w.Name)
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+	err = os.WriteFile(tmp, b, 0o644)
+	if errors.Is(err, iofs.ErrNotExist) {
+		// The folder went away (a cleanup script, a file system mounted over records/): again.
+		if err = os.MkdirAll(fs.journal, 0o755); err == nil {
+			err = os.WriteFile(tmp, b, 0o644)
+		}
+	}
+	if err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("journal %s: %w", w.Name, err)
 	}
