@@ -108,7 +108,7 @@ func recoverFile(dir string, w Writing) (File, error) {
 	default:
 		return File{}, fmt.Errorf("unknown container %q", w.Container)
 	}
-	if err == nil && dur == 0 {
+	if err == nil && dur <= 0 {
 		err = errors.New("no complete fragment")
 	}
 	if err != nil {
