@@ -53,6 +53,39 @@ func TestFullDiskWebM(t *testing.T) {
 	const seconds = 20
 	video, audio := vp8Frames(t, seconds), opusPackets(t, seconds)
 
+	const id, name = "5e1d0c3a-0000-4000-8000-0000000000f1", "fullwebm"
+	stop, _ := publishVP8(t, e, id, name, video, audio)
+	e.WaitStream(name, "PUBLISHING", 10*time.Second)
+	time.Sleep(4 * time.Second)
+	tmpfs.Fill(t, e.Records, 256<<10)
+	msg := waitRecordError(t, e, name, 15*time.Second)
+	if !strings.Contains(msg, "no space left on device") {
+		t.Errorf("recordError %q, want the write error", msg)
+	}
+	stop()
+	e.WaitGone(name, 15*time.Second)
+
+	file := name + ".webm"
+	path := filepath.Join(e.Records, file)
+	if out, err := st.Command(t, time.Minute, "ffmpeg", "-v", "warning", "-i", path, "-f", "null", "-"); err != nil || strings.TrimSpace(string(out)) != "" {
+		t.Errorf("%s: ffmpeg reading and decoding it: %v\n%s", file, err, out)
+	}
+	p := st.ProbeFile(t, path)
+	if p.Video(t).CodecName != "vp8" || p.Audio(t).CodecName != "vorbis" || p.Duration() < 3 {
+		t.Errorf("%s: %s + %s, %.2f s; want VP8 + Vorbis and the seconds recorded before the disk filled", file, p.Video(t).CodecName, p.Audio(t).CodecName, p.Duration())
+	}
+	env := waitHooks(t, e, hookOut)
+	if !strings.Contains(env[file], "no space left on device") {
+		t.Errorf("%s: the hook saw STREAMREC_ERROR=%q, want the write error", file, env[file])
+	}
+	t.Logf("%s: %.2f s, %s video frames; the hook saw STREAMREC_ERROR=%q", file, p.Duration(), p.Video(t).Frames, env[file])
+}
+
+// publishVP8 publishes video (VP8 frames, 30 fps) and audio (Opus packets of 20 ms) over WebRTC
+// with the WCS signalling as stream name, sending in real time from a goroutine; the stream
+// records (publishStream's record flag: WebM). stop ends the sending and unpublishes.
+func publishVP8(t *testing.T, e *st.Env, id, name string, video, audio [][]byte) (stop func(), started time.Time) {
+	t.Helper()
 	w := dialWCS(t, fmt.Sprintf("ws://127.0.0.1:%d/pion", e.Ports["ws.port"]))
 	w.send("connection", map[string]any{"appKey": "defaultApp", "mediaProviders": []string{"WebRTC"}})
 	if _, err := w.next("getUserData", 10*time.Second); err != nil {
@@ -90,7 +123,6 @@ func TestFullDiskWebM(t *testing.T) {
 	if err := pc.SetLocalDescription(offer); err != nil {
 		t.Fatal(err)
 	}
-	const id, name = "5e1d0c3a-0000-4000-8000-0000000000f1", "fullwebm"
 	w.send("publishStream", map[string]any{"mediaSessionId": id, "name": name, "published": true, "hasVideo": true,
 		"hasAudio": true, "status": "PENDING", "record": true, "mediaProvider": "WebRTC", "sdp": offer.SDP})
 	data, err := w.next("setRemoteSDP", 10*time.Second)
@@ -111,15 +143,15 @@ func TestFullDiskWebM(t *testing.T) {
 	}
 
 	// Send in real time until stopped.
-	stop := make(chan struct{})
+	done := make(chan struct{})
 	sent := make(chan struct{})
+	start := time.Now()
 	go func() {
 		defer close(sent)
-		start := time.Now()
 		vi, ai := 0, 0
 		for vi < len(video) || ai < len(audio) {
 			select {
-			case <-stop:
+			case <-done:
 				return
 			default:
 			}
@@ -135,30 +167,9 @@ func TestFullDiskWebM(t *testing.T) {
 			}
 		}
 	}()
-	e.WaitStream(name, "PUBLISHING", 10*time.Second)
-	time.Sleep(4 * time.Second)
-	tmpfs.Fill(t, e.Records, 256<<10)
-	msg := waitRecordError(t, e, name, 15*time.Second)
-	if !strings.Contains(msg, "no space left on device") {
-		t.Errorf("recordError %q, want the write error", msg)
-	}
-	close(stop)
-	<-sent
-	w.send("unPublishStream", map[string]any{"mediaSessionId": id, "name": name})
-	e.WaitGone(name, 15*time.Second)
-
-	file := name + ".webm"
-	path := filepath.Join(e.Records, file)
-	if out, err := st.Command(t, time.Minute, "ffmpeg", "-v", "warning", "-i", path, "-f", "null", "-"); err != nil || strings.TrimSpace(string(out)) != "" {
-		t.Errorf("%s: ffmpeg reading and decoding it: %v\n%s", file, err, out)
-	}
-	p := st.ProbeFile(t, path)
-	if p.Video(t).CodecName != "vp8" || p.Audio(t).CodecName != "vorbis" || p.Duration() < 3 {
-		t.Errorf("%s: %s + %s, %.2f s; want VP8 + Vorbis and the seconds recorded before the disk filled", file, p.Video(t).CodecName, p.Audio(t).CodecName, p.Duration())
-	}
-	env := waitHooks(t, e, hookOut)
-	if !strings.Contains(env[file], "no space left on device") {
-		t.Errorf("%s: the hook saw STREAMREC_ERROR=%q, want the write error", file, env[file])
-	}
-	t.Logf("%s: %.2f s, %s video frames; the hook saw STREAMREC_ERROR=%q", file, p.Duration(), p.Video(t).Frames, env[file])
+	return func() {
+		close(done)
+		<-sent
+		w.send("unPublishStream", map[string]any{"mediaSessionId": id, "name": name})
+	}, start
 }

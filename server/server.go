@@ -91,10 +91,14 @@ func New(home string, log *slog.Logger) (*Server, error) {
 	if err := writeDefaultHook(filepath.Join(home, "bin", "on_record_hook.sh")); err != nil {
 		return nil, err
 	}
+	files, err := recorder.OpenFiles(filepath.Join(home, "records"))
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{
 		Home:     home,
 		Settings: store,
-		Files:    recorder.NewFiles(),
+		Files:    files,
 		Records:  filepath.Join(home, "records"),
 		Started:  time.Now(),
 		log:      log,
@@ -115,10 +119,14 @@ func New(home string, log *slog.Logger) (*Server, error) {
 
 // onFile runs for every finished recording file, complete or cut short by a write error.
 func (s *Server) onFile(f recorder.File) {
-	if f.Err != "" {
+	switch {
+	case f.Recovered:
+		s.log.Warn("recording recovered", "stream", f.StreamName, "mediaSessionId", f.MediaSessionID,
+			"file", f.Name, "part", f.Part, "bytes", f.Size, "duration", f.Duration.Round(time.Millisecond), "cut_bytes", f.Cut)
+	case f.Err != "":
 		s.log.Error("recording ended by a write error", "stream", f.StreamName, "mediaSessionId", f.MediaSessionID,
 			"file", f.Name, "bytes", f.Size, "duration", f.Duration.Round(time.Millisecond), "err", f.Err)
-	} else {
+	default:
 		s.log.Info("recording ready", "stream", f.StreamName, "mediaSessionId", f.MediaSessionID,
 			"file", f.Name, "bytes", f.Size, "duration", f.Duration.Round(time.Millisecond))
 	}
@@ -128,13 +136,18 @@ func (s *Server) onFile(f recorder.File) {
 		s.Hooks.Enqueue(hook.Job{
 			Script: script, Timeout: st.HookTimeout,
 			StreamName: f.StreamName, File: f.Path, MediaSessionID: f.MediaSessionID,
-			Duration: f.Duration, Part: f.Part, Err: f.Err,
+			Duration: f.Duration, Part: f.Part, Err: f.Err, Recovered: f.Recovered,
 		})
 	}
 }
 
 // Start opens every listener whose port is not 0. On error, listeners already opened are closed.
 func (s *Server) Start() error {
+	// Files a crash left open are finished before anything records: indexed, announced and
+	// hooked like any finished file.
+	for _, f := range s.Files.Recover(s.log) {
+		s.onFile(f)
+	}
 	st := s.Settings.Current()
 	cams, err := rtsp.Open(rtsp.Config{Registry: s.Streams, File: filepath.Join(s.Home, "conf", "rtsp_cameras.json"),
 		Max: func() int { return s.Settings.Current().MaxRTSPCameras }, Log: s.log})

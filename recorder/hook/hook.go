@@ -5,7 +5,7 @@
 // A script is executed directly, never through a shell command line built from names: its
 // arguments are $1 = stream name and $2 = absolute path of the file, its environment the server's
 // plus STREAMREC_* variables describing the file (STREAMREC_ERROR: why it ended early, or
-// empty). Names come from publishers: control and format characters (NUL, bidi overrides) are
+// empty; STREAMREC_RECOVERED: 1 for a file a crash left open, finished at the next start). Names come from publishers: control and format characters (NUL, bidi overrides) are
 // removed from every value passed ([naming.StreamName]), and $1 never starts with '-' (a leading
 // '-' becomes '_', as in file names: "-rf" gives "_rf"), so `rm "$1"` or `cp "$2" "$1"` cannot
 // take it for an option; STREAMREC_STREAM_NAME holds the stream name exactly, leading '-'
@@ -52,6 +52,7 @@ type Job struct {
 	Duration       time.Duration // the file's media duration
 	Part           int           // rotation part number, 0 without rotation
 	Err            string        // why the file ended early (a write error), "" for a clean finish
+	Recovered      bool          // the file was left open by a crash and finished at the next start
 }
 
 // Run is the outcome of one hook run, for the log and the dashboard.
@@ -66,6 +67,7 @@ type Run struct {
 	TimedOut   bool          `json:"timedOut,omitempty"`
 	Error      string        `json:"error,omitempty"`     // why it failed, "" for exit 0
 	FileError  string        `json:"fileError,omitempty"` // the file ended by a write error (Job.Err)
+	Recovered  bool          `json:"recovered,omitempty"` // the file was finished at start after a crash
 	Stdout     string        `json:"stdout,omitempty"`
 	Stderr     string        `json:"stderr,omitempty"`
 }
@@ -209,7 +211,7 @@ func (r *Runner) record(run Run) {
 
 // run executes one hook and says how it went.
 func (r *Runner) run(j Job) Run {
-	run := Run{Script: j.Script, StreamName: j.StreamName, File: j.File, Part: j.Part, FileError: j.Err, Started: time.Now(), ExitCode: -1}
+	run := Run{Script: j.Script, StreamName: j.StreamName, File: j.File, Part: j.Part, FileError: j.Err, Recovered: j.Recovered, Started: time.Now(), ExitCode: -1}
 	if err := checkScript(j.Script); err != nil {
 		run.Error = err.Error()
 		return run
@@ -230,6 +232,7 @@ func (r *Runner) run(j Job) Run {
 		"STREAMREC_DURATION="+strconv.FormatFloat(j.Duration.Seconds(), 'f', 3, 64),
 		"STREAMREC_PART="+strconv.Itoa(j.Part),
 		"STREAMREC_ERROR="+naming.StreamName(j.Err),
+		"STREAMREC_RECOVERED="+recovered(j.Recovered),
 	)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -327,4 +330,12 @@ func (t *tail) String() string {
 		return "…" + s
 	}
 	return s
+}
+
+// recovered spells Job.Recovered for STREAMREC_RECOVERED.
+func recovered(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
 }

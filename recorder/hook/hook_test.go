@@ -39,7 +39,7 @@ func runOne(t *testing.T, j Job) (Run, string) {
 
 func TestArgumentsAndEnvironment(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "out")
-	s := script(t, `printf '%s|%s|%s|%s|%s|%s|%s|%s|%s\n' "$1" "$2" "$#" "$STREAMREC_STREAM_NAME" "$STREAMREC_FILE" "$STREAMREC_MEDIA_SESSION_ID" "$STREAMREC_DURATION" "$STREAMREC_PART" "$STREAMREC_ERROR" > "$OUT"
+	s := script(t, `printf '%s|%s|%s|%s|%s|%s|%s|%s|%s|%s\n' "$1" "$2" "$#" "$STREAMREC_STREAM_NAME" "$STREAMREC_FILE" "$STREAMREC_MEDIA_SESSION_ID" "$STREAMREC_DURATION" "$STREAMREC_PART" "$STREAMREC_ERROR" "$STREAMREC_RECOVERED" > "$OUT"
 echo done`)
 	// A name with shell syntax in it stays one argument and runs nothing.
 	name := `cam 1; touch "$OUT.pwned" $(id)`
@@ -47,18 +47,18 @@ echo done`)
 		var buf bytes.Buffer
 		r := New(Config{Env: append(os.Environ(), "OUT="+out), Log: slog.New(slog.NewTextHandler(&buf, nil))})
 		r.Enqueue(Job{Script: s, Timeout: 10 * time.Second, StreamName: name, File: "/rec/a b.mp4",
-			MediaSessionID: "id-1", Duration: 2500 * time.Millisecond, Part: 3, Err: "write a.mp4: no space left on device"})
+			MediaSessionID: "id-1", Duration: 2500 * time.Millisecond, Part: 3, Err: "write a.mp4: no space left on device", Recovered: true})
 		r.Close(time.Minute)
 		return r.Recent()[0], buf.String()
 	}()
-	if !run.OK() || run.ExitCode != 0 || run.Stdout != "done\n" || run.FileError == "" {
+	if !run.OK() || run.ExitCode != 0 || run.Stdout != "done\n" || run.FileError == "" || !run.Recovered {
 		t.Errorf("run: %+v", run)
 	}
 	b, err := os.ReadFile(out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := name + "|/rec/a b.mp4|2|" + name + "|/rec/a b.mp4|id-1|2.500|3|write a.mp4: no space left on device\n"
+	want := name + "|/rec/a b.mp4|2|" + name + "|/rec/a b.mp4|id-1|2.500|3|write a.mp4: no space left on device|1\n"
 	if string(b) != want {
 		t.Errorf("the script saw\n%q, want\n%q", b, want)
 	}

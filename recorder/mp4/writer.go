@@ -388,8 +388,14 @@ func (w *Writer) Close() error {
 // On a copy-on-write file system (btrfs, ZFS) even an overwrite may need space: when the patch
 // fails the file still plays, as after a crash (no durations in the header).
 func (w *Writer) repair() error {
+	return errors.Join(w.err, w.cut())
+}
+
+// cut is the repair itself, shared with Recover: it ends the file at w.good (the end of its
+// last complete fragment) with patched durations and, when it fits, the mfra.
+func (w *Writer) cut() error {
 	if err := w.truncate(); err != nil {
-		return errors.Join(w.err, err)
+		return err
 	}
 	perr := w.patchDurations()
 	var terr error
@@ -400,7 +406,7 @@ func (w *Writer) repair() error {
 	if err := w.f.Sync(); err != nil {
 		serr = fmt.Errorf("mp4: fsync: %w", err)
 	}
-	return errors.Join(w.err, perr, terr, serr)
+	return errors.Join(perr, terr, serr)
 }
 
 // truncate cuts the file back to the end of its last complete fragment.

@@ -43,6 +43,9 @@ const (
 	clusterRoom     = 12       // spare bytes in front of the pending cluster for its ID and size
 	seekHeadLen     = 68       // a SeekHead of three Seeks with 8-byte positions
 	appName         = "streamrec"
+	// maxCues bounds the seek index (24 bytes a cue; one a cluster at most): over 12 days of
+	// one-second clusters. Clusters past it play, only without a cue.
+	maxCues = 1 << 20
 )
 
 var (
@@ -416,11 +419,18 @@ func (w *Writer) writeCluster() error {
 	if err := w.write(w.buf[start:]); err != nil {
 		return err
 	}
+	w.clusterDone(pos)
+	return nil
+}
+
+// clusterDone takes in the cluster just written (or, by Recover, read) at Segment position pos:
+// the file is good up to its end, and it gets its cue.
+func (w *Writer) clusterDone(pos int64) {
 	w.good, w.done = w.pos, w.end() // the cluster holds every frame so far
 	q := cue{time: w.cueTime, pos: pos, track: w.cueTrack}
 	if q.track == 0 {
 		if w.videoSeen || w.clusterFirst == 0 {
-			return nil // no keyframe to seek to, or the empty cluster
+			return // no keyframe to seek to, or the empty cluster
 		}
 		q.time, q.track = w.clusterTC, w.clusterFirst // audio only, so far or for good
 	}
@@ -429,10 +439,9 @@ func (w *Writer) writeCluster() error {
 	for n := len(w.cues); n > 0 && w.cues[n-1].time > q.time; n-- {
 		w.cues = w.cues[:n-1]
 	}
-	if n := len(w.cues); n == 0 || w.cues[n-1].time < q.time {
+	if n := len(w.cues); (n == 0 || w.cues[n-1].time < q.time) && n < maxCues {
 		w.cues = append(w.cues, q)
 	}
-	return nil
 }
 
 // write appends p to the file.
@@ -527,8 +536,14 @@ func (w *Writer) Close() error {
 		}
 		w.writeCluster()
 	}
-	cause := w.err
-	if cause != nil {
+	return w.finish(w.err != nil, w.err)
+}
+
+// finish ends the file after its last cluster: cut (after a write error, or a crash) first cuts
+// the torn cluster off. It appends the Cues, patches Duration, the SeekHead and the Segment size
+// in place and fsyncs; it returns cause joined with whatever went wrong.
+func (w *Writer) finish(cut bool, cause error) error {
+	if cut {
 		if err := w.truncate(); err != nil {
 			return errors.Join(cause, err)
 		}

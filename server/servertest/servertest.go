@@ -274,7 +274,8 @@ func (e *Env) WaitGone(name string, timeout time.Duration) {
 	e.T.Fatalf("stream %q still published after %v", name, timeout)
 }
 
-// RecordFiles lists the files in records/.
+// RecordFiles lists the files in records/, leaving out the server's hidden bookkeeping (the
+// library index, the journal of files being written).
 func (e *Env) RecordFiles() []string {
 	e.T.Helper()
 	ents, err := os.ReadDir(e.Records)
@@ -283,7 +284,9 @@ func (e *Env) RecordFiles() []string {
 	}
 	var out []string
 	for _, en := range ents {
-		out = append(out, en.Name())
+		if !strings.HasPrefix(en.Name(), ".") {
+			out = append(out, en.Name())
+		}
 	}
 	return out
 }

@@ -65,7 +65,7 @@ export function Hooks() {
                   <td class="name">{r.streamName}</td>
                   <td class="mono small break" title={r.file}>
                     {r.file.split("/").pop()}
-                    {r.fileError && <div class="error-text">file cut short: {r.fileError}</div>}
+                    {r.fileError && <div class="error-text">{r.recovered ? "file recovered" : "file cut short"}: {r.fileError}</div>}
                   </td>
                   <td>
                     <span class={`badge ${r.error ? "failed" : "publishing"}`}>{r.timedOut ? "timeout" : r.exitCode}</span>

@@ -284,9 +284,17 @@ export function Recordings() {
   );
 }
 
-// CutShort marks a file that a write error (a full disk) ended early; the error is its tooltip.
+// CutShort marks a file that a write error (a full disk) ended early, or that a crash left open and
+// the next start finished ("recovered"); the error is its tooltip.
 function CutShort({ f }: { f?: LibraryFile }) {
   if (!f?.error) return null;
+  if (f.error.startsWith("recovered after a crash")) {
+    return (
+      <span class="badge failed" title={`Left open by a crash and finished at the next start: ${f.error}. It plays up to its last complete fragment.`}>
+        recovered
+      </span>
+    );
+  }
   return (
     <span class="badge failed" title={`Ended by a write error: ${f.error}. It plays up to its last complete fragment.`}>
       cut short

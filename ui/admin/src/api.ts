@@ -75,7 +75,8 @@ export interface LibraryFile {
   video?: Track;
   audio?: Track;
   problem?: string;
-  // the write error (a full disk) that cut the file short; it plays up to its last complete fragment
+  // the write error (a full disk) that cut the file short, or "recovered after a crash: ..." for a
+  // file a crash left open; it plays up to its last complete fragment
   error?: string;
 }
 
@@ -123,6 +124,7 @@ export interface HookRun {
   timedOut?: boolean;
   error?: string;
   fileError?: string; // the file the hook ran for was cut short by this write error
+  recovered?: boolean; // the file was left open by a crash and finished at the next start
   stdout?: string;
   stderr?: string;
 }
