@@ -385,6 +385,66 @@ func TestRTSPCameraDisconnectAndReturn(t *testing.T) {
 	}
 }
 
+// endInfo collects the info of every stream that ends unpublished, by mediaSessionId.
+func endInfo(t *testing.T, e *st.Env) func(id string) string {
+	var mu sync.Mutex
+	infos := map[string]string{}
+	t.Cleanup(e.Server.Streams.Subscribe(func(s stream.Snapshot) {
+		if s.Status == stream.StatusUnpublished && s.Info != nil {
+			mu.Lock()
+			infos[s.MediaSessionID] = *s.Info
+			mu.Unlock()
+		}
+	}))
+	return func(id string) string {
+		mu.Lock()
+		defer mu.Unlock()
+		return infos[id]
+	}
+}
+
+// A camera whose media stops while its RTSP session, RTCP reports and keep-alive answers go on
+// (checked by hand: GStreamer's RTSP server keeps sending sender reports during the stall) is
+// noticed after media_timeout: the file is finished, the reason is in the stream's info, the
+// camera's status and the log, and the camera is reconnected once its media is back.
+func TestRTSPCameraStallReconnects(t *testing.T) {
+	cam := startCamera(t, "--stall-after", "5", "--stall-for", "6")
+	e := st.Start(t, map[string]string{"record_rtsp_streams": "true", "media_timeout": "3"}) // a file per session
+	info := endInfo(t, e)
+	addCamera(t, e, map[string]string{"uri": cam.url("", "h264aac"), "localStreamName": "hall"})
+	first := e.WaitStream("hall", "PUBLISHING", 20*time.Second)
+	start := time.Now()
+	e.WaitGone("hall", 15*time.Second)
+	// The stream ends media_timeout after the stall began: that is when its media stopped.
+	firstFor := time.Since(start) - 3*time.Second
+	const why = "no media from the camera for 3 s"
+	if got := info(first.MediaSessionID); got != why {
+		t.Errorf("info of the stalled stream: %q, want %q", got, why)
+	}
+	c := waitCamera(t, e, "hall", 5*time.Second, func(c rtspCamera) bool { return c.Status == "RECONNECTING" })
+	if !strings.HasPrefix(c.Info, "reconnecting in ") || !strings.HasSuffix(c.Info, why) {
+		t.Errorf("camera status after the stall: %q", c.Info)
+	}
+	if lines := e.LogLines("camera session ended", why); len(lines) != 1 {
+		t.Errorf("log lines about the stall: %q, want one", lines)
+	}
+
+	second := e.WaitStream("hall", "PUBLISHING", 30*time.Second)
+	if second.MediaSessionID == first.MediaSessionID {
+		t.Fatalf("the camera came back as the same stream instance %s", first.MediaSessionID)
+	}
+	start = time.Now()
+	time.Sleep(2500 * time.Millisecond)
+	terminateCamera(t, e, "hall")
+	secondFor := time.Since(start)
+	e.WaitGone("hall", 10*time.Second)
+	checkLiveRecording(t, filepath.Join(e.Records, first.RecordName), "h264", "aac", 44100, firstFor)
+	checkLiveRecording(t, filepath.Join(e.Records, second.RecordName), "h264", "aac", 44100, secondFor)
+	if files := mediaFiles(e); len(files) != 2 {
+		t.Errorf("records/: %v, want two files", files)
+	}
+}
+
 func TestRTSPCameraRefusesUnsupportedVideo(t *testing.T) {
 	cam := startCamera(t)
 	e := st.Start(t, rtspSettings)

@@ -137,7 +137,9 @@ func (s *Server) onFile(f recorder.File) {
 func (s *Server) Start() error {
 	st := s.Settings.Current()
 	cams, err := rtsp.Open(rtsp.Config{Registry: s.Streams, File: filepath.Join(s.Home, "conf", "rtsp_cameras.json"),
-		Max: func() int { return s.Settings.Current().MaxRTSPCameras }, Log: s.log})
+		Max:          func() int { return s.Settings.Current().MaxRTSPCameras },
+		MediaTimeout: func() time.Duration { return s.Settings.Current().MediaTimeout },
+		Log:          s.log})
 	if err != nil {
 		return err
 	}
