@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -566,6 +567,51 @@ func TestRTSPPublish(t *testing.T) {
 			e.WaitGone("push_"+tc.name, 10*time.Second)
 			checkRecording(t, filepath.Join(e.Records, "push_"+tc.name+".mp4"), tc.src, 44100)
 		})
+	}
+}
+
+// An RTSP publisher that stops sending but keeps its connection (ffmpeg stopped with SIGSTOP:
+// no RTP, no RTCP, the TCP connection open) is dropped after media_timeout, not after
+// gortsplib's fixed 10 s read timeout; its file is finished and the reason is the stream's info.
+func TestRTSPPublisherGoneSilent(t *testing.T) {
+	e := st.Start(t, map[string]string{"record_rtsp_streams": "true", "stream_record_policy": "streamName", "media_timeout": "3"})
+	info := endInfo(t, e)
+	src := st.Make(t, st.Source{Seconds: 20, FPS: 30, GOP: 30, SampleRate: 44100})
+	url := fmt.Sprintf("rtsp://127.0.0.1:%d/live/quiet", e.Ports["rtsp.port"])
+	ff := exec.Command("ffmpeg", "-v", "error", "-re", "-i", src, "-c", "copy", "-f", "rtsp", "-rtsp_transport", "tcp", url)
+	if err := ff.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ff.Process.Kill(); ff.Wait() })
+	s := e.WaitStream("quiet", "PUBLISHING", 15*time.Second)
+	start := time.Now()
+	time.Sleep(3 * time.Second)
+	if err := ff.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	defer ff.Process.Signal(syscall.SIGCONT)
+	stopped := time.Now()
+	recorded := stopped.Sub(start)
+	e.WaitGone("quiet", 8*time.Second)
+	took := time.Since(stopped)
+	t.Logf("the silent publisher was dropped %.1f s after it stopped", took.Seconds())
+	if took > 5*time.Second {
+		t.Errorf("the silent publisher was dropped after %v, want about media_timeout (3 s)", took)
+	}
+	if got, want := info(s.MediaSessionID), "no media from the publisher for 3 s"; got != want {
+		t.Errorf("info of the silent publisher's stream: %q, want %q", got, want)
+	}
+	path := filepath.Join(e.Records, "quiet.mp4")
+	p := st.ProbeFile(t, path)
+	d := p.Duration()
+	if d < recorded.Seconds()-1 || d > recorded.Seconds()+2 {
+		t.Errorf("duration %.3f s after publishing for %.1f s", d, recorded.Seconds())
+	}
+	if frames, want := st.Count(p.Video(t).Frames), d*30; math.Abs(float64(frames)-want) > math.Max(3, want*0.05) {
+		t.Errorf("video frames: %d in %.3f s, want about %.0f: no frozen stretch", frames, d, want)
+	}
+	if out := st.Decodes(t, path); out != "" {
+		t.Errorf("ffmpeg -v error reports problems decoding %s:\n%s", path, out)
 	}
 }
 

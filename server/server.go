@@ -172,6 +172,7 @@ func (s *Server) Start() error {
 			Address: st.RTSPAddress, Port: st.RTSPPort,
 			Limit:    func(ln net.Listener) net.Listener { return s.limit(st, "rtsp", ln) },
 			Registry: s.Streams, Log: s.log,
+			MediaTimeout: func() time.Duration { return s.Settings.Current().MediaTimeout },
 		})
 		if err != nil {
 			s.Close()

@@ -100,9 +100,10 @@ type Config struct {
 // DefaultMediaTimeout is media_timeout's default.
 const DefaultMediaTimeout = 10 * time.Second
 
-func (cfg Config) mediaTimeout() time.Duration {
-	if cfg.MediaTimeout != nil {
-		if d := cfg.MediaTimeout(); d > 0 {
+// mediaTimeout reads a MediaTimeout setting: DefaultMediaTimeout when nil or <= 0.
+func mediaTimeout(setting func() time.Duration) time.Duration {
+	if setting != nil {
+		if d := setting(); d > 0 {
 			return d
 		}
 	}
@@ -577,7 +578,7 @@ func (c *camera) runSession(ctx context.Context) (time.Duration, error) {
 	go func() { waitErr <- client.Wait() }()
 	keyframe := time.NewTimer(maxKeyframeWait)
 	defer keyframe.Stop()
-	timeout := c.m.cfg.mediaTimeout()
+	timeout := mediaTimeout(c.m.cfg.MediaTimeout)
 	watch := time.NewTicker(watchPeriod(timeout))
 	defer watch.Stop()
 	ready := src.ready
@@ -613,7 +614,7 @@ func (c *camera) runSession(ctx context.Context) (time.Duration, error) {
 			if src.silentFor() < timeout {
 				continue
 			}
-			err := &stallError{timeout} // run logs it, with the reconnection
+			err := &stallError{"the camera", timeout} // run logs it, with the reconnection
 			client.Close()
 			c.finish(st, !since.IsZero(), err)
 			return publishedFor(), err
@@ -627,11 +628,14 @@ func (c *camera) runSession(ctx context.Context) (time.Duration, error) {
 	}
 }
 
-// stallError: no media came for the media timeout.
-type stallError struct{ after time.Duration }
+// stallError: no media came from the sender (a camera, a publisher) for the media timeout.
+type stallError struct {
+	from  string
+	after time.Duration
+}
 
 func (e *stallError) Error() string {
-	return fmt.Sprintf("no media from the camera for %v", formatSeconds(e.after))
+	return fmt.Sprintf("no media from %s for %v", e.from, formatSeconds(e.after))
 }
 
 // formatSeconds writes a duration as media_timeout is set: "10 s".
