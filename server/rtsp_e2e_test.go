@@ -409,10 +409,16 @@ func endInfo(t *testing.T, e *st.Env) func(id string) string {
 // noticed after media_timeout: the file is finished, the reason is in the stream's info, the
 // camera's status and the log, and the camera is reconnected once its media is back.
 func TestRTSPCameraStallReconnects(t *testing.T) {
+	for _, transport := range []string{"udp", "tcp"} {
+		t.Run(transport, func(t *testing.T) { testCameraStall(t, transport) })
+	}
+}
+
+func testCameraStall(t *testing.T, transport string) {
 	cam := startCamera(t, "--stall-after", "5", "--stall-for", "6")
 	e := st.Start(t, map[string]string{"record_rtsp_streams": "true", "media_timeout": "3"}) // a file per session
 	info := endInfo(t, e)
-	addCamera(t, e, map[string]string{"uri": cam.url("", "h264aac"), "localStreamName": "hall"})
+	addCamera(t, e, map[string]string{"uri": cam.url("", "h264aac"), "localStreamName": "hall", "transport": transport})
 	first := e.WaitStream("hall", "PUBLISHING", 20*time.Second)
 	start := time.Now()
 	e.WaitGone("hall", 15*time.Second)
