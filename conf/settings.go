@@ -58,6 +58,10 @@ type Settings struct {
 	// REST API protection (README, "Security").
 	RESTToken          string   // rest_token: "" = REST needs no token
 	RESTAllowedOrigins []string // rest_allowed_origins: foreign Origins allowed to call REST ("*" = any)
+
+	// MediaTimeout (media_timeout): a publication whose media (RTP carrying frames, not RTCP
+	// nor keep-alives) stops for that long ends: a stalled camera is reconnected.
+	MediaTimeout time.Duration
 }
 
 // HookScriptPath gives the absolute path of the hook script; a relative on_record_hook_script
@@ -231,6 +235,13 @@ var table = []setting{
 	{Spec: Spec{Key: "rest_allowed_origins", Default: "",
 		Help: "Comma-separated web origins (https://app.example.com) whose pages may call REST from a browser; * = any; empty = none but the server's own pages"},
 		apply: func(s *Settings, v string) (err error) { s.RESTAllowedOrigins, err = parseOrigins(v); return }},
+	{Spec: Spec{Key: "media_timeout", Default: "10",
+		Help: "Seconds without media (RTCP and keep-alives do not count) after which an RTSP camera is reconnected and an RTSP or WebRTC publisher dropped (1-3600)"},
+		apply: func(s *Settings, v string) error {
+			n, err := parseInt(v, 1, 3600, "seconds")
+			s.MediaTimeout = time.Duration(n) * time.Second
+			return err
+		}},
 }
 
 var byKey = func() map[string]*setting {

@@ -29,6 +29,7 @@ func TestDefaults(t *testing.T) {
 		WSPort:        8080, WSSPort: 8443, HTTPPort: 8081, HTTPSPort: 8444, RTMPPort: 1935, RTSPPort: 8554,
 		MediaPortFrom: 31001, MediaPortTo: 32000,
 		MaxConnections: 1000, MaxConnectionsPerAddress: 100, MaxPendingWebRTC: 50, MaxRTSPCameras: 100,
+		MediaTimeout: 10 * time.Second,
 	}
 	if got := Defaults(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Defaults() =\n%+v\nwant\n%+v", got, want)
@@ -55,7 +56,7 @@ func TestSpecs(t *testing.T) {
 		"media_port_from", "media_port_to", "https.cert", "https.key", "admin.password",
 		"ws.address", "wss.address", "http.address", "https.address", "rtmp.address", "rtsp.address",
 		"max_connections", "max_connections_per_address", "max_pending_webrtc_sessions", "max_rtsp_cameras",
-		"rest_token", "rest_allowed_origins",
+		"rest_token", "rest_allowed_origins", "media_timeout",
 	}
 	specs := Specs()
 	var keys []string
@@ -80,7 +81,7 @@ func TestSpecs(t *testing.T) {
 	}
 	for _, k := range []string{"record_streams", "record_formats", "record_rotation", "on_record_hook_script",
 		"record_audio_codec_sample_rate", "admin.password", "encode_record_name",
-		"rest_token", "rest_allowed_origins", "max_rtsp_cameras", "max_pending_webrtc_sessions"} {
+		"rest_token", "rest_allowed_origins", "max_rtsp_cameras", "max_pending_webrtc_sessions", "media_timeout"} {
 		if restart[k] {
 			t.Errorf("%s should not need a restart", k)
 		}
@@ -124,6 +125,7 @@ max_pending_webrtc_sessions=7
 max_rtsp_cameras=2
 rest_token=t0ken
 rest_allowed_origins=https://App.example.com, http://localhost:3000/
+media_timeout=3
 unknown.key=whatever
 `
 	got, err := parseString(t, in)
@@ -149,6 +151,7 @@ unknown.key=whatever
 		MaxConnections: 20, MaxConnectionsPerAddress: 3, MaxPendingWebRTC: 7, MaxRTSPCameras: 2,
 		RESTToken:          "t0ken",
 		RESTAllowedOrigins: []string{"https://app.example.com", "http://localhost:3000"},
+		MediaTimeout:       3 * time.Second,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got\n%+v\nwant\n%+v", got, want)
@@ -463,7 +466,7 @@ func TestLimitAndSecurityValuesRefused(t *testing.T) {
 	for _, line := range []string{
 		"rtmp.address=example.com", "http.address=1.2.3", "max_connections=0", "max_connections_per_address=-1",
 		"max_rtsp_cameras=lots", "rest_allowed_origins=example.com", "rest_allowed_origins=ftp://x",
-		"rest_allowed_origins=https://x/path",
+		"rest_allowed_origins=https://x/path", "media_timeout=0", "media_timeout=3601", "media_timeout=2.5",
 	} {
 		if _, err := parseString(t, line+"\n"); err == nil {
 			t.Errorf("%s accepted", line)

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -385,6 +386,72 @@ func TestRTSPCameraDisconnectAndReturn(t *testing.T) {
 	}
 }
 
+// endInfo collects the info of every stream that ends unpublished, by mediaSessionId.
+func endInfo(t *testing.T, e *st.Env) func(id string) string {
+	var mu sync.Mutex
+	infos := map[string]string{}
+	t.Cleanup(e.Server.Streams.Subscribe(func(s stream.Snapshot) {
+		if s.Status == stream.StatusUnpublished && s.Info != nil {
+			mu.Lock()
+			infos[s.MediaSessionID] = *s.Info
+			mu.Unlock()
+		}
+	}))
+	return func(id string) string {
+		mu.Lock()
+		defer mu.Unlock()
+		return infos[id]
+	}
+}
+
+// A camera whose media stops while its RTSP session, RTCP reports and keep-alive answers go on
+// (checked by hand: GStreamer's RTSP server keeps sending sender reports during the stall) is
+// noticed after media_timeout: the file is finished, the reason is in the stream's info, the
+// camera's status and the log, and the camera is reconnected once its media is back.
+func TestRTSPCameraStallReconnects(t *testing.T) {
+	for _, transport := range []string{"udp", "tcp"} {
+		t.Run(transport, func(t *testing.T) { testCameraStall(t, transport) })
+	}
+}
+
+func testCameraStall(t *testing.T, transport string) {
+	cam := startCamera(t, "--stall-after", "5", "--stall-for", "6")
+	e := st.Start(t, map[string]string{"record_rtsp_streams": "true", "media_timeout": "3"}) // a file per session
+	info := endInfo(t, e)
+	addCamera(t, e, map[string]string{"uri": cam.url("", "h264aac"), "localStreamName": "hall", "transport": transport})
+	first := e.WaitStream("hall", "PUBLISHING", 20*time.Second)
+	start := time.Now()
+	e.WaitGone("hall", 15*time.Second)
+	// The stream ends media_timeout after the stall began: that is when its media stopped.
+	firstFor := time.Since(start) - 3*time.Second
+	const why = "no media from the camera for 3 s"
+	if got := info(first.MediaSessionID); got != why {
+		t.Errorf("info of the stalled stream: %q, want %q", got, why)
+	}
+	c := waitCamera(t, e, "hall", 5*time.Second, func(c rtspCamera) bool { return c.Status == "RECONNECTING" })
+	if !strings.HasPrefix(c.Info, "reconnecting in ") || !strings.HasSuffix(c.Info, why) {
+		t.Errorf("camera status after the stall: %q", c.Info)
+	}
+	if lines := e.LogLines("camera session ended", why); len(lines) != 1 {
+		t.Errorf("log lines about the stall: %q, want one", lines)
+	}
+
+	second := e.WaitStream("hall", "PUBLISHING", 30*time.Second)
+	if second.MediaSessionID == first.MediaSessionID {
+		t.Fatalf("the camera came back as the same stream instance %s", first.MediaSessionID)
+	}
+	start = time.Now()
+	time.Sleep(2500 * time.Millisecond)
+	terminateCamera(t, e, "hall")
+	secondFor := time.Since(start)
+	e.WaitGone("hall", 10*time.Second)
+	checkLiveRecording(t, filepath.Join(e.Records, first.RecordName), "h264", "aac", 44100, firstFor)
+	checkLiveRecording(t, filepath.Join(e.Records, second.RecordName), "h264", "aac", 44100, secondFor)
+	if files := mediaFiles(e); len(files) != 2 {
+		t.Errorf("records/: %v, want two files", files)
+	}
+}
+
 func TestRTSPCameraRefusesUnsupportedVideo(t *testing.T) {
 	cam := startCamera(t)
 	e := st.Start(t, rtspSettings)
@@ -506,6 +573,51 @@ func TestRTSPPublish(t *testing.T) {
 			e.WaitGone("push_"+tc.name, 10*time.Second)
 			checkRecording(t, filepath.Join(e.Records, "push_"+tc.name+".mp4"), tc.src, 44100)
 		})
+	}
+}
+
+// An RTSP publisher that stops sending but keeps its connection (ffmpeg stopped with SIGSTOP:
+// no RTP, no RTCP, the TCP connection open) is dropped after media_timeout, not after
+// gortsplib's fixed 10 s read timeout; its file is finished and the reason is the stream's info.
+func TestRTSPPublisherGoneSilent(t *testing.T) {
+	e := st.Start(t, map[string]string{"record_rtsp_streams": "true", "stream_record_policy": "streamName", "media_timeout": "3"})
+	info := endInfo(t, e)
+	src := st.Make(t, st.Source{Seconds: 20, FPS: 30, GOP: 30, SampleRate: 44100})
+	url := fmt.Sprintf("rtsp://127.0.0.1:%d/live/quiet", e.Ports["rtsp.port"])
+	ff := exec.Command("ffmpeg", "-v", "error", "-re", "-i", src, "-c", "copy", "-f", "rtsp", "-rtsp_transport", "tcp", url)
+	if err := ff.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ff.Process.Kill(); ff.Wait() })
+	s := e.WaitStream("quiet", "PUBLISHING", 15*time.Second)
+	start := time.Now()
+	time.Sleep(3 * time.Second)
+	if err := ff.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	defer ff.Process.Signal(syscall.SIGCONT)
+	stopped := time.Now()
+	recorded := stopped.Sub(start)
+	e.WaitGone("quiet", 8*time.Second)
+	took := time.Since(stopped)
+	t.Logf("the silent publisher was dropped %.1f s after it stopped", took.Seconds())
+	if took > 5*time.Second {
+		t.Errorf("the silent publisher was dropped after %v, want about media_timeout (3 s)", took)
+	}
+	if got, want := info(s.MediaSessionID), "no media from the publisher for 3 s"; got != want {
+		t.Errorf("info of the silent publisher's stream: %q, want %q", got, want)
+	}
+	path := filepath.Join(e.Records, "quiet.mp4")
+	p := st.ProbeFile(t, path)
+	d := p.Duration()
+	if d < recorded.Seconds()-1 || d > recorded.Seconds()+2 {
+		t.Errorf("duration %.3f s after publishing for %.1f s", d, recorded.Seconds())
+	}
+	if frames, want := st.Count(p.Video(t).Frames), d*30; math.Abs(float64(frames)-want) > math.Max(3, want*0.05) {
+		t.Errorf("video frames: %d in %.3f s, want about %.0f: no frozen stretch", frames, d, want)
+	}
+	if out := st.Decodes(t, path); out != "" {
+		t.Errorf("ffmpeg -v error reports problems decoding %s:\n%s", path, out)
 	}
 }
 

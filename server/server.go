@@ -150,7 +150,9 @@ func (s *Server) Start() error {
 	}
 	st := s.Settings.Current()
 	cams, err := rtsp.Open(rtsp.Config{Registry: s.Streams, File: filepath.Join(s.Home, "conf", "rtsp_cameras.json"),
-		Max: func() int { return s.Settings.Current().MaxRTSPCameras }, Log: s.log})
+		Max:          func() int { return s.Settings.Current().MaxRTSPCameras },
+		MediaTimeout: func() time.Duration { return s.Settings.Current().MediaTimeout },
+		Log:          s.log})
 	if err != nil {
 		return err
 	}
@@ -183,6 +185,7 @@ func (s *Server) Start() error {
 			Address: st.RTSPAddress, Port: st.RTSPPort,
 			Limit:    func(ln net.Listener) net.Listener { return s.limit(st, "rtsp", ln) },
 			Registry: s.Streams, Log: s.log,
+			MediaTimeout: func() time.Duration { return s.Settings.Current().MediaTimeout },
 		})
 		if err != nil {
 			s.Close()

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/streamrec/streamrec/conf"
 	"github.com/streamrec/streamrec/server/rtsp"
@@ -25,11 +26,12 @@ func (s *Server) startSignalling(st *conf.Settings) (*signalling, error) {
 		return nil, nil
 	}
 	engine, err := webrtc.New(webrtc.Config{
-		PortFrom:   st.MediaPortFrom,
-		PortTo:     st.MediaPortTo,
-		Formats:    func() map[string]string { return s.Settings.Current().RecordFormats },
-		MaxPending: func() int { return s.Settings.Current().MaxPendingWebRTC },
-		Log:        s.log,
+		PortFrom:     st.MediaPortFrom,
+		PortTo:       st.MediaPortTo,
+		Formats:      func() map[string]string { return s.Settings.Current().RecordFormats },
+		MaxPending:   func() int { return s.Settings.Current().MaxPendingWebRTC },
+		MediaTimeout: func() time.Duration { return s.Settings.Current().MediaTimeout },
+		Log:          s.log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("media_port_from/media_port_to: %w", err)

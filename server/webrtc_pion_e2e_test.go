@@ -649,3 +649,66 @@ func TestWebRTCPionSyncAndLoss(t *testing.T) {
 		}
 	}
 }
+
+// A WebRTC publisher whose media stops while ICE and DTLS stay up (and its RTCP sender reports
+// go on) is ended after media_timeout with the reason, its file finished.
+func TestWebRTCPublisherStallEnds(t *testing.T) {
+	e := st.Start(t, map[string]string{"media_timeout": "3"})
+	h264, ogg := syncSources(t)
+	aus, opus := accessUnits(t, h264), oggPackets(t, ogg)
+	w := dialWCS(t, fmt.Sprintf("ws://127.0.0.1:%d/pion", e.Ports["ws.port"]))
+	w.send("connection", map[string]any{"appKey": "defaultApp", "mediaProviders": []string{"WebRTC"}})
+	if _, err := w.next("getUserData", 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	p := newPionPublisher(t)
+	const id = "5e1d0c3a-0000-4000-8000-0000000000aa"
+	if err := p.publish(t, w, id, "stalled"); err != nil {
+		t.Fatal(err)
+	}
+	// 2 s of media, then sender reports only, until clipSeconds: the stall starts at 2 s.
+	sent := make(chan error, 1)
+	go func() { sent <- p.send(aus[:60], opus[:100], sendOptions{senderReports: true}) }()
+	start := time.Now()
+	var ev struct{ Status, Info, RecordName string }
+	for ev.Status != "FAILED" && ev.Status != "UNPUBLISHED" {
+		data, err := w.next("notifyStreamStatusEvent", 15*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		json.Unmarshal(data[0], &ev)
+	}
+	took := time.Since(start)
+	t.Logf("ended %.1f s after the media began (stall at 2 s): %s %q", took.Seconds(), ev.Status, ev.Info)
+	if ev.Status != "FAILED" || ev.Info != "Failed by RTP activity: no media for 3 s" {
+		t.Errorf("end of a stalled publisher: %s %q", ev.Status, ev.Info)
+	}
+	if took < 4500*time.Millisecond || took > 6500*time.Millisecond {
+		t.Errorf("ended %v after the media began, want about 2 s + media_timeout (3 s)", took)
+	}
+	select {
+	case err := <-sent:
+		if err == nil { // it sent everything, its last sender reports included, before the end
+			t.Errorf("the stall was noticed only after the sender reports stopped: the test does not show RTCP is ignored")
+		}
+	default: // still sending sender reports when the server ended it
+	}
+	if len(e.LogLines("webrtc publisher failed", "no media for 3 s")) != 1 {
+		t.Errorf("no log line about the stall")
+	}
+	files := mediaFiles(e)
+	if len(files) != 1 {
+		t.Fatalf("records/: %v, want one file", files)
+	}
+	path := filepath.Join(e.Records, files[0])
+	pr := st.ProbeFile(t, path)
+	if d := pr.Duration(); d < 1.5 || d > 2.5 {
+		t.Errorf("the file lasts %.3f s, want the 2 s sent", d)
+	}
+	if frames := st.Count(pr.Video(t).Frames); frames < 55 || frames > 60 {
+		t.Errorf("%d video frames, want the 60 sent", frames)
+	}
+	if out := st.Decodes(t, path); out != "" {
+		t.Errorf("decode errors: %s", out)
+	}
+}

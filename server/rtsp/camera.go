@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"math"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -90,7 +91,23 @@ type Config struct {
 	// Max returns the most cameras pulled at once (max_rtsp_cameras), read at each Add and at
 	// Open; nil or <= 0: no limit.
 	Max func() int
-	Log *slog.Logger
+	// MediaTimeout returns how long a session may go without media (media_timeout) before it is
+	// closed and the camera reconnected, read at each session; nil or <= 0: DefaultMediaTimeout.
+	MediaTimeout func() time.Duration
+	Log          *slog.Logger
+}
+
+// DefaultMediaTimeout is media_timeout's default.
+const DefaultMediaTimeout = 10 * time.Second
+
+// mediaTimeout reads a MediaTimeout setting: DefaultMediaTimeout when nil or <= 0.
+func mediaTimeout(setting func() time.Duration) time.Duration {
+	if setting != nil {
+		if d := setting(); d > 0 {
+			return d
+		}
+	}
+	return DefaultMediaTimeout
 }
 
 // Manager pulls the cameras of a persistent list. Safe for concurrent use.
@@ -561,6 +578,9 @@ func (c *camera) runSession(ctx context.Context) (time.Duration, error) {
 	go func() { waitErr <- client.Wait() }()
 	keyframe := time.NewTimer(maxKeyframeWait)
 	defer keyframe.Stop()
+	timeout := mediaTimeout(c.m.cfg.MediaTimeout)
+	watch := time.NewTicker(watchPeriod(timeout))
+	defer watch.Stop()
 	ready := src.ready
 	var since time.Time
 	publishedFor := func() time.Duration {
@@ -588,6 +608,16 @@ func (c *camera) runSession(ctx context.Context) (time.Duration, error) {
 		case <-ended:
 			client.Close()
 			return publishedFor(), errTerminated
+		case <-watch.C:
+			// gortsplib's own read timeout counts RTCP too: a camera whose encoder stalls while
+			// its RTSP server keeps sending reports and answering keep-alives is only noticed here.
+			if src.silentFor() < timeout {
+				continue
+			}
+			err := &stallError{"the camera", timeout} // run logs it, with the reconnection
+			client.Close()
+			c.finish(st, !since.IsZero(), err)
+			return publishedFor(), err
 		case err := <-waitErr:
 			if ctx.Err() != nil {
 				err = nil
@@ -596,6 +626,27 @@ func (c *camera) runSession(ctx context.Context) (time.Duration, error) {
 			return publishedFor(), err
 		}
 	}
+}
+
+// stallError: no media came from the sender (a camera, a publisher) for the media timeout.
+type stallError struct {
+	from  string
+	after time.Duration
+}
+
+func (e *stallError) Error() string {
+	return fmt.Sprintf("no media from %s for %v", e.from, formatSeconds(e.after))
+}
+
+// formatSeconds writes a duration as media_timeout is set: "10 s".
+func formatSeconds(d time.Duration) string {
+	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + " s"
+}
+
+// watchPeriod is how often the media timeout is checked: a stall is noticed within a quarter
+// of the timeout after it expires.
+func watchPeriod(timeout time.Duration) time.Duration {
+	return max(timeout/4, 50*time.Millisecond)
 }
 
 // attach makes st the camera's current stream and returns a channel closed if someone else ends it.
@@ -609,14 +660,18 @@ func (c *camera) attach(st *stream.Stream) <-chan struct{} {
 }
 
 // finish ends the camera's stream: UNPUBLISHED after a published session (its recording is
-// complete when this returns), FAILED with the reason otherwise.
+// complete when this returns), with the reason as its info when it broke; FAILED with the
+// reason otherwise.
 func (c *camera) finish(st *stream.Stream, published bool, err error) {
 	c.mu.Lock()
 	c.ending = true
 	c.mu.Unlock()
-	if published || err == nil {
+	switch {
+	case err == nil:
 		st.Unpublish()
-	} else {
+	case published:
+		st.UnpublishBecause(reason(err, c.spec.URI))
+	default:
 		st.Fail(reason(err, c.spec.URI))
 	}
 	c.mu.Lock()

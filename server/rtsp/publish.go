@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bluenviron/gortsplib/v4"
@@ -25,8 +26,11 @@ import (
 type Server struct {
 	reg *stream.Registry
 	log *slog.Logger
-	srv *gortsplib.Server
-	udp string // the UDP RTP/RTCP ports, "" when UDP is off
+	// mediaTimeout is media_timeout: gortsplib's read timeout (10 s, fixed) counts RTCP and
+	// keep-alives too, so a publisher that only sends those would never be noticed.
+	mediaTimeout func() time.Duration
+	srv          *gortsplib.Server
+	udp          string // the UDP RTP/RTCP ports, "" when UDP is off
 
 	refusals *lograte.Limiter // refused ANNOUNCEs: a log line per address per minute
 
@@ -50,7 +54,51 @@ func checkAnnounce(body []byte, desc *description.Session) (base.StatusCode, err
 type publication struct {
 	st  *stream.Stream
 	sel selection
-	src *source
+	src *source // from RECORD; under Server.mu
+
+	watching sync.Once
+	once     sync.Once
+	ended    chan struct{} // closed by end
+	why      atomic.Pointer[string]
+}
+
+func newPublication(st *stream.Stream, sel selection) *publication {
+	return &publication{st: st, sel: sel, ended: make(chan struct{})}
+}
+
+// end ends the stream, with the reason the watchdog gave if it closed the session.
+func (p *publication) end() {
+	p.once.Do(func() {
+		close(p.ended)
+		if why := p.why.Load(); why != nil {
+			p.st.UnpublishBecause(*why)
+		} else {
+			p.st.Unpublish()
+		}
+	})
+}
+
+// watch closes the session when its media stops for timeout; OnSessionClose then ends the
+// stream with the reason.
+func (p *publication) watch(mu *sync.Mutex, sess *gortsplib.ServerSession, timeout time.Duration) {
+	t := time.NewTicker(watchPeriod(timeout))
+	defer t.Stop()
+	for {
+		select {
+		case <-p.ended:
+			return
+		case <-t.C:
+		}
+		mu.Lock()
+		silent := p.src.silentFor()
+		mu.Unlock()
+		if silent >= timeout {
+			why := (&stallError{"the publisher", timeout}).Error()
+			p.why.Store(&why)
+			sess.Close()
+			return
+		}
+	}
 }
 
 // PublishConfig says where the RTSP publish listener binds and how its connections are limited.
@@ -61,6 +109,8 @@ type PublishConfig struct {
 	Limit    func(net.Listener) net.Listener
 	Registry *stream.Registry
 	Log      *slog.Logger
+	// MediaTimeout returns media_timeout, read at each RECORD; nil or <= 0: DefaultMediaTimeout.
+	MediaTimeout func() time.Duration
 }
 
 // Listen starts accepting RTSP publishers on cfg.Port (TCP). UDP media use the even/odd port
@@ -68,7 +118,7 @@ type PublishConfig struct {
 // another free pair is used, and without one the server accepts TCP only.
 func Listen(cfg PublishConfig) (*Server, error) {
 	s := &Server{reg: cfg.Registry, log: cfg.Log.With("ingest", "rtsp"), pubs: map[*gortsplib.ServerSession]*publication{},
-		refusals: lograte.New(time.Minute, 10_000)}
+		refusals: lograte.New(time.Minute, 10_000), mediaTimeout: cfg.MediaTimeout}
 	for _, rtp := range udpCandidates(cfg.Address, cfg.Port) {
 		s.srv = s.newServer(cfg, rtp)
 		err := s.srv.Start()
@@ -146,7 +196,7 @@ func (s *Server) Close() {
 	s.pubs = map[*gortsplib.ServerSession]*publication{}
 	s.mu.Unlock()
 	for _, p := range pubs {
-		p.st.Unpublish()
+		p.end()
 	}
 }
 
@@ -160,7 +210,7 @@ func (s *Server) OnSessionClose(ctx *gortsplib.ServerHandlerOnSessionCloseCtx) {
 	delete(s.pubs, ctx.Session)
 	s.mu.Unlock()
 	if p != nil {
-		p.st.Unpublish()
+		p.end()
 	}
 }
 
@@ -205,9 +255,9 @@ func (s *Server) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*base.Re
 	}
 	s.mu.Lock()
 	if old := s.pubs[ctx.Session]; old != nil {
-		old.st.Unpublish()
+		old.end()
 	}
-	s.pubs[ctx.Session] = &publication{st: st, sel: sel}
+	s.pubs[ctx.Session] = newPublication(st, sel)
 	s.mu.Unlock()
 	st.Log().Info("rtsp publish", "remote", remote, "tracks", describeSelection(sel))
 	return &base.Response{StatusCode: base.StatusOK}, nil
@@ -237,9 +287,13 @@ func (s *Server) OnRecord(ctx *gortsplib.ServerHandlerOnRecordCtx) (*base.Respon
 	if c, ok := ctx.Conn.NetConn().(*setupConn); ok {
 		c.recording()
 	}
-	p.src = newSource(p.st, p.sel, ctx.Session)
-	ctx.Session.OnPacketRTPAny(p.src.onPacket)
-	ctx.Session.OnPacketRTCPAny(p.src.onRTCP)
+	src := newSource(p.st, p.sel, ctx.Session)
+	s.mu.Lock()
+	p.src = src
+	s.mu.Unlock()
+	ctx.Session.OnPacketRTPAny(src.onPacket)
+	ctx.Session.OnPacketRTCPAny(src.onRTCP)
+	p.watching.Do(func() { go p.watch(&s.mu, ctx.Session, mediaTimeout(s.mediaTimeout)) })
 	return &base.Response{StatusCode: base.StatusOK}, nil
 }
 

@@ -15,6 +15,8 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/description"
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
 	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
 
 	"github.com/streamrec/streamrec/conf"
 	"github.com/streamrec/streamrec/recorder/media"
@@ -265,5 +267,35 @@ func TestMaxCameras(t *testing.T) {
 	}
 	if l, _ := loadList(file); len(l) != 3 {
 		t.Errorf("the list file holds %+v after removing cam2", l)
+	}
+}
+
+// noTime is a packetTimer that has no time reference yet: packets go no further than timing.
+type noTime struct{}
+
+func (noTime) PacketPTS2(*description.Media, *rtp.Packet) (int64, bool) { return 0, false }
+
+// TestMediaTimeoutCountsRTPOnly: RTCP and RTP without a payload keep a session alive for
+// gortsplib, not for the media timeout.
+func TestMediaTimeoutCountsRTPOnly(t *testing.T) {
+	h264 := &format.H264{PayloadTyp: 96, PacketizationMode: 1}
+	m := &description.Media{Type: description.MediaTypeVideo, Formats: []format.Format{h264}}
+	sel, err := selectMedias([]*description.Media{m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := newSource(nil, sel, noTime{})
+	src.lastMedia.Store(time.Now().Add(-time.Minute).UnixNano())
+	src.onRTCP(m, &rtcp.SenderReport{SSRC: 1})
+	src.onPacket(m, h264, &rtp.Packet{Header: rtp.Header{PayloadType: 96, SSRC: 1}})
+	if d := src.silentFor(); d < time.Minute {
+		t.Errorf("RTCP or an empty RTP packet counted as media: silent for %v", d)
+	}
+	src.onPacket(m, h264, &rtp.Packet{Header: rtp.Header{PayloadType: 96, SSRC: 1}, Payload: []byte{0x41, 0x9a}})
+	if d := src.silentFor(); d > time.Second {
+		t.Errorf("an RTP packet with a payload did not count as media: silent for %v", d)
+	}
+	if got, want := reason(&stallError{"the camera", 10 * time.Second}, ""), "no media from the camera for 10 s"; got != want {
+		t.Errorf("reason of a stall: %q, want %q", got, want)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bluenviron/gortsplib/v4/pkg/description"
@@ -219,6 +220,11 @@ type source struct {
 	timer packetTimer
 	byM   map[*description.Media]*input
 
+	// lastMedia is when the last RTP packet with a payload of a recorded media came (Unix
+	// nanoseconds): what the media timeout watches. RTCP and keep-alives do not count, so a
+	// sender that keeps its session alive but sends no picture is noticed.
+	lastMedia atomic.Int64
+
 	mu        sync.Mutex
 	armed     time.Time // when the first keyframe came: holding frames since
 	pending   []pendingFrame
@@ -233,7 +239,13 @@ func newSource(st *stream.Stream, sel selection, timer packetTimer) *source {
 	for _, in := range sel.inputs {
 		s.byM[in.media] = in
 	}
+	s.lastMedia.Store(time.Now().UnixNano())
 	return s
+}
+
+// silentFor is how long no media has come (since newSource when none has).
+func (s *source) silentFor() time.Duration {
+	return time.Since(time.Unix(0, s.lastMedia.Load()))
 }
 
 // onRTCP keeps each track's last sender report. gortsplib's own NTP mapping ignores a report
@@ -257,6 +269,9 @@ func (s *source) onPacket(m *description.Media, f format.Format, pkt *rtp.Packet
 	in := s.byM[m]
 	if in == nil || in.format != f {
 		return
+	}
+	if len(pkt.Payload) > 0 {
+		s.lastMedia.Store(time.Now().UnixNano())
 	}
 	pts, ok := s.timer.PacketPTS2(m, pkt)
 	if !ok {

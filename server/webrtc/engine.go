@@ -45,7 +45,11 @@ type Config struct {
 	// MaxPending returns the most publishers negotiating at once (offer answered, media not yet
 	// flowing), read at each publish (max_pending_webrtc_sessions); nil or <= 0: no limit.
 	MaxPending func() int
-	Log        *slog.Logger
+	// MediaTimeout returns media_timeout, read at each publish: a publisher whose RTP stops
+	// that long while ICE and DTLS stay up is ended (a browser that vanishes is left to ICE,
+	// which says so). Nil or <= 0: 10 s.
+	MediaTimeout func() time.Duration
+	Log          *slog.Logger
 }
 
 // Engine creates publishers' peer connections. Safe for concurrent use.
@@ -77,6 +81,9 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if cfg.ConnectTimeout <= 0 {
 		cfg.ConnectTimeout = 15 * time.Second
+	}
+	if cfg.MediaTimeout == nil {
+		cfg.MediaTimeout = func() time.Duration { return 0 }
 	}
 	m := &pion.MediaEngine{}
 	if err := registerCodecs(m); err != nil {

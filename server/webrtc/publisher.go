@@ -9,6 +9,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/rtcp"
@@ -61,9 +62,17 @@ type Publisher struct {
 	wg          sync.WaitGroup
 	started     time.Time
 
+	// Media timeout: lastMedia is when the last RTP packet with a payload came (Unix ns);
+	// RTCP, ICE and DTLS do not count.
+	timeout   time.Duration
+	lastMedia atomic.Int64
+
 	stop    chan struct{}
 	endOnce sync.Once
 }
+
+// defaultMediaTimeout is media_timeout's default.
+const defaultMediaTimeout = 10 * time.Second
 
 // Publish negotiates the publication of st from the browser's SDP offer and returns the SDP
 // answer, which holds all the server's ICE candidates (the Web SDK does not trickle). From here
@@ -93,6 +102,9 @@ func (e *Engine) Publish(st *stream.Stream, offerSDP string) (*Publisher, string
 	p := &Publisher{e: e, st: st, pc: pc, log: log, off: off, stop: make(chan struct{}),
 		taken: map[media.Kind]bool{}, started: time.Now(), nak: e.nacks.of(pc.ID())}
 	p.ing = newIngest(st, log, p.requestKeyframe, p.End, e.cfg.KeyframeInterval)
+	if p.timeout = e.cfg.MediaTimeout(); p.timeout <= 0 {
+		p.timeout = defaultMediaTimeout
+	}
 	if err := e.add(p); err != nil {
 		pc.Close()
 		if errors.Is(err, ErrTooManyPending) {
@@ -326,6 +338,9 @@ func (p *Publisher) readRTP(t *pion.TrackRemote, kind media.Kind, codec media.Co
 			}
 			continue
 		}
+		if len(pkt.Payload) > 0 {
+			p.lastMedia.Store(now.UnixNano())
+		}
 		if first {
 			first = false
 			p.ing.first(kind, codec, int(t.Codec().ClockRate), uint32(t.SSRC()), pkt.Timestamp, now)
@@ -399,8 +414,21 @@ func (p *Publisher) run() {
 				go p.End(fmt.Sprintf("Failed by RTP activity: no media within %v of connecting", firstKeyframeWait))
 				return
 			}
+			if p.stalled(now) {
+				go p.End(fmt.Sprintf("Failed by RTP activity: no media for %d s", int(p.timeout/time.Second)))
+				return
+			}
 		}
 	}
+}
+
+// stalled tells whether media came and then stopped for the media timeout while the
+// connection stays up: the publisher's encoder or capture stalled. While ICE is disconnected,
+// ICE decides (Failed by ICE keep alive).
+func (p *Publisher) stalled(now time.Time) bool {
+	last := p.lastMedia.Load()
+	return last != 0 && now.Sub(time.Unix(0, last)) >= p.timeout &&
+		p.pc.ConnectionState() == pion.PeerConnectionStateConnected
 }
 
 // End ends the publication: it closes the peer connection, hands the stream the frames still

@@ -2,7 +2,7 @@
 """A test IP camera: GStreamer's RTSP server (gst-rtsp-server, Debian's
 gir1.2-gst-rtsp-server-1.0) serving live test streams, for streamrec's RTSP tests.
 
-    camera.py --port 8554 [--fps 25] [--user U --password P [--digest]]
+    camera.py --port 8554 [--fps 25] [--user U --password P [--digest]] [--stall-after N --stall-for M]
 
 Mount points (each a live 320x240 test picture, keyframe every second):
     /h264aac    H.264 + AAC (MPEG4-GENERIC, 48 kHz mono)
@@ -15,9 +15,15 @@ Mount points (each a live 320x240 test picture, keyframe every second):
     /h265       H.265 + AAC
     /mjpeg      Motion JPEG
 Prints "ready" on stdout once listening.
+
+--stall-after N --stall-for M: N seconds after the first media packet of the process, every
+mount stops sending RTP for M seconds, once, as a camera whose encoder hangs: its RTSP sessions,
+RTCP reports and keep-alive answers go on (the packets are dropped at the payloaders' output,
+before the RTP session; "stall" and "resume" are written to stderr).
 """
 import argparse
 import sys
+import time
 
 import gi
 
@@ -71,6 +77,31 @@ def mounts(fps):
     }
 
 
+class Stall:
+    """Drops the payloaders' output during one window of the process's life."""
+
+    def __init__(self, after, length):
+        self.after, self.length, self.t0, self.state = after, length, None, "before"
+
+    def probe(self, pad, info):
+        now = time.monotonic()
+        if self.t0 is None:
+            self.t0 = now
+        dropping = self.after <= now - self.t0 < self.after + self.length
+        state = "stall" if dropping else ("before" if now - self.t0 < self.after else "resume")
+        if state != self.state:
+            self.state = state
+            print(state, flush=True, file=sys.stderr)
+        return Gst.PadProbeReturn.DROP if dropping else Gst.PadProbeReturn.OK
+
+    def configure(self, factory, media):
+        bin = media.get_element()
+        for name in ("pay0", "pay1"):
+            pay = bin.get_by_name(name)
+            if pay is not None:
+                pay.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER | Gst.PadProbeType.BUFFER_LIST, self.probe)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, required=True)
@@ -78,7 +109,10 @@ def main():
     ap.add_argument("--user")
     ap.add_argument("--password")
     ap.add_argument("--digest", action="store_true", help="digest authentication instead of basic")
+    ap.add_argument("--stall-after", type=float, help="seconds of media before RTP stops (with --stall-for)")
+    ap.add_argument("--stall-for", type=float, default=0, help="seconds without RTP, the session kept")
     args = ap.parse_args()
+    stall = Stall(args.stall_after, args.stall_for) if args.stall_after is not None else None
 
     Gst.init(None)
     server = GstRtspServer.RTSPServer()
@@ -101,6 +135,8 @@ def main():
         factory = GstRtspServer.RTSPMediaFactory()
         factory.set_launch(launch)
         factory.set_shared(True)
+        if stall:
+            factory.connect("media-configure", stall.configure)
         if path == "/h264tcp":
             factory.set_protocols(GstRtsp.RTSPLowerTrans.TCP)
         if args.user:
