@@ -286,16 +286,6 @@ func (w *Writer) replayBlock(b [4]byte) bool {
 	if w.clusterFirst == 0 {
 		w.clusterFirst = t.number
 	}
-	if t.started && tc > t.last {
-		t.step = tc - t.last
-	}
-	t.started, t.last = true, tc
-	if t.video {
-		if !w.clusterVideo && key {
-			w.cueTrack, w.cueTime = t.number, tc
-		}
-		w.clusterVideo = true
-		w.videoSeen = true
-	}
+	w.noteBlock(t, tc, key)
 	return true
 }

@@ -363,6 +363,23 @@ func (w *Writer) WriteFrame(fr media.Frame) error {
 		tc = w.clusterTC + rel
 	}
 
+	w.noteBlock(t, tc, key)
+
+	var flags byte
+	if key {
+		flags = 0x80
+	}
+	w.buf = appendID(w.buf, idSimpleBlock)
+	w.buf = appendSize(w.buf, uint64(4+len(fr.Data)))
+	w.buf = append(w.buf, 0x80|byte(t.number), byte(uint16(rel)>>8), byte(rel), flags)
+	w.buf = append(w.buf, fr.Data...)
+	return nil
+}
+
+// noteBlock keeps the track and cluster state of a block written at tc: the track's frame step
+// (for its last frame's duration) and the cluster's cue point, at its first video keyframe.
+// Recover replays it for each block of a crashed file.
+func (w *Writer) noteBlock(t *track, tc int64, key bool) {
 	if t.started && tc > t.last {
 		t.step = tc - t.last
 	}
@@ -374,16 +391,6 @@ func (w *Writer) WriteFrame(fr media.Frame) error {
 		w.clusterVideo = true
 		w.videoSeen = true
 	}
-
-	var flags byte
-	if key {
-		flags = 0x80
-	}
-	w.buf = appendID(w.buf, idSimpleBlock)
-	w.buf = appendSize(w.buf, uint64(4+len(fr.Data)))
-	w.buf = append(w.buf, 0x80|byte(t.number), byte(uint16(rel)>>8), byte(rel), flags)
-	w.buf = append(w.buf, fr.Data...)
-	return nil
 }
 
 // learnSize patches the video size into Tracks from a VP8 keyframe header, once.
