@@ -251,6 +251,10 @@ func (p *publisher) warnOnce(key, msg string, err error) {
 		return
 	}
 	p.warned[key] = true
+	if err == nil {
+		p.st.Log().Warn(msg)
+		return
+	}
 	p.st.Log().Warn(msg, "err", err)
 }
 

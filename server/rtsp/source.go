@@ -377,5 +377,9 @@ func (s *source) warnOnce(key, msg string, err error) {
 		return
 	}
 	s.warned[key] = true
+	if err == nil {
+		s.st.Log().Warn(msg)
+		return
+	}
 	s.st.Log().Warn(msg, "err", err)
 }
