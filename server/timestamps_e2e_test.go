@@ -38,6 +38,9 @@ func TestTimestampJumpsCostWallClockTime(t *testing.T) {
 	wall := time.Since(start)
 	cpu := cpuTime(t) - before
 	by.Check()
+	if n := len(e.LogLines("timestamps jumped ahead", "jumping")); n != 1 {
+		t.Errorf("%d log lines about the timestamp jumps, want one (logged once per stream)", n)
+	}
 
 	p := st.ProbeFile(t, filepath.Join(e.Records, "jumping.mp4"))
 	t.Logf("published for %.2f s of wall time: file of %.2f s; server process CPU %.2f s (bystander included)",
