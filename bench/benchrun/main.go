@@ -397,12 +397,14 @@ func (o options) nginxRun(r *Result, m media) error {
 	if err != nil {
 		return err
 	}
-	// One process (master_process off), as the current user, everything under dir. The RTMP
-	// module's record all appends every FLV tag to records/NAME.flv.
+	// As a user runs it (a master and one worker, the configuration nginx-rtmp documents for
+	// live streams), as the current user, everything under dir; CPU and memory are counted over
+	// both processes. The RTMP module's record all appends every FLV tag to records/NAME.flv.
 	conf := fmt.Sprintf(`load_module %s;
 daemon off;
-master_process off;
+master_process on;
 worker_processes 1;
+%s
 pid %s/nginx.pid;
 error_log %s/logs/error.log warn;
 events { worker_connections 4096; }
@@ -418,7 +420,7 @@ rtmp {
         }
     }
 }
-`, o.nginxModule, dir, dir, ports[0], records)
+`, o.nginxModule, nginxUser(), dir, dir, ports[0], records)
 	confPath := filepath.Join(dir, "nginx.conf")
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		return err
@@ -455,6 +457,15 @@ rtmp {
 	}
 	o.check(r, sum, records, "flv")
 	return nil
+}
+
+// nginxUser keeps nginx's worker the current user: started as root, nginx would run it as
+// nobody, which cannot write the records folder.
+func nginxUser() string {
+	if os.Geteuid() != 0 {
+		return ""
+	}
+	return "user root;"
 }
 
 // ---- loadgen ----
@@ -802,24 +813,69 @@ func ffprobe(path string, decode bool) probe {
 
 // ---- /proc ----
 
-// procCPU is a process's user+system CPU time in seconds.
+// procCPU is the user+system CPU time in seconds of a process and every process below it
+// (nginx's workers under its master), with its children that already exited and were waited for.
 func procCPU(pid int) float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
+	var sum float64
+	for _, p := range procTree(pid) {
+		f := procStat(p)
+		if len(f) < 15 {
+			continue
+		}
+		for _, i := range []int{11, 12, 13, 14} { // utime stime cutime cstime
+			v, _ := strconv.ParseFloat(f[i], 64)
+			sum += v
+		}
 	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	if len(f) < 13 {
-		return 0
-	}
-	ut, _ := strconv.ParseFloat(f[11], 64)
-	st, _ := strconv.ParseFloat(f[12], 64)
-	return (ut + st) / 100 // USER_HZ
+	return sum / 100 // USER_HZ
 }
 
-// procStatusMB reads a kB field of /proc/PID/status (VmRSS, VmHWM) in MB.
+// procStat is /proc/PID/stat split after the command name: f[0] is the state, f[1] the parent.
+func procStat(pid int) []string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return nil
+	}
+	s := string(b)
+	return strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+}
+
+// procTree is pid and every process descending from it.
+func procTree(pid int) []int {
+	entries, _ := os.ReadDir("/proc")
+	parent := map[int]int{}
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if f := procStat(p); len(f) > 1 {
+			parent[p], _ = strconv.Atoi(f[1])
+		}
+	}
+	tree := []int{pid}
+	for p := range parent {
+		for a := parent[p]; a > 1; a = parent[a] {
+			if a == pid {
+				tree = append(tree, p)
+				break
+			}
+		}
+	}
+	return tree
+}
+
+// procStatusMB sums a kB field of /proc/PID/status (VmRSS, VmHWM) over pid's process tree, in
+// MB. For VmHWM the sum is an upper bound: each process's peak, whenever it came.
 func procStatusMB(pid int, key string) float64 {
+	var kb float64
+	for _, p := range procTree(pid) {
+		kb += procStatusKB(p, key)
+	}
+	return kb / 1024
+}
+
+func procStatusKB(pid int, key string) float64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0
@@ -827,7 +883,7 @@ func procStatusMB(pid int, key string) float64 {
 	for _, l := range strings.Split(string(b), "\n") {
 		if v, ok := strings.CutPrefix(l, key+":"); ok {
 			kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 64)
-			return kb / 1024
+			return kb
 		}
 	}
 	return 0
