@@ -38,7 +38,9 @@ var errNothingRecorded = errors.New("nothing recorded: the stream sent no keyfra
 //     The hold is bounded by maxAudioLead; past it, held audio is written where it falls.
 //
 // Transcoded audio is routed by the DTS of the encoder's output, the same way. Holding and the
-// open previous part are only needed with rotation on and both video and audio recorded.
+// open previous part are only needed with both video and audio recorded. A cut comes from
+// rotation or from a change of the video's parameters (see changeParams), which can happen
+// with rotation off too.
 const (
 	maxAudioLag  = 2 * time.Second
 	maxAudioLead = time.Second
@@ -52,7 +54,7 @@ type writer struct {
 	policy   naming.Policy
 	rotation Rotation
 	numbered bool // rotated parts carry a number (the template has no time element)
-	split    bool // rotation with video and audio: audio is routed by DTS (see above)
+	split    bool // video and audio: audio is routed by DTS at cuts (see above)
 
 	base     string // the policy's name for the current part
 	usedBase string // base as created: with a clash suffix, kept for the following parts
@@ -110,7 +112,7 @@ func newWriter(r *Recorder) *writer {
 		w.rotation = Rotation{}
 	}
 	w.numbered = w.rotation.on() && !(w.policy.Mode == "template" && naming.HasTime(w.policy.Template))
-	w.split = w.rotation.on() && w.p.hasVideo && w.p.audioIn >= 0
+	w.split = w.p.hasVideo && w.p.audioIn >= 0
 	return w
 }
 
@@ -124,9 +126,10 @@ func (w *writer) values(start, end time.Time) naming.Values {
 	return v
 }
 
-// nameNumber is the number a part's file name carries, 0 for none.
+// nameNumber is the number a part's file name carries, 0 for none. Without rotation only the
+// parts after a parameter change carry one (NAME.mp4, NAME-2.mp4, ...).
 func (w *writer) nameNumber(p *part) int {
-	if w.numbered {
+	if w.numbered || !w.rotation.on() {
 		return p.num
 	}
 	return 0
@@ -136,11 +139,11 @@ func (w *writer) nameNumber(p *part) int {
 // recording time origin, and makes it current.
 func (w *writer) openPart(prev *part, origin time.Duration) error {
 	p := &part{start: time.Now(), origin: origin}
-	if w.rotation.on() {
+	switch {
+	case prev != nil:
+		p.num = max(prev.num, 1) + 1 // without rotation the first part is 0, the next 2
+	case w.rotation.on():
 		p.num = 1
-		if prev != nil {
-			p.num = prev.num + 1
-		}
 	}
 	base := w.policy.Base(w.values(p.start, time.Time{}))
 	if base != w.base {
@@ -244,7 +247,10 @@ func (w *writer) take(f media.Frame, kind media.Kind, startPoint bool) {
 func (w *writer) video(f media.Frame, key bool) {
 	w.lastVideo = f.DTS
 	w.release(f.DTS)
-	if key && w.rotateDue(f.DTS) {
+	switch {
+	case key && f.Params != nil && !media.SameVideo(*f.Params, w.p.tracks[f.Track]):
+		w.changeParams(f)
+	case key && w.rotateDue(f.DTS):
 		w.rotate(f.DTS)
 	}
 	if w.prev != nil && f.DTS-w.cur.origin >= maxAudioLag {
@@ -379,6 +385,43 @@ func (w *writer) rotate(at time.Duration) {
 		return
 	}
 	w.finishPart(old)
+}
+
+// changeParams begins a new part at keyframe f, whose Params describe the video differently
+// from the current part's track: frames from here on do not decode under the old parameter
+// sets, and an MP4 or WebM file has one description per track. A part that holds no frame
+// yet is started over with the new description instead.
+func (w *writer) changeParams(f media.Frame) {
+	old := w.p.tracks[f.Track]
+	tracks := append([]media.Track(nil), w.p.tracks...) // the finished parts' plan stays intact
+	tracks[f.Track] = *f.Params
+	w.p.tracks = tracks
+	if !w.cur.written {
+		w.restart(w.cur)
+		return
+	}
+	w.r.opts.Log.Info("video parameters changed: new part", "file", w.cur.name,
+		"old", fmt.Sprintf("%dx%d", old.Width, old.Height), "new", fmt.Sprintf("%dx%d", f.Params.Width, f.Params.Height))
+	w.rotate(f.DTS)
+}
+
+// restart opens part p's container again, empty, with the plan's current tracks.
+func (w *writer) restart(p *part) {
+	p.c.Close()
+	if _, err := p.file.Seek(0, 0); err != nil {
+		w.err = fmt.Errorf("restart %s: %w", p.name, err)
+		return
+	}
+	if err := p.file.Truncate(0); err != nil {
+		w.err = fmt.Errorf("restart %s: %w", p.name, err)
+		return
+	}
+	c, err := w.p.create(p.file, w.p.tracks)
+	if err != nil {
+		w.err = fmt.Errorf("start %s %s: %w", p.name, describe(w.p.tracks), err)
+		return
+	}
+	p.c = c
 }
 
 func (w *writer) flush() {
