@@ -87,3 +87,29 @@ func copySets(s [][]byte) [][]byte {
 	}
 	return out
 }
+
+// KeyParams returns the track's new description when keyframe data (in the codec's layout)
+// describes it differently from t: new in-band parameter sets for H.264, a new picture size
+// for VP8. Else nil.
+func KeyParams(t Track, data []byte) *Track {
+	switch t.Codec {
+	case H264:
+		return InBandParams(t, data)
+	case VP8:
+		w, h, ok := VP8Size(data)
+		if !ok || (w == t.Width && h == t.Height) {
+			return nil
+		}
+		t.Width, t.Height = w, h
+		return &t
+	}
+	return nil
+}
+
+// VP8Size reads the picture size of a VP8 keyframe (RFC 6386 section 9.1).
+func VP8Size(f []byte) (w, h int, ok bool) {
+	if len(f) < 10 || f[0]&0x01 != 0 || f[3] != 0x9d || f[4] != 0x01 || f[5] != 0x2a {
+		return 0, 0, false
+	}
+	return int(binary.LittleEndian.Uint16(f[6:]) & 0x3fff), int(binary.LittleEndian.Uint16(f[8:]) & 0x3fff), true
+}

@@ -62,3 +62,19 @@ func FuzzInBandParams(f *testing.F) {
 		fuzzmem.Check(t, func() { InBandParams(track, b) })
 	})
 }
+
+func TestKeyParamsVP8(t *testing.T) {
+	key := func(w, h uint16) []byte {
+		return []byte{0x10, 0, 0, 0x9d, 0x01, 0x2a, byte(w), byte(w >> 8), byte(h), byte(h >> 8), 0}
+	}
+	track := Track{Kind: Video, Codec: VP8, Width: 640, Height: 360}
+	if p := KeyParams(track, key(640, 360)); p != nil {
+		t.Errorf("same size: %v", p)
+	}
+	if p := KeyParams(track, key(1280, 720)); p == nil || p.Width != 1280 || p.Height != 720 {
+		t.Errorf("new size: %v", p)
+	}
+	if p := KeyParams(track, []byte{0x11, 0, 0}); p != nil {
+		t.Errorf("not a keyframe: %v", p)
+	}
+}

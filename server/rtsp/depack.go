@@ -154,9 +154,10 @@ func (d *h264Depack) track() media.Track {
 
 // vp8Depack reassembles VP8 frames (RFC 7741).
 type vp8Depack struct {
-	dec    *rtpvp8.Decoder
-	w, h   int
-	synced bool
+	dec       *rtpvp8.Decoder
+	w, h      int
+	synced    bool
+	published *media.Track // the track as last handed out (nil before)
 }
 
 func newVP8(f *format.VP8) (*vp8Depack, error) {
@@ -179,9 +180,8 @@ func (d *vp8Depack) decode(pkt *rtp.Packet, pts int64) ([]media.Frame, error) {
 		return nil, nil
 	}
 	key := frame[0]&1 == 0 // the frame tag's inverse keyframe bit
-	if key && len(frame) >= 10 && frame[3] == 0x9d && frame[4] == 0x01 && frame[5] == 0x2a {
-		d.w = int(binary.LittleEndian.Uint16(frame[6:8]) & 0x3fff)
-		d.h = int(binary.LittleEndian.Uint16(frame[8:10]) & 0x3fff)
+	if w, h, ok := media.VP8Size(frame); ok {
+		d.w, d.h = w, h
 	}
 	if !d.synced {
 		if !key {
@@ -190,11 +190,19 @@ func (d *vp8Depack) decode(pkt *rtp.Packet, pts int64) ([]media.Frame, error) {
 		d.synced = true
 	}
 	t := ticks(pts, 90000)
-	return []media.Frame{{DTS: t, PTS: t, Key: key, Data: bytes.Clone(frame)}}, nil
+	f := media.Frame{DTS: t, PTS: t, Key: key, Data: bytes.Clone(frame)}
+	if key && d.published != nil {
+		if f.Params = media.KeyParams(*d.published, f.Data); f.Params != nil {
+			d.published = f.Params // a new picture size: a new file
+		}
+	}
+	return []media.Frame{f}, nil
 }
 
 func (d *vp8Depack) track() media.Track {
-	return media.Track{Kind: media.Video, Codec: media.VP8, Width: d.w, Height: d.h}
+	t := media.Track{Kind: media.Video, Codec: media.VP8, Width: d.w, Height: d.h}
+	d.published = &t
+	return t
 }
 
 // aacDepack splits MPEG4-GENERIC packets (RFC 3640) into raw AAC frames by their AU headers.
