@@ -168,9 +168,23 @@ func TestParamsChangeRTMPSequenceHeader(t *testing.T) {
 
 func TestParamsChangeRTSP(t *testing.T) {
 	e := st.Start(t, rtspSettings)
-	segs := segments(t, false)
+	src := joinedH264(t)
+	url := fmt.Sprintf("rtsp://127.0.0.1:%d/live/change", e.Ports["rtsp.port"])
+	out, err := st.Command(t, time.Minute, "ffmpeg", "-v", "error", "-re", "-f", "h264", "-framerate", "25", "-i", src,
+		"-c", "copy", "-f", "rtsp", "-rtsp_transport", "tcp", url)
+	if err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, out)
+	}
+	e.WaitGone("change", 10*time.Second)
+	checkParams(t, e, "change")
+}
+
+// joinedH264 writes the two Annex B segments one after the other: one H.264 stream whose SPS
+// changes at the second segment's first keyframe, in-band.
+func joinedH264(t *testing.T) string {
+	t.Helper()
 	var joined []byte
-	for _, p := range segs {
+	for _, p := range segments(t, false) {
 		b, err := os.ReadFile(p)
 		if err != nil {
 			t.Fatal(err)
@@ -181,10 +195,21 @@ func TestParamsChangeRTSP(t *testing.T) {
 	if err := os.WriteFile(src, joined, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	url := fmt.Sprintf("rtsp://127.0.0.1:%d/live/change", e.Ports["rtsp.port"])
-	out, err := st.Command(t, time.Minute, "ffmpeg", "-v", "error", "-re", "-f", "h264", "-framerate", "25", "-i", src,
-		"-c", "copy", "-f", "rtsp", "-rtsp_transport", "tcp", url)
-	if err != nil {
+	return src
+}
+
+// ffmpeg publishing the joined stream over RTMP keeps the first sequence header: the new
+// parameter sets arrive in-band, in the keyframe.
+func TestParamsChangeRTMPInBand(t *testing.T) {
+	e := st.Start(t, map[string]string{"record_flash_published_streams": "true", "stream_record_policy": "streamName"})
+	src := filepath.Join(t.TempDir(), "joined.flv")
+	if out, err := st.Command(t, time.Minute, "ffmpeg", "-y", "-v", "error", "-f", "h264", "-framerate", "25", "-i", joinedH264(t),
+		"-f", "lavfi", "-i", fmt.Sprintf("sine=frequency=440:sample_rate=44100:duration=%d", 2*segSeconds),
+		"-c:v", "copy", "-c:a", "aac", "-shortest", "-f", "flv", src); err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, out)
+	}
+	pub := st.Publish(t, src, e.RTMP+"/change")
+	if out, err := pub.Wait(30 * time.Second); err != nil {
 		t.Fatalf("ffmpeg: %v\n%s", err, out)
 	}
 	e.WaitGone("change", 10*time.Second)
