@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -164,6 +165,7 @@ func TestParamsChangeRTMPSequenceHeader(t *testing.T) {
 	publishTags(t, e, "change", segs)
 	e.WaitGone("change", 10*time.Second)
 	checkParams(t, e, "change")
+	t.Run("chromium", func(t *testing.T) { playsInChromium(t, e, "change") })
 }
 
 func TestParamsChangeRTSP(t *testing.T) {
@@ -214,4 +216,41 @@ func TestParamsChangeRTMPInBand(t *testing.T) {
 	}
 	e.WaitGone("change", 10*time.Second)
 	checkParams(t, e, "change")
+}
+
+// playsInChromium plays each part of a parameter change in Chromium, from the server's
+// /client/records/ URL: each must play to its end without a media error, at its own size.
+func playsInChromium(t *testing.T, e *st.Env, name string) {
+	t.Helper()
+	requireBrowser(t)
+	names := []string{name + ".mp4", name + "-2.mp4"}
+	var urls []string
+	for _, n := range names {
+		urls = append(urls, e.HTTP+"/client/records/"+n)
+	}
+	out, err := st.Command(t, 2*time.Minute, "node", append([]string{filepath.Join("testdata", "play.mjs")}, urls...)...)
+	if err != nil {
+		t.Fatalf("node play.mjs: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != len(names) {
+		t.Fatalf("play.mjs said:\n%s", out)
+	}
+	for i, line := range lines {
+		var r struct {
+			Error           string
+			Ended           bool
+			Width, Height   int
+			Duration        float64
+			Frames, Dropped int
+		}
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("play.mjs: %v: %s", err, line)
+		}
+		t.Logf("Chromium played %s: %s", names[i], line)
+		if r.Error != "" || !r.Ended || r.Width != segSizes[i][0] || r.Height != segSizes[i][1] || r.Frames != segSeconds*25 {
+			t.Errorf("Chromium playing %s: error %q, ended %v, %dx%d, %d frames; want played to the end at %dx%d, %d frames",
+				names[i], r.Error, r.Ended, r.Width, r.Height, r.Frames, segSizes[i][0], segSizes[i][1], segSeconds*25)
+		}
+	}
 }
