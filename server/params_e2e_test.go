@@ -129,18 +129,24 @@ func publishTags(t *testing.T, e *st.Env, name string, segs [][]avTag) {
 // NAME-2.mp4, of the segments' sizes, each decoding cleanly, together as long as the source.
 func checkParams(t *testing.T, e *st.Env, name string) {
 	t.Helper()
+	checkSizeParts(t, e, name, "mp4", "h264")
+}
+
+// checkSizeParts is checkParams for files of any container and video codec.
+func checkSizeParts(t *testing.T, e *st.Env, name, ext, codec string) {
+	t.Helper()
 	files := recordings(e)
-	want := []string{name + "-2.mp4", name + ".mp4"} // as listed: sorted
+	want := []string{name + "-2." + ext, name + "." + ext} // as listed: sorted
 	if strings.Join(files, " ") != strings.Join(want, " ") {
 		t.Fatalf("records: %v, want %v", files, want)
 	}
 	var total float64
-	for i, f := range []string{name + ".mp4", name + "-2.mp4"} {
+	for i, f := range []string{want[1], want[0]} {
 		path := filepath.Join(e.Records, f)
 		p := st.ProbeFile(t, path)
 		v := p.Video(t)
-		if v.CodecName != "h264" || v.Width != segSizes[i][0] || v.Height != segSizes[i][1] {
-			t.Errorf("%s: video %s %dx%d, want h264 %dx%d", f, v.CodecName, v.Width, v.Height, segSizes[i][0], segSizes[i][1])
+		if v.CodecName != codec || v.Width != segSizes[i][0] || v.Height != segSizes[i][1] {
+			t.Errorf("%s: video %s %dx%d, want %s %dx%d", f, v.CodecName, v.Width, v.Height, codec, segSizes[i][0], segSizes[i][1])
 		}
 		if out := st.Decodes(t, path); out != "" {
 			t.Errorf("ffmpeg -v error reports problems decoding %s:\n%s", f, out)
@@ -253,4 +259,33 @@ func playsInChromium(t *testing.T, e *st.Env, name string) {
 				names[i], r.Error, r.Ended, r.Width, r.Height, r.Frames, segSizes[i][0], segSizes[i][1], segSeconds*25)
 		}
 	}
+}
+
+// A VP8 publisher whose picture size changes (two WebM segments joined by ffmpeg's concat
+// demuxer, published over RTSP) gets a WebM file per size.
+func TestParamsChangeRTSPVP8(t *testing.T) {
+	st.RequireFFmpeg(t)
+	e := st.Start(t, rtspSettings)
+	dir := t.TempDir()
+	var list string
+	for _, s := range segSizes {
+		p := filepath.Join(dir, fmt.Sprintf("%dx%d.webm", s[0], s[1]))
+		if out, err := st.Command(t, time.Minute, "ffmpeg", "-y", "-v", "error",
+			"-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=%dx%d:rate=25:duration=%d", s[0], s[1], segSeconds),
+			"-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-g", "25", "-b:v", "1M", "-f", "webm", p); err != nil {
+			t.Fatalf("ffmpeg: %v\n%s", err, out)
+		}
+		list += fmt.Sprintf("file '%s'\n", p)
+	}
+	listFile := filepath.Join(dir, "list.txt")
+	if err := os.WriteFile(listFile, []byte(list), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	url := fmt.Sprintf("rtsp://127.0.0.1:%d/live/vp8change", e.Ports["rtsp.port"])
+	if out, err := st.Command(t, time.Minute, "ffmpeg", "-v", "error", "-re", "-f", "concat", "-safe", "0", "-i", listFile,
+		"-c", "copy", "-f", "rtsp", "-rtsp_transport", "tcp", url); err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, out)
+	}
+	e.WaitGone("vp8change", 10*time.Second)
+	checkSizeParts(t, e, "vp8change", "webm", "vp8")
 }
