@@ -185,6 +185,7 @@ func TestParamsChangeRTSP(t *testing.T) {
 	}
 	e.WaitGone("change", 10*time.Second)
 	checkParams(t, e, "change")
+	t.Run("chromium", func(t *testing.T) { playsInChromium(t, e, "change") })
 }
 
 // joinedH264 writes the two Annex B segments one after the other: one H.264 stream whose SPS
@@ -288,4 +289,41 @@ func TestParamsChangeRTSPVP8(t *testing.T) {
 	}
 	e.WaitGone("vp8change", 10*time.Second)
 	checkSizeParts(t, e, "vp8change", "webm", "vp8")
+}
+
+// A WebRTC publisher (pion) whose H.264 resolution changes mid-stream, as a browser's does when
+// it adapts to the bandwidth: the new SPS/PPS come in-band with the keyframe.
+func TestParamsChangeWebRTC(t *testing.T) {
+	e := st.Start(t, map[string]string{"stream_record_policy": "streamName"})
+	_, ogg := syncSources(t)
+	dir := t.TempDir()
+	var aus [][]byte
+	for _, s := range segSizes {
+		p := filepath.Join(dir, fmt.Sprintf("%dx%d.h264", s[0], s[1]))
+		if out, err := st.Command(t, time.Minute, "ffmpeg", "-y", "-v", "error",
+			"-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=%dx%d:rate=30:duration=%d", s[0], s[1], clipSeconds/2),
+			"-c:v", "libx264", "-profile:v", "baseline", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+			"-g", "30", "-keyint_min", "30", "-sc_threshold", "0", "-bf", "0", "-x264-params", "aud=1", "-f", "h264", p); err != nil {
+			t.Fatalf("ffmpeg: %v\n%s", err, out)
+		}
+		aus = append(aus, accessUnits(t, p)...)
+	}
+	w := dialWCS(t, fmt.Sprintf("ws://127.0.0.1:%d/pion", e.Ports["ws.port"]))
+	w.send("connection", map[string]any{"appKey": "defaultApp", "mediaProviders": []string{"WebRTC"}})
+	if _, err := w.next("getUserData", 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	p := newPionPublisher(t)
+	const id = "5e1d0c3a-0000-4000-8000-0000000000bb"
+	if err := p.publish(t, w, id, "change"); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.send(aus, oggPackets(t, ogg), sendOptions{senderReports: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.unpublish(id, "change"); err != nil {
+		t.Fatal(err)
+	}
+	e.WaitGone("change", 10*time.Second)
+	checkParams(t, e, "change")
 }
