@@ -46,6 +46,12 @@ const (
 	maxAudioLead = time.Second
 )
 
+// minParamsPart bounds how often a change of video parameters cuts a new file: a publisher
+// changing them at every keyframe would otherwise make a file (and a hook run) per keyframe.
+// A change within a part's first second waits for a keyframe past it; the frames in between
+// are written under the old description, as before changes cut files at all.
+const minParamsPart = time.Second
+
 // writer is the recorder goroutine's state: the files being written and the timeline.
 // Only that goroutine touches it.
 type writer struct {
@@ -61,6 +67,7 @@ type writer struct {
 	cur      *part  // the part being written
 	prev     *part  // the part before the last cut, open for audio older than the cut
 
+	params    *media.Track  // the video's latest description (a keyframe's Params), nil before any
 	early     []media.Frame // audio that arrived before the first keyframe, in stream time
 	held      []media.Frame // audio ahead of video, in recording time (container track)
 	lastVideo time.Duration // DTS of the newest video frame, in recording time
@@ -247,8 +254,11 @@ func (w *writer) take(f media.Frame, kind media.Kind, startPoint bool) {
 func (w *writer) video(f media.Frame, key bool) {
 	w.lastVideo = f.DTS
 	w.release(f.DTS)
+	if f.Params != nil {
+		w.params = f.Params
+	}
 	switch {
-	case key && f.Params != nil && !media.SameVideo(*f.Params, w.p.tracks[f.Track]):
+	case key && w.paramsDue(f):
 		w.changeParams(f)
 	case key && w.rotateDue(f.DTS):
 		w.rotate(f.DTS)
@@ -387,21 +397,28 @@ func (w *writer) rotate(at time.Duration) {
 	w.finishPart(old)
 }
 
-// changeParams begins a new part at keyframe f, whose Params describe the video differently
-// from the current part's track: frames from here on do not decode under the old parameter
-// sets, and an MP4 or WebM file has one description per track. A part that holds no frame
-// yet is started over with the new description instead.
+// paramsDue tells whether keyframe f is to begin a part under new video parameters: the latest
+// ones differ from the current part's, and the part is empty or at least minParamsPart long.
+func (w *writer) paramsDue(f media.Frame) bool {
+	return w.params != nil && !media.SameVideo(*w.params, w.p.tracks[f.Track]) &&
+		(!w.cur.written || f.DTS-w.cur.origin >= minParamsPart)
+}
+
+// changeParams begins a new part at keyframe f under the video's latest parameters: frames
+// from here on do not decode under the old parameter sets, and an MP4 or WebM file has one
+// description per track. A part that holds no frame yet is started over with the new
+// description instead.
 func (w *writer) changeParams(f media.Frame) {
 	old := w.p.tracks[f.Track]
 	tracks := append([]media.Track(nil), w.p.tracks...) // the finished parts' plan stays intact
-	tracks[f.Track] = *f.Params
+	tracks[f.Track] = *w.params
 	w.p.tracks = tracks
 	if !w.cur.written {
 		w.restart(w.cur)
 		return
 	}
 	w.r.opts.Log.Info("video parameters changed: new part", "file", w.cur.name,
-		"old", fmt.Sprintf("%dx%d", old.Width, old.Height), "new", fmt.Sprintf("%dx%d", f.Params.Width, f.Params.Height))
+		"old", fmt.Sprintf("%dx%d", old.Width, old.Height), "new", fmt.Sprintf("%dx%d", w.params.Width, w.params.Height))
 	w.rotate(f.DTS)
 }
 

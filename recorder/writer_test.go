@@ -294,3 +294,35 @@ func TestParamsChangeStartsNewPart(t *testing.T) {
 		t.Errorf("first part closed at %v, want at the cut (1s)", c.closeAt)
 	}
 }
+
+// A publisher changing its parameters at every keyframe (3 a second) gets a new file at most
+// once a second: the cut waits for a keyframe a second into the part.
+func TestParamsChangesBounded(t *testing.T) {
+	w, parts := fakeWriter(t, 0)
+	sizes := []media.Track{
+		{Kind: media.Video, Codec: media.H264, SPS: [][]byte{{0x67, 1}}, PPS: [][]byte{{0x68}}, Width: 640, Height: 360},
+		{Kind: media.Video, Codec: media.H264, SPS: [][]byte{{0x67, 2}}, PPS: [][]byte{{0x68}}, Width: 1280, Height: 720},
+	}
+	for i := 0; i < 300; i++ { // 10 s at 30 fps
+		ts := time.Duration(i) * time.Second / 30
+		f := media.Frame{Track: 0, DTS: ts, PTS: ts, Key: i%10 == 0, Data: []byte{1}}
+		if f.Key {
+			f.Params = &sizes[i/10%2]
+		}
+		w.frame(f)
+	}
+	w.finish()
+	if w.err != nil {
+		t.Fatal(w.err)
+	}
+	files := w.r.Finished()
+	t.Logf("%d files", len(files))
+	if len(files) < 5 || len(files) > 11 {
+		t.Errorf("%d files for 10 s of changes at every keyframe, want about one a second", len(files))
+	}
+	for _, c := range (*parts)[1:] {
+		if video := len(c.frames); video < 30 && c != (*parts)[len(*parts)-1] {
+			t.Errorf("a part of %d frames: shorter than a second", len(c.frames))
+		}
+	}
+}

@@ -149,7 +149,6 @@ func (s *Stream) WriteFrame(f media.Frame) {
 func (s *Stream) setTrack(i int, t media.Track) {
 	s.tracks = append([]media.Track(nil), s.tracks...)
 	s.tracks[i] = t
-	s.log.Info("track parameters changed", "track", i, "now", t.String())
 }
 
 // RecordBacklog reports the current recording's queue: frames waiting to be written, and frames
