@@ -136,18 +136,19 @@ func (p *publisher) videoConfig(rec []byte) error {
 		p.warnOnce("avcC", "bad H.264 sequence header ignored", err)
 		return nil
 	}
-	var t *media.Track
-	if p.vtrack == nil {
-		t = media.ChangedParams(media.Track{Kind: media.Video, Codec: media.H264}, conf.SPSnalus, conf.PPSnalus)
-	} else if t = media.ChangedParams(*p.vtrack, conf.SPSnalus, conf.PPSnalus); t == nil {
-		p.nalLen = int(rec[4]&3) + 1
-		return nil // the same again (encoders repeat it)
-	}
-	if t == nil {
-		p.warnOnce("avcC", "bad H.264 sequence header ignored", errors.New("SPS does not parse"))
+	if _, err := media.ParseSPS(conf.SPSnalus[0]); err != nil {
+		p.warnOnce("avcC", "bad H.264 sequence header ignored", err)
 		return nil
 	}
 	p.nalLen = int(rec[4]&3) + 1
+	cur := media.Track{Kind: media.Video, Codec: media.H264}
+	if p.vtrack != nil {
+		cur = *p.vtrack
+	}
+	t := media.ChangedParams(cur, conf.SPSnalus, conf.PPSnalus)
+	if t == nil {
+		return nil // the same again (encoders repeat it)
+	}
 	if p.published {
 		// The new parameters apply from the next keyframe on: the recorder begins a new file there.
 		p.newParams = t
