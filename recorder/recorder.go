@@ -127,6 +127,9 @@ type Recorder struct {
 	qsize int      // bytes of media in queue
 	spare []queued // the goroutine's last batch, emptied, for reuse
 	seq   uint64   // frames offered to Push, to notice drops
+	// lostParams are the Params of a dropped keyframe: the next video keyframe queued carries
+	// them, so a change of video parameters is not lost with the frame.
+	lostParams *media.Track
 
 	mu       sync.Mutex
 	current  string // name of the file being written
@@ -183,11 +186,17 @@ func (r *Recorder) Push(f media.Frame) {
 	r.qmu.Lock()
 	r.seq++
 	if len(r.queue) >= queueFrames || r.qsize+len(f.Data) > queueBytes {
+		if f.Params != nil {
+			r.lostParams = f.Params
+		}
 		r.qmu.Unlock()
 		if r.drops.Add(1) == 1 {
 			r.opts.Log.Error("recorder cannot keep up (disk too slow?): dropping frames until the next keyframe")
 		}
 		return
+	}
+	if r.lostParams != nil && f.Key && f.Params == nil && f.Track >= 0 && f.Track < len(r.plan.kinds) && r.plan.kinds[f.Track] == media.Video {
+		f.Params, r.lostParams = r.lostParams, nil
 	}
 	f.Retain()
 	r.queue = append(r.queue, queued{f: f, seq: r.seq})

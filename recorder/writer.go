@@ -38,11 +38,19 @@ var errNothingRecorded = errors.New("nothing recorded: the stream sent no keyfra
 //     The hold is bounded by maxAudioLead; past it, held audio is written where it falls.
 //
 // Transcoded audio is routed by the DTS of the encoder's output, the same way. Holding and the
-// open previous part are only needed with rotation on and both video and audio recorded.
+// open previous part are only needed with both video and audio recorded. A cut comes from
+// rotation or from a change of the video's parameters (see changeParams), which can happen
+// with rotation off too.
 const (
 	maxAudioLag  = 2 * time.Second
 	maxAudioLead = time.Second
 )
+
+// minParamsPart bounds how often a change of video parameters cuts a new file: a publisher
+// changing them at every keyframe would otherwise make a file (and a hook run) per keyframe.
+// A change within a part's first second waits for a keyframe past it; the frames in between
+// are written under the old description, as before changes cut files at all.
+const minParamsPart = time.Second
 
 // writer is the recorder goroutine's state: the files being written and the timeline.
 // Only that goroutine touches it.
@@ -52,13 +60,14 @@ type writer struct {
 	policy   naming.Policy
 	rotation Rotation
 	numbered bool // rotated parts carry a number (the template has no time element)
-	split    bool // rotation with video and audio: audio is routed by DTS (see above)
+	split    bool // video and audio: audio is routed by DTS at cuts (see above)
 
 	base     string // the policy's name for the current part
 	usedBase string // base as created: with a clash suffix, kept for the following parts
 	cur      *part  // the part being written
 	prev     *part  // the part before the last cut, open for audio older than the cut
 
+	params    *media.Track  // the video's latest description (a keyframe's Params), nil before any
 	early     []media.Frame // audio that arrived before the first keyframe, in stream time
 	held      []media.Frame // audio ahead of video, in recording time (container track)
 	lastVideo time.Duration // DTS of the newest video frame, in recording time
@@ -110,7 +119,7 @@ func newWriter(r *Recorder) *writer {
 		w.rotation = Rotation{}
 	}
 	w.numbered = w.rotation.on() && !(w.policy.Mode == "template" && naming.HasTime(w.policy.Template))
-	w.split = w.rotation.on() && w.p.hasVideo && w.p.audioIn >= 0
+	w.split = w.p.hasVideo && w.p.audioIn >= 0
 	return w
 }
 
@@ -124,9 +133,10 @@ func (w *writer) values(start, end time.Time) naming.Values {
 	return v
 }
 
-// nameNumber is the number a part's file name carries, 0 for none.
+// nameNumber is the number a part's file name carries, 0 for none. Without rotation only the
+// parts after a parameter change carry one (NAME.mp4, NAME-2.mp4, ...).
 func (w *writer) nameNumber(p *part) int {
-	if w.numbered {
+	if w.numbered || !w.rotation.on() {
 		return p.num
 	}
 	return 0
@@ -136,11 +146,11 @@ func (w *writer) nameNumber(p *part) int {
 // recording time origin, and makes it current.
 func (w *writer) openPart(prev *part, origin time.Duration) error {
 	p := &part{start: time.Now(), origin: origin}
-	if w.rotation.on() {
+	switch {
+	case prev != nil:
+		p.num = max(prev.num, 1) + 1 // without rotation the first part is 0, the next 2
+	case w.rotation.on():
 		p.num = 1
-		if prev != nil {
-			p.num = prev.num + 1
-		}
 	}
 	base := w.policy.Base(w.values(p.start, time.Time{}))
 	if base != w.base {
@@ -244,7 +254,13 @@ func (w *writer) take(f media.Frame, kind media.Kind, startPoint bool) {
 func (w *writer) video(f media.Frame, key bool) {
 	w.lastVideo = f.DTS
 	w.release(f.DTS)
-	if key && w.rotateDue(f.DTS) {
+	if f.Params != nil {
+		w.params = f.Params
+	}
+	switch {
+	case key && w.paramsDue(f):
+		w.changeParams(f)
+	case key && w.rotateDue(f.DTS):
 		w.rotate(f.DTS)
 	}
 	if w.prev != nil && f.DTS-w.cur.origin >= maxAudioLag {
@@ -379,6 +395,50 @@ func (w *writer) rotate(at time.Duration) {
 		return
 	}
 	w.finishPart(old)
+}
+
+// paramsDue tells whether keyframe f is to begin a part under new video parameters: the latest
+// ones differ from the current part's, and the part is empty or at least minParamsPart long.
+func (w *writer) paramsDue(f media.Frame) bool {
+	return w.params != nil && !media.SameVideo(*w.params, w.p.tracks[f.Track]) &&
+		(!w.cur.written || f.DTS-w.cur.origin >= minParamsPart)
+}
+
+// changeParams begins a new part at keyframe f under the video's latest parameters: frames
+// from here on do not decode under the old parameter sets, and an MP4 or WebM file has one
+// description per track. A part that holds no frame yet is started over with the new
+// description instead.
+func (w *writer) changeParams(f media.Frame) {
+	old := w.p.tracks[f.Track]
+	tracks := append([]media.Track(nil), w.p.tracks...) // the finished parts' plan stays intact
+	tracks[f.Track] = *w.params
+	w.p.tracks = tracks
+	if !w.cur.written {
+		w.restart(w.cur)
+		return
+	}
+	w.r.opts.Log.Info("video parameters changed: new part", "file", w.cur.name,
+		"old", fmt.Sprintf("%dx%d", old.Width, old.Height), "new", fmt.Sprintf("%dx%d", w.params.Width, w.params.Height))
+	w.rotate(f.DTS)
+}
+
+// restart opens part p's container again, empty, with the plan's current tracks.
+func (w *writer) restart(p *part) {
+	p.c.Close()
+	if _, err := p.file.Seek(0, 0); err != nil {
+		w.err = fmt.Errorf("restart %s: %w", p.name, err)
+		return
+	}
+	if err := p.file.Truncate(0); err != nil {
+		w.err = fmt.Errorf("restart %s: %w", p.name, err)
+		return
+	}
+	c, err := w.p.create(p.file, w.p.tracks)
+	if err != nil {
+		w.err = fmt.Errorf("start %s %s: %w", p.name, describe(w.p.tracks), err)
+		return
+	}
+	p.c = c
 }
 
 func (w *writer) flush() {

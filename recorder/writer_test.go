@@ -17,6 +17,7 @@ import (
 
 // fakeContainer keeps what a part received.
 type fakeContainer struct {
+	tracks  []media.Track // as created
 	frames  []media.Frame
 	closeAt time.Duration // -1: closed with Close
 	closed  bool
@@ -36,9 +37,16 @@ func (c *fakeContainer) Duration() time.Duration         { return 0 }
 // containers, and the containers in part order.
 func rotatingWriter(t *testing.T) (*writer, *[]*fakeContainer) {
 	t.Helper()
+	return fakeWriter(t, 2)
+}
+
+// fakeWriter returns a writer recording a video+AAC stream into fake containers, in parts of
+// rotation seconds (0: rotation off), and the containers in part order.
+func fakeWriter(t *testing.T, rotation int) (*writer, *[]*fakeContainer) {
+	t.Helper()
 	o := Options{
 		Dir:      t.TempDir(),
-		Settings: &conf.Settings{Policy: "streamName", SampleRate: 44100, RotationSeconds: 2},
+		Settings: &conf.Settings{Policy: "streamName", SampleRate: 44100, RotationSeconds: rotation},
 		Values:   naming.Values{StreamName: "u"},
 		Tracks: []media.Track{
 			{Kind: media.Video, Codec: media.H264},
@@ -52,8 +60,8 @@ func rotatingWriter(t *testing.T) (*writer, *[]*fakeContainer) {
 		t.Fatal(err)
 	}
 	var parts []*fakeContainer
-	p.create = func(*os.File, []media.Track) (container, error) {
-		c := &fakeContainer{}
+	p.create = func(_ *os.File, tracks []media.Track) (container, error) {
+		c := &fakeContainer{tracks: tracks}
 		parts = append(parts, c)
 		return c, nil
 	}
@@ -219,5 +227,102 @@ func TestRefusedFrameDoesNotEndRecording(t *testing.T) {
 	}
 	if n := strings.Count(log.String(), "frame skipped"); n != 1 {
 		t.Errorf("logged %d times, want once:\n%s", n, log.String())
+	}
+}
+
+// A keyframe with new video parameters begins a new part, with rotation off too: the parts are
+// NAME.mp4 and NAME-2.mp4, each with its own description, and the audio is routed by DTS.
+// Params the part already has (repeated on a later keyframe) change nothing.
+func TestParamsChangeStartsNewPart(t *testing.T) {
+	w, parts := fakeWriter(t, 0)
+	small := media.Track{Kind: media.Video, Codec: media.H264, SPS: [][]byte{{0x67, 1}}, PPS: [][]byte{{0x68}}, Width: 640, Height: 360}
+	large := media.Track{Kind: media.Video, Codec: media.H264, SPS: [][]byte{{0x67, 2}}, PPS: [][]byte{{0x68}}, Width: 1280, Height: 720}
+	aframe := 1024 * time.Second / 44100
+	next := time.Duration(0) // next audio DTS
+	for i := 0; i < 90; i++ {
+		ts := time.Duration(i) * time.Second / 30
+		f := media.Frame{Track: 0, DTS: ts, PTS: ts, Key: i%30 == 0, Data: []byte{1}}
+		switch i {
+		case 0:
+			f.Params = &small // the part was opened without parameter sets: started over
+		case 30:
+			f.Params = &large
+		case 60:
+			f.Params = &large
+		}
+		w.frame(f)
+		for ; next < ts+50*time.Millisecond; next += aframe { // audio slightly ahead
+			w.frame(media.Frame{Track: 1, DTS: next, PTS: next, Key: true, Data: []byte{2}})
+		}
+	}
+	w.finish()
+	if w.err != nil {
+		t.Fatal(w.err)
+	}
+	// The first container was started over at the first keyframe: 3 created, the first unused.
+	if len(*parts) != 3 || len((*parts)[0].frames) != 0 {
+		t.Fatalf("%d containers, want 3 (the first started over)", len(*parts))
+	}
+	files := w.r.Finished()
+	if len(files) != 2 || files[0].Name != "u.mp4" || files[1].Name != "u-2.mp4" {
+		t.Fatalf("files %+v, want u.mp4 and u-2.mp4", files)
+	}
+	for k, want := range []media.Track{small, large} {
+		c := (*parts)[k+1]
+		if got := c.tracks[0]; got.Width != want.Width || string(got.SPS[0]) != string(want.SPS[0]) {
+			t.Errorf("part %d video track %v, want %v", k+1, got, want)
+		}
+		var video, audio int
+		for _, f := range c.frames {
+			if f.Track == 0 {
+				video++
+				continue
+			}
+			audio++
+			if f.DTS < 0 || (k == 0 && f.DTS >= time.Second) {
+				t.Errorf("part %d: audio at %v is outside it", k+1, f.DTS)
+			}
+		}
+		if wantVideo := []int{30, 60}[k]; video != wantVideo {
+			t.Errorf("part %d: %d video frames, want %d", k+1, video, wantVideo)
+		}
+		if audio == 0 {
+			t.Errorf("part %d: no audio", k+1)
+		}
+	}
+	if c := (*parts)[1]; c.closeAt != time.Second {
+		t.Errorf("first part closed at %v, want at the cut (1s)", c.closeAt)
+	}
+}
+
+// A publisher changing its parameters at every keyframe (3 a second) gets a new file at most
+// once a second: the cut waits for a keyframe a second into the part.
+func TestParamsChangesBounded(t *testing.T) {
+	w, parts := fakeWriter(t, 0)
+	sizes := []media.Track{
+		{Kind: media.Video, Codec: media.H264, SPS: [][]byte{{0x67, 1}}, PPS: [][]byte{{0x68}}, Width: 640, Height: 360},
+		{Kind: media.Video, Codec: media.H264, SPS: [][]byte{{0x67, 2}}, PPS: [][]byte{{0x68}}, Width: 1280, Height: 720},
+	}
+	for i := 0; i < 300; i++ { // 10 s at 30 fps
+		ts := time.Duration(i) * time.Second / 30
+		f := media.Frame{Track: 0, DTS: ts, PTS: ts, Key: i%10 == 0, Data: []byte{1}}
+		if f.Key {
+			f.Params = &sizes[i/10%2]
+		}
+		w.frame(f)
+	}
+	w.finish()
+	if w.err != nil {
+		t.Fatal(w.err)
+	}
+	files := w.r.Finished()
+	t.Logf("%d files", len(files))
+	if len(files) < 5 || len(files) > 11 {
+		t.Errorf("%d files for 10 s of changes at every keyframe, want about one a second", len(files))
+	}
+	for _, c := range (*parts)[1:] {
+		if video := len(c.frames); video < 30 && c != (*parts)[len(*parts)-1] {
+			t.Errorf("a part of %d frames: shorter than a second", len(c.frames))
+		}
 	}
 }

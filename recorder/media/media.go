@@ -81,4 +81,8 @@ type Frame struct {
 	// Buf, when set, is the pooled buffer Data lies in: a holder that keeps the frame beyond
 	// the call that handed it over calls Retain, and Release when done (see Buffer).
 	Buf *Buffer
+	// Params, set on a video keyframe, is the track's new description from this frame on: the
+	// publisher changed its parameter sets or frame size mid-stream (see InBandParams).
+	// A recording cuts a new file at such a keyframe.
+	Params *Track
 }

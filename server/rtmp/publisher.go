@@ -40,6 +40,7 @@ type publisher struct {
 	expectVideo, expectAudio *bool
 
 	vtrack, atrack *media.Track // configured from sequence headers
+	newParams      *media.Track // a sequence header changed the video's description: set on the next keyframe
 	nalLen         int          // AVC NAL length size of the sequence header
 	videoIdx       int          // track index once published, -1 without
 	audioIdx       int
@@ -120,6 +121,9 @@ func (p *publisher) video(ts uint32, b []byte) error {
 			return nil
 		}
 		f.Data, f.Buf = buf.Bytes(), buf
+		if f.Key {
+			p.keyParams(&f)
+		}
 		p.frame(media.Video, f)
 	}
 	return nil
@@ -132,21 +136,37 @@ func (p *publisher) videoConfig(rec []byte) error {
 		p.warnOnce("avcC", "bad H.264 sequence header ignored", err)
 		return nil
 	}
-	sps, err := media.ParseSPS(conf.SPSnalus[0])
-	if err != nil {
+	if _, err := media.ParseSPS(conf.SPSnalus[0]); err != nil {
 		p.warnOnce("avcC", "bad H.264 sequence header ignored", err)
 		return nil
 	}
-	t := media.Track{Kind: media.Video, Codec: media.H264, SPS: conf.SPSnalus, PPS: conf.PPSnalus,
-		Width: int(sps.Width), Height: int(sps.Height)}
-	if p.published && p.vtrack != nil && !bytes.Equal(p.vtrack.SPS[0], t.SPS[0]) {
-		// The recorder keeps the configuration it started with; a resolution change mid-stream
-		// would need a new file. Say so instead of writing a file that does not decode.
-		p.warnOnce("spschange", "H.264 parameters changed mid-stream; the recording keeps the first ones", nil)
-	}
 	p.nalLen = int(rec[4]&3) + 1
-	p.vtrack = &t
+	cur := media.Track{Kind: media.Video, Codec: media.H264}
+	if p.vtrack != nil {
+		cur = *p.vtrack
+	}
+	t := media.ChangedParams(cur, conf.SPSnalus, conf.PPSnalus)
+	if t == nil {
+		return nil // the same again (encoders repeat it)
+	}
+	if p.published {
+		// The new parameters apply from the next keyframe on: the recorder begins a new file there.
+		p.newParams = t
+	}
+	p.vtrack = t
 	return nil
+}
+
+// keyParams sets a keyframe's Params when the video's description changed: by a sequence
+// header since the last keyframe, or by parameter sets sent in-band in this keyframe.
+func (p *publisher) keyParams(f *media.Frame) {
+	if !p.published {
+		return // the stream is published with the latest description
+	}
+	if t := media.InBandParams(*p.vtrack, f.Data); t != nil {
+		p.vtrack, p.newParams = t, t
+	}
+	f.Params, p.newParams = p.newParams, nil
 }
 
 func (p *publisher) audio(ts uint32, b []byte) error {

@@ -39,9 +39,8 @@ type h264Depack struct {
 	dts       h264.DTSExtractor
 	sps, pps  []byte
 	w, h      int
-	synced    bool // a keyframe with parameter sets was seen: frames flow
-	published bool // the track was handed out: parameter changes no longer apply
-	changed   bool // parameters changed after publishing
+	synced    bool         // a keyframe with parameter sets was seen: frames flow
+	published *media.Track // the track as last handed out (nil before): a keyframe changing it carries Params
 }
 
 func newH264(f *format.H264) (*h264Depack, error) {
@@ -64,9 +63,6 @@ func (d *h264Depack) setSPS(nalu []byte) {
 	var sps h264.SPS
 	if err := sps.Unmarshal(nalu); err != nil {
 		return // keep the last good one
-	}
-	if d.published && !bytes.Equal(d.sps, nalu) {
-		d.changed = true
 	}
 	d.sps = bytes.Clone(nalu)
 	d.w, d.h = sps.Width(), sps.Height()
@@ -94,9 +90,6 @@ func (d *h264Depack) decode(pkt *rtp.Packet, pts int64) ([]media.Frame, error) {
 			}
 		case h264.NALUTypePPS:
 			if !bytes.Equal(d.pps, nalu) {
-				if d.published {
-					d.changed = true
-				}
 				d.pps = bytes.Clone(nalu)
 			}
 		case h264.NALUTypeAccessUnitDelimiter, h264.NALUTypeFillerData:
@@ -137,11 +130,17 @@ func (d *h264Depack) decode(pkt *rtp.Packet, pts int64) ([]media.Frame, error) {
 		data = binary.BigEndian.AppendUint32(data, uint32(len(n)))
 		data = append(data, n...)
 	}
-	return []media.Frame{{DTS: ticks(dts, 90000), PTS: ticks(pts, 90000), Key: idr, Data: data}}, nil
+	f := media.Frame{DTS: ticks(dts, 90000), PTS: ticks(pts, 90000), Key: idr, Data: data}
+	if idr && d.published != nil {
+		// The parameter sets in effect, in-band or sent just before: a change means a new file.
+		if f.Params = media.ChangedParams(*d.published, [][]byte{d.sps}, [][]byte{d.pps}); f.Params != nil {
+			d.published = f.Params
+		}
+	}
+	return []media.Frame{f}, nil
 }
 
 func (d *h264Depack) track() media.Track {
-	d.published = true
 	t := media.Track{Kind: media.Video, Codec: media.H264, Width: d.w, Height: d.h}
 	if d.sps != nil {
 		t.SPS = [][]byte{d.sps}
@@ -149,14 +148,16 @@ func (d *h264Depack) track() media.Track {
 	if d.pps != nil {
 		t.PPS = [][]byte{d.pps}
 	}
+	d.published = &t
 	return t
 }
 
 // vp8Depack reassembles VP8 frames (RFC 7741).
 type vp8Depack struct {
-	dec    *rtpvp8.Decoder
-	w, h   int
-	synced bool
+	dec       *rtpvp8.Decoder
+	w, h      int
+	synced    bool
+	published *media.Track // the track as last handed out (nil before)
 }
 
 func newVP8(f *format.VP8) (*vp8Depack, error) {
@@ -179,9 +180,8 @@ func (d *vp8Depack) decode(pkt *rtp.Packet, pts int64) ([]media.Frame, error) {
 		return nil, nil
 	}
 	key := frame[0]&1 == 0 // the frame tag's inverse keyframe bit
-	if key && len(frame) >= 10 && frame[3] == 0x9d && frame[4] == 0x01 && frame[5] == 0x2a {
-		d.w = int(binary.LittleEndian.Uint16(frame[6:8]) & 0x3fff)
-		d.h = int(binary.LittleEndian.Uint16(frame[8:10]) & 0x3fff)
+	if w, h, ok := media.VP8Size(frame); ok {
+		d.w, d.h = w, h
 	}
 	if !d.synced {
 		if !key {
@@ -190,11 +190,19 @@ func (d *vp8Depack) decode(pkt *rtp.Packet, pts int64) ([]media.Frame, error) {
 		d.synced = true
 	}
 	t := ticks(pts, 90000)
-	return []media.Frame{{DTS: t, PTS: t, Key: key, Data: bytes.Clone(frame)}}, nil
+	f := media.Frame{DTS: t, PTS: t, Key: key, Data: bytes.Clone(frame)}
+	if key && d.published != nil {
+		if f.Params = media.KeyParams(*d.published, f.Data); f.Params != nil {
+			d.published = f.Params // a new picture size: a new file
+		}
+	}
+	return []media.Frame{f}, nil
 }
 
 func (d *vp8Depack) track() media.Track {
-	return media.Track{Kind: media.Video, Codec: media.VP8, Width: d.w, Height: d.h}
+	t := media.Track{Kind: media.Video, Codec: media.VP8, Width: d.w, Height: d.h}
+	d.published = &t
+	return t
 }
 
 // aacDepack splits MPEG4-GENERIC packets (RFC 3640) into raw AAC frames by their AU headers.

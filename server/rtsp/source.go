@@ -305,9 +305,6 @@ func (s *source) onPacket(m *description.Media, f format.Format, pkt *rtp.Packet
 	if !s.published && !s.armed.IsZero() && (s.aligned() || time.Since(s.armed) >= srWait || len(s.pending) >= maxPending) {
 		s.publish()
 	}
-	if h, ok := in.dep.(*h264Depack); ok && h.changed {
-		s.warnOnce("spschange", "H.264 parameters changed mid-stream; the recording keeps the first ones", nil)
-	}
 }
 
 // aligned tells whether every track can be placed by a sender report. Caller holds s.mu.

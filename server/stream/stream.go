@@ -132,12 +132,23 @@ func (s *Stream) WriteFrame(f media.Frame) {
 		s.log.Warn("timestamps jumped ahead of the wall clock: re-anchored to it (logged once per stream)",
 			"track", f.Track, "kind", s.tracks[f.Track].Kind, "jump", cut.Round(time.Millisecond).String())
 	}
+	if f.Params != nil {
+		s.setTrack(f.Track, *f.Params)
+	}
 	s.gop.Add(f, s.tracks[f.Track].Kind)
 	rec := s.rec
 	s.mu.Unlock()
 	if rec != nil {
 		rec.Push(f)
 	}
+}
+
+// setTrack replaces a track's description (the publisher changed its parameters), for
+// snapshots and recordings started from now on. The slice is copied: a recorder started
+// earlier may still hold the old one.
+func (s *Stream) setTrack(i int, t media.Track) {
+	s.tracks = append([]media.Track(nil), s.tracks...)
+	s.tracks[i] = t
 }
 
 // RecordBacklog reports the current recording's queue: frames waiting to be written, and frames

@@ -36,6 +36,7 @@ type frame struct {
 	key  bool
 	// H.264 parameter sets carried in this access unit.
 	sps, pps []byte
+	params   *media.Track // a keyframe changing the published track's description (see media.KeyParams)
 }
 
 // assembler turns packets, in sequence order, into frames. push returns a finished intact frame
@@ -329,12 +330,4 @@ func (u *vp8Unit) finish() (*frame, error) {
 	f := &frame{data: u.out, key: u.key}
 	u.out = nil
 	return f, nil
-}
-
-// vp8Size reads the picture size of a VP8 keyframe (RFC 6386 section 9.1).
-func vp8Size(f []byte) (w, h int, ok bool) {
-	if len(f) < 10 || f[0]&0x01 != 0 || f[3] != 0x9d || f[4] != 0x01 || f[5] != 0x2a {
-		return 0, 0, false
-	}
-	return int(binary.LittleEndian.Uint16(f[6:]) & 0x3fff), int(binary.LittleEndian.Uint16(f[8:]) & 0x3fff), true
 }

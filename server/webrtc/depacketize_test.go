@@ -163,7 +163,7 @@ func TestVP8Frames(t *testing.T) {
 	if !r.frames[0].key || !bytes.Equal(r.frames[0].data, key) || r.frames[1].key || !bytes.Equal(r.frames[1].data, inter) {
 		t.Errorf("frames not rebuilt")
 	}
-	if w, h, ok := vp8Size(r.frames[0].data); !ok || w != 640 || h != 480 {
+	if w, h, ok := media.VP8Size(r.frames[0].data); !ok || w != 640 || h != 480 {
 		t.Errorf("keyframe size %dx%d %v, want 640x480", w, h, ok)
 	}
 }

@@ -1,7 +1,6 @@
 package webrtc
 
 import (
-	"bytes"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -97,10 +96,11 @@ type senderPoint struct {
 }
 
 type pending struct {
-	ext  int64
-	at   time.Time
-	data []byte
-	key  bool
+	ext    int64
+	at     time.Time
+	data   []byte
+	key    bool
+	params *media.Track
 }
 
 func newIngest(st sink, log *slog.Logger, keyframe func(), fail func(string), every time.Duration) *ingest {
@@ -242,7 +242,7 @@ func (g *ingest) frame(kind media.Kind, f *frame, lost bool, now time.Time) {
 	} else if !g.published && g.video == nil {
 		g.publish() // audio-only: the first frame is enough
 	}
-	t.queue = append(t.queue, pending{ext: ext, at: now, data: f.data, key: f.key})
+	t.queue = append(t.queue, pending{ext: ext, at: now, data: f.data, key: f.key, params: f.params})
 	if !g.published && kind == media.Audio {
 		// Audio waiting for the first video keyframe: keep only the last few seconds.
 		for len(t.queue) > 1 && t.dts(ext)-t.dts(t.queue[0].ext) > maxEarlyAudio {
@@ -275,8 +275,9 @@ func (g *ingest) videoFrame(t *trackIn, f *frame, now time.Time) bool {
 	g.waitKey = false
 	g.lastKey = now
 	if g.published {
-		if t.codec == media.H264 && f.sps != nil && len(t.track.SPS) > 0 && !bytes.Equal(f.sps, t.track.SPS[0]) {
-			g.warnOnce("spschange", "H.264 parameters changed mid-stream (resolution change): the new ones travel in-band")
+		// A resolution change: the stream's track and the recording follow from this keyframe on.
+		if f.params = media.KeyParams(t.track, f.data); f.params != nil {
+			t.track = *f.params
 		}
 		return true
 	}
@@ -288,7 +289,7 @@ func (g *ingest) videoFrame(t *trackIn, f *frame, now time.Time) bool {
 			tr.Width, tr.Height = int(sps.Width), int(sps.Height)
 		}
 	case media.VP8:
-		tr.Width, tr.Height, _ = vp8Size(f.data)
+		tr.Width, tr.Height, _ = media.VP8Size(f.data)
 	}
 	t.track = tr
 	g.publish()
@@ -358,7 +359,7 @@ func (g *ingest) release(now time.Time, all bool) {
 			continue
 		}
 		next.out, next.lastDTS = true, dts
-		g.st.WriteFrame(media.Frame{Track: next.index, DTS: dts, PTS: dts, Key: p.key, Data: p.data})
+		g.st.WriteFrame(media.Frame{Track: next.index, DTS: dts, PTS: dts, Key: p.key, Data: p.data, Params: p.params})
 	}
 }
 
