@@ -576,6 +576,43 @@ func TestRTSPPublish(t *testing.T) {
 	}
 }
 
+// GStreamer's rtspclientsink sends AAC as MP4A-LATM (RFC 6416): the audio is recorded as AAC,
+// every frame of it, over TCP and UDP.
+func TestRTSPPublishGStreamerLATM(t *testing.T) {
+	for _, transport := range []string{"tcp", "udp"} {
+		t.Run(transport, func(t *testing.T) {
+			e := st.Start(t, rtspSettings)
+			name := "gst_" + transport
+			url := fmt.Sprintf("rtsp://127.0.0.1:%d/live/%s", e.Ports["rtsp.port"], name)
+			out, err := st.Command(t, time.Minute, "/usr/bin/python3", "testdata/gst_rtsp_publish.py", url, transport)
+			if err != nil {
+				t.Fatalf("rtspclientsink: %v\n%s", err, out)
+			}
+			e.WaitGone(name, 10*time.Second)
+			path := filepath.Join(e.Records, name+".mp4")
+			p := st.ProbeFile(t, path)
+			if v := p.Video(t); v.CodecName != "h264" || st.Count(v.Frames) < 95 {
+				t.Errorf("video %s, %s frames; want h264, 100 frames", v.CodecName, v.Frames)
+			}
+			a := p.Audio(t)
+			if a.CodecName != "aac" || a.SampleRate != "44100" || a.Channels != 2 {
+				t.Errorf("audio %s %s Hz %d channels, want aac 44100 Hz stereo", a.CodecName, a.SampleRate, a.Channels)
+			}
+			// 172 buffers of 1024 samples: the encoder's priming frame may be left out.
+			if n := st.Count(a.Frames); n < 168 || n > 173 {
+				t.Errorf("audio frames: %d, want about 172", n)
+			}
+			if ad, err := strconv.ParseFloat(a.Duration, 64); err != nil || math.Abs(ad-4) > 0.15 {
+				t.Errorf("audio lasts %s s, want 4 s", a.Duration)
+			}
+			if out := st.Decodes(t, path); out != "" {
+				t.Errorf("decoding: %s", out)
+			}
+			t.Logf("audio %s frames, %s s", a.Frames, a.Duration)
+		})
+	}
+}
+
 // An RTSP publisher that stops sending but keeps its connection (ffmpeg stopped with SIGSTOP:
 // no RTP, no RTCP, the TCP connection open) is dropped after media_timeout, not after
 // gortsplib's fixed 10 s read timeout; its file is finished and the reason is the stream's info.
