@@ -267,6 +267,7 @@ func TestRTSPCameraCodecs(t *testing.T) {
 		ext, vcodec, aud string
 	}{
 		{"h264aac", "", "mp4", "h264", "aac"},
+		{"h264latm", "", "mp4", "h264", "aac"},
 		{"h264pcma", "tcp", "mp4", "h264", "aac"},
 		{"h264pcmu", "udp", "mp4", "h264", "aac"},
 		{"h264", "", "mp4", "h264", ""},
