@@ -736,3 +736,44 @@ func TestPlayStreamOfRTSPURLCapturesCamera(t *testing.T) {
 		t.Errorf("captured camera's recording: %+v", v)
 	}
 }
+
+// An RTSP publisher killed (SIGKILL: no TEARDOWN) frees its name at once: the same name published
+// again right away is accepted, and both recordings are finished and playable.
+func TestRTSPPublisherKilledRepublish(t *testing.T) {
+	for _, transport := range []string{"tcp", "udp"} {
+		t.Run(transport, func(t *testing.T) {
+			e := st.Start(t, rtspSettings)
+			src := st.Make(t, st.Source{Seconds: 20, FPS: 30, GOP: 30, SampleRate: 44100})
+			url := fmt.Sprintf("rtsp://127.0.0.1:%d/live/again", e.Ports["rtsp.port"])
+			ff := exec.Command("ffmpeg", "-v", "error", "-re", "-i", src, "-c", "copy", "-f", "rtsp", "-rtsp_transport", transport, url)
+			if err := ff.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { ff.Process.Kill(); ff.Wait() })
+			e.WaitStream("again", "PUBLISHING", 15*time.Second)
+			time.Sleep(2 * time.Second)
+			ff.Process.Signal(syscall.SIGKILL)
+			ff.Wait()
+			killed := time.Now()
+			out, err := st.Command(t, time.Minute, "ffmpeg", "-v", "error", "-re", "-t", "3", "-i", src, "-c", "copy",
+				"-f", "rtsp", "-rtsp_transport", transport, url)
+			if err != nil {
+				t.Fatalf("republish %.1f s after the kill: %v\n%s", time.Since(killed).Seconds(), err, out)
+			}
+			e.WaitGone("again", 10*time.Second)
+			files := e.RecordFiles()
+			if len(files) != 2 {
+				t.Fatalf("recordings %v, want two", files)
+			}
+			for _, f := range files {
+				path := filepath.Join(e.Records, f)
+				if d := st.ProbeFile(t, path).Duration(); d < 1.5 {
+					t.Errorf("%s lasts %.3f s", f, d)
+				}
+				if out := st.Decodes(t, path); out != "" {
+					t.Errorf("decoding %s: %s", f, out)
+				}
+			}
+		})
+	}
+}
