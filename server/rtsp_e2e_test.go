@@ -777,3 +777,27 @@ func TestRTSPPublisherKilledRepublish(t *testing.T) {
 		})
 	}
 }
+
+// An RTSP publisher over UDP loses no more audio frames than over TCP (where the last packets
+// come before TEARDOWN on the same connection; over UDP they could still be on their way).
+func TestRTSPPublishUDPKeepsLastAudio(t *testing.T) {
+	e := st.Start(t, rtspSettings)
+	src := st.Make(t, clip)
+	sent := st.Count(st.ProbeFile(t, src).Audio(t).Frames)
+	got := map[string]int{}
+	for _, transport := range []string{"tcp", "udp"} {
+		name := "tail_" + transport
+		url := fmt.Sprintf("rtsp://127.0.0.1:%d/live/%s", e.Ports["rtsp.port"], name)
+		out, err := st.Command(t, time.Minute, "ffmpeg", "-v", "error", "-re", "-i", src, "-c", "copy",
+			"-f", "rtsp", "-rtsp_transport", transport, url)
+		if err != nil {
+			t.Fatalf("ffmpeg: %v\n%s", err, out)
+		}
+		e.WaitGone(name, 10*time.Second)
+		got[transport] = st.Count(st.ProbeFile(t, filepath.Join(e.Records, name+".mp4")).Audio(t).Frames)
+	}
+	t.Logf("audio frames sent %d, recorded over TCP %d, over UDP %d", sent, got["tcp"], got["udp"])
+	if got["udp"] != got["tcp"] {
+		t.Errorf("over UDP %d audio frames recorded, over TCP %d", got["udp"], got["tcp"])
+	}
+}

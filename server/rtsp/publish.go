@@ -236,6 +236,37 @@ func (s *Server) OnConnClose(ctx *gortsplib.ServerHandlerOnConnCloseCtx) {
 	}
 }
 
+const (
+	// udpDrainQuiet and udpDrainMax bound the wait at a UDP publisher's TEARDOWN: its last RTP
+	// packets were sent before it, but over UDP they may still be on their way to the session.
+	udpDrainQuiet = 100 * time.Millisecond
+	udpDrainMax   = 500 * time.Millisecond
+)
+
+// OnRequest runs in the connection's goroutine before gortsplib handles the request. At the
+// TEARDOWN of a publication over UDP it waits until the media has gone quiet for udpDrainQuiet
+// (at most udpDrainMax): without it the session may close with the last packet (ffmpeg bundles
+// several AAC frames in one) still in flight, and the file loses its last audio frames.
+func (s *Server) OnRequest(conn *gortsplib.ServerConn, req *base.Request) {
+	if req.Method != base.Teardown {
+		return
+	}
+	var src *source
+	s.mu.Lock()
+	for sess, p := range s.pubs {
+		if tr := sess.SetuppedTransport(); p.conn == conn && p.src != nil && tr != nil && *tr == gortsplib.TransportUDP {
+			src = p.src
+		}
+	}
+	s.mu.Unlock()
+	if src == nil {
+		return
+	}
+	for end := time.Now().Add(udpDrainMax); src.silentFor() < udpDrainQuiet && time.Now().Before(end); {
+		time.Sleep(udpDrainQuiet / 5)
+	}
+}
+
 // OnDescribe: streams cannot be played over RTSP here.
 func (s *Server) OnDescribe(*gortsplib.ServerHandlerOnDescribeCtx) (*base.Response, *gortsplib.ServerStream, error) {
 	return &base.Response{StatusCode: base.StatusNotFound, StatusMessage: "this server records RTSP streams; it does not play them"}, nil, nil
