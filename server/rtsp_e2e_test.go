@@ -267,6 +267,7 @@ func TestRTSPCameraCodecs(t *testing.T) {
 		ext, vcodec, aud string
 	}{
 		{"h264aac", "", "mp4", "h264", "aac"},
+		{"h264latm", "", "mp4", "h264", "aac"},
 		{"h264pcma", "tcp", "mp4", "h264", "aac"},
 		{"h264pcmu", "udp", "mp4", "h264", "aac"},
 		{"h264", "", "mp4", "h264", ""},
@@ -576,6 +577,43 @@ func TestRTSPPublish(t *testing.T) {
 	}
 }
 
+// GStreamer's rtspclientsink sends AAC as MP4A-LATM (RFC 6416): the audio is recorded as AAC,
+// every frame of it, over TCP and UDP.
+func TestRTSPPublishGStreamerLATM(t *testing.T) {
+	for _, transport := range []string{"tcp", "udp"} {
+		t.Run(transport, func(t *testing.T) {
+			e := st.Start(t, rtspSettings)
+			name := "gst_" + transport
+			url := fmt.Sprintf("rtsp://127.0.0.1:%d/live/%s", e.Ports["rtsp.port"], name)
+			out, err := st.Command(t, time.Minute, "/usr/bin/python3", "testdata/gst_rtsp_publish.py", url, transport)
+			if err != nil {
+				t.Fatalf("rtspclientsink: %v\n%s", err, out)
+			}
+			e.WaitGone(name, 10*time.Second)
+			path := filepath.Join(e.Records, name+".mp4")
+			p := st.ProbeFile(t, path)
+			if v := p.Video(t); v.CodecName != "h264" || st.Count(v.Frames) < 95 {
+				t.Errorf("video %s, %s frames; want h264, 100 frames", v.CodecName, v.Frames)
+			}
+			a := p.Audio(t)
+			if a.CodecName != "aac" || a.SampleRate != "44100" || a.Channels != 2 {
+				t.Errorf("audio %s %s Hz %d channels, want aac 44100 Hz stereo", a.CodecName, a.SampleRate, a.Channels)
+			}
+			// 172 buffers of 1024 samples: the encoder's priming frame may be left out.
+			if n := st.Count(a.Frames); n < 168 || n > 173 {
+				t.Errorf("audio frames: %d, want about 172", n)
+			}
+			if ad, err := strconv.ParseFloat(a.Duration, 64); err != nil || math.Abs(ad-4) > 0.15 {
+				t.Errorf("audio lasts %s s, want 4 s", a.Duration)
+			}
+			if out := st.Decodes(t, path); out != "" {
+				t.Errorf("decoding: %s", out)
+			}
+			t.Logf("audio %s frames, %s s", a.Frames, a.Duration)
+		})
+	}
+}
+
 // An RTSP publisher that stops sending but keeps its connection (ffmpeg stopped with SIGSTOP:
 // no RTP, no RTCP, the TCP connection open) is dropped after media_timeout, not after
 // gortsplib's fixed 10 s read timeout; its file is finished and the reason is the stream's info.
@@ -696,5 +734,70 @@ func TestPlayStreamOfRTSPURLCapturesCamera(t *testing.T) {
 	p := st.ProbeFile(t, filepath.Join(e.Records, "played-"+s.MediaSessionID+".mp4"))
 	if v := p.Video(t); v.CodecName != "h264" || st.Count(v.Frames) < 25 {
 		t.Errorf("captured camera's recording: %+v", v)
+	}
+}
+
+// An RTSP publisher killed (SIGKILL: no TEARDOWN) frees its name at once: the same name published
+// again right away is accepted, and both recordings are finished and playable.
+func TestRTSPPublisherKilledRepublish(t *testing.T) {
+	for _, transport := range []string{"tcp", "udp"} {
+		t.Run(transport, func(t *testing.T) {
+			e := st.Start(t, rtspSettings)
+			src := st.Make(t, st.Source{Seconds: 20, FPS: 30, GOP: 30, SampleRate: 44100})
+			url := fmt.Sprintf("rtsp://127.0.0.1:%d/live/again", e.Ports["rtsp.port"])
+			ff := exec.Command("ffmpeg", "-v", "error", "-re", "-i", src, "-c", "copy", "-f", "rtsp", "-rtsp_transport", transport, url)
+			if err := ff.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { ff.Process.Kill(); ff.Wait() })
+			e.WaitStream("again", "PUBLISHING", 15*time.Second)
+			time.Sleep(2 * time.Second)
+			ff.Process.Signal(syscall.SIGKILL)
+			ff.Wait()
+			killed := time.Now()
+			out, err := st.Command(t, time.Minute, "ffmpeg", "-v", "error", "-re", "-t", "3", "-i", src, "-c", "copy",
+				"-f", "rtsp", "-rtsp_transport", transport, url)
+			if err != nil {
+				t.Fatalf("republish %.1f s after the kill: %v\n%s", time.Since(killed).Seconds(), err, out)
+			}
+			e.WaitGone("again", 10*time.Second)
+			files := e.RecordFiles()
+			if len(files) != 2 {
+				t.Fatalf("recordings %v, want two", files)
+			}
+			for _, f := range files {
+				path := filepath.Join(e.Records, f)
+				if d := st.ProbeFile(t, path).Duration(); d < 1.5 {
+					t.Errorf("%s lasts %.3f s", f, d)
+				}
+				if out := st.Decodes(t, path); out != "" {
+					t.Errorf("decoding %s: %s", f, out)
+				}
+			}
+		})
+	}
+}
+
+// An RTSP publisher over UDP loses no more audio frames than over TCP (where the last packets
+// come before TEARDOWN on the same connection; over UDP they could still be on their way).
+func TestRTSPPublishUDPKeepsLastAudio(t *testing.T) {
+	e := st.Start(t, rtspSettings)
+	src := st.Make(t, clip)
+	sent := st.Count(st.ProbeFile(t, src).Audio(t).Frames)
+	got := map[string]int{}
+	for _, transport := range []string{"tcp", "udp"} {
+		name := "tail_" + transport
+		url := fmt.Sprintf("rtsp://127.0.0.1:%d/live/%s", e.Ports["rtsp.port"], name)
+		out, err := st.Command(t, time.Minute, "ffmpeg", "-v", "error", "-re", "-i", src, "-c", "copy",
+			"-f", "rtsp", "-rtsp_transport", transport, url)
+		if err != nil {
+			t.Fatalf("ffmpeg: %v\n%s", err, out)
+		}
+		e.WaitGone(name, 10*time.Second)
+		got[transport] = st.Count(st.ProbeFile(t, filepath.Join(e.Records, name+".mp4")).Audio(t).Frames)
+	}
+	t.Logf("audio frames sent %d, recorded over TCP %d, over UDP %d", sent, got["tcp"], got["udp"])
+	if got["udp"] != got["tcp"] {
+		t.Errorf("over UDP %d audio frames recorded, over TCP %d", got["udp"], got["tcp"])
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
+	"github.com/bluenviron/gortsplib/v4/pkg/format/rtpfragmented"
 	"github.com/bluenviron/gortsplib/v4/pkg/format/rtph264"
 	"github.com/bluenviron/gortsplib/v4/pkg/format/rtpmpeg4audio"
 	"github.com/bluenviron/gortsplib/v4/pkg/format/rtpvp8"
@@ -249,6 +250,99 @@ func (d *aacDepack) decode(pkt *rtp.Packet, pts int64) ([]media.Frame, error) {
 }
 
 func (d *aacDepack) track() media.Track { return d.t }
+
+// maxLATMElement bounds an AudioMuxElement: 8 channels of AAC take at most 6144 bytes a frame.
+const maxLATMElement = 16 << 10
+
+// latmDepack unwraps MP4A-LATM packets (RFC 6416), GStreamer's default for AAC, into raw AAC
+// frames. Only an out-of-band configuration (cpresent=0, config in the SDP) of one program of one
+// layer is taken: that is what encoders send. Of that configuration only the header and the
+// AudioSpecificConfig are trusted: GStreamer's rtpmp4apay ends it right after the
+// AudioSpecificConfig, so what mediacommon reads after it (frame length type, other data) is
+// noise. Like ffmpeg, frames are taken as frameLengthType 0, the one encoders use.
+type latmDepack struct {
+	dec  *rtpfragmented.Decoder
+	t    media.Track
+	rate int
+}
+
+func newLATM(f *format.MPEG4AudioLATM) (*latmDepack, error) {
+	smc := f.StreamMuxConfig
+	switch {
+	case f.CPresent || smc == nil:
+		return nil, errors.New("LATM with its configuration in band (cpresent=1)")
+	case len(smc.Programs) != 1 || len(smc.Programs[0].Layers) != 1:
+		return nil, errors.New("LATM with more than one program or layer")
+	}
+	asc := smc.Programs[0].Layers[0].AudioSpecificConfig
+	if asc == nil {
+		return nil, errors.New("LATM without an AudioSpecificConfig")
+	}
+	cfg, err := asc.Marshal()
+	if err != nil {
+		return nil, fmt.Errorf("AudioSpecificConfig: %w", err)
+	}
+	dec, err := f.CreateDecoder()
+	if err != nil {
+		return nil, err
+	}
+	return &latmDepack{dec: dec, rate: f.ClockRate(),
+		t: media.Track{Kind: media.Audio, Codec: media.AAC, SampleRate: asc.SampleRate,
+			Channels: max(asc.ChannelCount, 1), Config: cfg}}, nil
+}
+
+// decode returns the AAC frames of one AudioMuxElement, 1024 samples apart.
+func (d *latmDepack) decode(pkt *rtp.Packet, pts int64) ([]media.Frame, error) {
+	el, err := d.dec.Decode(pkt)
+	if err != nil {
+		if errors.Is(err, rtpfragmented.ErrMorePacketsNeeded) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	if len(el) > maxLATMElement {
+		return nil, fmt.Errorf("AudioMuxElement of %d bytes, at most %d", len(el), maxLATMElement)
+	}
+	aus, err := splitLATM(el)
+	out := make([]media.Frame, 0, len(aus))
+	for i, au := range aus {
+		t := ticks(pts+int64(i)*1024, d.rate)
+		out = append(out, media.Frame{DTS: t, PTS: t, Key: true, Data: bytes.Clone(au)})
+	}
+	return out, err
+}
+
+// maxLATMSubframes bounds the frames of one AudioMuxElement (numSubFrames has 6 bits).
+const maxLATMSubframes = 64
+
+// splitLATM splits an AudioMuxElement without in-band configuration into its payloads: each is
+// a PayloadLengthInfo (bytes summed while they are 255) then that many bytes. The frames before
+// an error are returned with it.
+func splitLATM(el []byte) ([][]byte, error) {
+	var aus [][]byte
+	for len(el) > 0 {
+		if len(aus) == maxLATMSubframes {
+			return aus, fmt.Errorf("more than %d frames in an AudioMuxElement", maxLATMSubframes)
+		}
+		n, i := 0, 0
+		for i < len(el) {
+			b := el[i]
+			i++
+			n += int(b)
+			if b != 255 {
+				break
+			}
+		}
+		if n == 0 || n > len(el)-i {
+			return aus, fmt.Errorf("LATM payload of %d bytes with %d left", n, len(el)-i)
+		}
+		aus = append(aus, el[i:i+n])
+		el = el[i+n:]
+	}
+	return aus, nil
+}
+
+func (d *latmDepack) track() media.Track { return d.t }
 
 // packetDepack passes each RTP payload on as one frame: G.711 and Opus.
 type packetDepack struct {

@@ -15,7 +15,7 @@ import (
 	"github.com/streamrec/streamrec/server/sdplimit"
 )
 
-// FuzzDepack feeds RTP packets built from the input to the H.264, VP8 and AAC depacketizers:
+// FuzzDepack feeds RTP packets built from the input to the H.264, VP8, AAC and LATM depacketizers:
 // no panic, bounded memory, frames within what was received.
 func FuzzDepack(f *testing.F) {
 	sps, _ := hex.DecodeString("6742c015da0507ec05a8303035280000030008000003019478b175")
@@ -52,7 +52,13 @@ func FuzzDepack(f *testing.F) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, d := range []depacketizer{hd, vd, ad} {
+			ld, err := newLATM(&format.MPEG4AudioLATM{PayloadTyp: 96, StreamMuxConfig: &mpeg4audio.StreamMuxConfig{
+				Programs: []*mpeg4audio.StreamMuxConfigProgram{{Layers: []*mpeg4audio.StreamMuxConfigLayer{{
+					AudioSpecificConfig: &mpeg4audio.AudioSpecificConfig{Type: mpeg4audio.ObjectTypeAACLC, SampleRate: 44100, ChannelCount: 2}}}}}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range []depacketizer{hd, vd, ad, ld} {
 				for _, p := range in {
 					frames, _ := d.decode(p.Packet, int64(p.Timestamp))
 					for _, fr := range frames {
@@ -95,5 +101,25 @@ func FuzzAnnounce(f *testing.F) {
 				t.Fatalf("%d inputs selected, at most one video and one audio", len(sel.inputs))
 			}
 		})
+	})
+}
+
+// FuzzSplitLATM splits AudioMuxElements: no panic, every frame within the input, bounded count.
+func FuzzSplitLATM(f *testing.F) {
+	f.Add([]byte{3, 1, 2, 3})
+	f.Add([]byte{255, 1, 1})
+	f.Add([]byte{2, 9, 9, 1, 7})
+	f.Fuzz(func(t *testing.T, el []byte) {
+		aus, _ := splitLATM(el)
+		total := 0
+		for _, au := range aus {
+			if len(au) == 0 {
+				t.Fatal("an empty frame")
+			}
+			total += len(au)
+		}
+		if total > len(el) || len(aus) > maxLATMSubframes {
+			t.Fatalf("%d frames of %d bytes from %d bytes", len(aus), total, len(el))
+		}
 	})
 }

@@ -52,9 +52,10 @@ func checkAnnounce(body []byte, desc *description.Session) (base.StatusCode, err
 
 // publication is one RTSP publisher's stream.
 type publication struct {
-	st  *stream.Stream
-	sel selection
-	src *source // from RECORD; under Server.mu
+	st   *stream.Stream
+	sel  selection
+	conn *gortsplib.ServerConn // the connection that announced it
+	src  *source               // from RECORD; under Server.mu
 
 	watching sync.Once
 	once     sync.Once
@@ -62,8 +63,8 @@ type publication struct {
 	why      atomic.Pointer[string]
 }
 
-func newPublication(st *stream.Stream, sel selection) *publication {
-	return &publication{st: st, sel: sel, ended: make(chan struct{})}
+func newPublication(st *stream.Stream, sel selection, conn *gortsplib.ServerConn) *publication {
+	return &publication{st: st, sel: sel, conn: conn, ended: make(chan struct{})}
 }
 
 // end ends the stream, with the reason the watchdog gave if it closed the session.
@@ -214,6 +215,58 @@ func (s *Server) OnSessionClose(ctx *gortsplib.ServerHandlerOnSessionCloseCtx) {
 	}
 }
 
+// OnConnClose ends the publications its connection announced. Over TCP gortsplib closes the
+// session with its connection anyway; over UDP the session would outlive it (RTSP allows that)
+// until its timeout, and a publisher killed without TEARDOWN would hold its name meanwhile:
+// the same publisher restarted would be refused "already in use". No publisher known to us
+// keeps a UDP session without its connection.
+func (s *Server) OnConnClose(ctx *gortsplib.ServerHandlerOnConnCloseCtx) {
+	var ended []*publication
+	s.mu.Lock()
+	for sess, p := range s.pubs {
+		if p.conn == ctx.Conn {
+			delete(s.pubs, sess)
+			ended = append(ended, p)
+			sess.Close()
+		}
+	}
+	s.mu.Unlock()
+	for _, p := range ended {
+		p.end()
+	}
+}
+
+const (
+	// udpDrainQuiet and udpDrainMax bound the wait at a UDP publisher's TEARDOWN: its last RTP
+	// packets were sent before it, but over UDP they may still be on their way to the session.
+	udpDrainQuiet = 100 * time.Millisecond
+	udpDrainMax   = 500 * time.Millisecond
+)
+
+// OnRequest runs in the connection's goroutine before gortsplib handles the request. At the
+// TEARDOWN of a publication over UDP it waits until the media has gone quiet for udpDrainQuiet
+// (at most udpDrainMax): without it the session may close with the last packet (ffmpeg bundles
+// several AAC frames in one) still in flight, and the file loses its last audio frames.
+func (s *Server) OnRequest(conn *gortsplib.ServerConn, req *base.Request) {
+	if req.Method != base.Teardown {
+		return
+	}
+	var src *source
+	s.mu.Lock()
+	for sess, p := range s.pubs {
+		if tr := sess.SetuppedTransport(); p.conn == conn && p.src != nil && tr != nil && *tr == gortsplib.TransportUDP {
+			src = p.src
+		}
+	}
+	s.mu.Unlock()
+	if src == nil {
+		return
+	}
+	for end := time.Now().Add(udpDrainMax); src.silentFor() < udpDrainQuiet && time.Now().Before(end); {
+		time.Sleep(udpDrainQuiet / 5)
+	}
+}
+
 // OnDescribe: streams cannot be played over RTSP here.
 func (s *Server) OnDescribe(*gortsplib.ServerHandlerOnDescribeCtx) (*base.Response, *gortsplib.ServerStream, error) {
 	return &base.Response{StatusCode: base.StatusNotFound, StatusMessage: "this server records RTSP streams; it does not play them"}, nil, nil
@@ -257,7 +310,7 @@ func (s *Server) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*base.Re
 	if old := s.pubs[ctx.Session]; old != nil {
 		old.end()
 	}
-	s.pubs[ctx.Session] = newPublication(st, sel)
+	s.pubs[ctx.Session] = newPublication(st, sel, ctx.Conn)
 	s.mu.Unlock()
 	st.Log().Info("rtsp publish", "remote", remote, "tracks", describeSelection(sel))
 	return &base.Response{StatusCode: base.StatusOK}, nil

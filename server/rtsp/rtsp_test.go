@@ -15,6 +15,7 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/description"
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
 	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 
@@ -297,5 +298,53 @@ func TestMediaTimeoutCountsRTPOnly(t *testing.T) {
 	}
 	if got, want := reason(&stallError{"the camera", 10 * time.Second}, ""), "no media from the camera for 10 s"; got != want {
 		t.Errorf("reason of a stall: %q, want %q", got, want)
+	}
+}
+
+func TestSplitLATM(t *testing.T) {
+	long := make([]byte, 300)
+	for _, tc := range []struct {
+		in      []byte
+		want    []int // frame sizes
+		wantErr bool
+	}{
+		{[]byte{3, 1, 2, 3}, []int{3}, false},
+		{[]byte{2, 9, 9, 1, 7}, []int{2, 1}, false},
+		{append([]byte{255, 45}, long...), []int{300}, false},
+		{[]byte{4, 1, 2}, nil, true},      // shorter than said
+		{[]byte{1, 5, 0}, []int{1}, true}, // a zero length
+		{[]byte{255, 255}, nil, true},     // lengths only
+	} {
+		aus, err := splitLATM(tc.in)
+		var got []int
+		for _, au := range aus {
+			got = append(got, len(au))
+		}
+		if fmt.Sprint(got) != fmt.Sprint(tc.want) || (err != nil) != tc.wantErr {
+			t.Errorf("splitLATM(% x): %v, %v; want %v, error %v", tc.in[:min(len(tc.in), 6)], got, err, tc.want, tc.wantErr)
+		}
+	}
+}
+
+// GStreamer's rtpmp4apay ends its StreamMuxConfig right after the AudioSpecificConfig (here
+// ffmpeg's AAC encoder's, with an SBR sync extension): the track still gets that configuration.
+func TestLATMFromGStreamerSDP(t *testing.T) {
+	var f format.MPEG4AudioLATM
+	smc, _ := hex.DecodeString("40002420adca00")
+	f.CPresent = false
+	f.StreamMuxConfig = &mpeg4audio.StreamMuxConfig{}
+	if err := f.StreamMuxConfig.Unmarshal(smc); err != nil {
+		t.Fatal(err)
+	}
+	d, err := newLATM(&f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr := d.track(); tr.Codec != media.AAC || tr.SampleRate != 44100 || tr.Channels != 2 || len(tr.Config) < 2 {
+		t.Fatalf("track %+v", tr)
+	}
+	frames, err := d.decode(&rtp.Packet{Header: rtp.Header{Marker: true}, Payload: []byte{3, 1, 2, 3}}, 2048)
+	if err != nil || len(frames) != 1 || len(frames[0].Data) != 3 || frames[0].PTS != ticks(2048, 44100) {
+		t.Fatalf("frames %+v, %v", frames, err)
 	}
 }

@@ -137,6 +137,9 @@ func depacketizerFor(f format.Format) (depacketizer, media.Kind, error) {
 	case *format.MPEG4Audio:
 		d, err := newAAC(f)
 		return d, media.Audio, err
+	case *format.MPEG4AudioLATM:
+		d, err := newLATM(f)
+		return d, media.Audio, err
 	case *format.G711:
 		codec := media.PCMA
 		if f.MULaw {

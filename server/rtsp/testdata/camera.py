@@ -6,6 +6,7 @@ gir1.2-gst-rtsp-server-1.0) serving live test streams, for streamrec's RTSP test
 
 Mount points (each a live 320x240 test picture, keyframe every second):
     /h264aac    H.264 + AAC (MPEG4-GENERIC, 48 kHz mono)
+    /h264latm   H.264 + AAC (MP4A-LATM, 44.1 kHz stereo)
     /h264pcma   H.264 + G.711 A-law (8 kHz)
     /h264pcmu   H.264 + G.711 mu-law (8 kHz)
     /h264       H.264, no audio
@@ -50,6 +51,7 @@ def audio(caps, enc, pay):
 
 def mounts(fps):
     aac = audio("audio/x-raw,rate=48000,channels=1", "avenc_aac", "rtpmp4gpay pt=97")
+    latm = audio("audio/x-raw,rate=44100,channels=2", "avenc_aac", "rtpmp4apay pt=97")
     pcma = audio("audio/x-raw,rate=8000,channels=1", "alawenc", "rtppcmapay")
     pcmu = audio("audio/x-raw,rate=8000,channels=1", "mulawenc", "rtppcmupay")
     h264 = video(fps, x264(fps), "rtph264pay config-interval=-1")
@@ -66,6 +68,7 @@ def mounts(fps):
     mjpeg = video(fps, "jpegenc", "rtpjpegpay")
     return {
         "/h264aac": f"( {h264} {aac} )",
+        "/h264latm": f"( {h264} {latm} )",
         "/h264pcma": f"( {h264} {pcma} )",
         "/h264pcmu": f"( {h264} {pcmu} )",
         "/h264": f"( {h264} )",
