@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -61,4 +62,40 @@ func meanVolume(t *testing.T, path string) float64 {
 	}
 	v, _ := strconv.ParseFloat(string(m[1]), 64)
 	return v
+}
+
+// TestRTMPUndecodableAudioRefused publishes ADPCM (FLV sound format 1), which is not recorded:
+// the video records alone and the stream's info says why while it plays.
+func TestRTMPUndecodableAudioRefused(t *testing.T) {
+	e := st.Start(t, map[string]string{
+		"record_flash_published_streams": "true",
+		"stream_record_policy":           "streamName",
+	})
+	src := clip
+	src.Seconds = 6
+	pub := st.Publish(t, st.Make(t, src), e.RTMP+"/adpcm", "-c:a", "adpcm_swf", "-ar", "44100")
+	e.WaitStream("adpcm", "PUBLISHING", 10*time.Second)
+	time.Sleep(time.Second)
+	found := findStream(t, e, "adpcm")
+	if len(found) != 1 || !strings.Contains(found[0].Info, "ADPCM") {
+		t.Errorf("stream while publishing: %+v, want info naming ADPCM", found)
+	}
+	if out, err := pub.Wait(30 * time.Second); err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, out)
+	}
+	e.WaitGone("adpcm", 10*time.Second)
+	path := filepath.Join(e.Records, "adpcm.mp4")
+	p := st.ProbeFile(t, path)
+	if v := p.Video(t); v.CodecName != "h264" || st.Count(v.Frames) != src.Frames() {
+		t.Errorf("video: %+v, want every h264 frame", v)
+	}
+	if p.Has("audio") {
+		t.Errorf("the recording has audio")
+	}
+	if out := st.Decodes(t, path); out != "" {
+		t.Errorf("decoding %s:\n%s", path, out)
+	}
+	if n := len(e.LogLines("audio is not recorded")); n != 1 {
+		t.Errorf("%d log lines about the audio, want 1", n)
+	}
 }

@@ -50,7 +50,7 @@ type publisher struct {
 	audioSeen      int  // audio frames seen while no video message arrived
 	videoSeen      bool // any video message arrived
 	warned         map[string]bool
-	refused        string // why the audio is not recorded, for the publisher; "" when it is
+	refused        string // why the audio is not recorded, until the publisher is told
 
 	clock timestamps
 }
@@ -228,9 +228,17 @@ func (p *publisher) refuseAudio(codec string) {
 	if p.warned["audiocodec"] {
 		return
 	}
-	msg := "audio is not recorded: " + codec + " over RTMP cannot be decoded"
+	msg := "audio is not recorded: " + codec + " over RTMP cannot be decoded; the video is recorded"
 	p.warnOnce("audiocodec", msg, nil)
+	p.st.Note(msg)
 	p.refused = msg
+}
+
+// takeRefusal returns, once, why the audio is refused, for the connection to tell the publisher.
+func (p *publisher) takeRefusal() string {
+	msg := p.refused
+	p.refused = ""
+	return msg
 }
 
 // audioFrame passes one audio tag's payload on as a frame at the tag's timestamp.
