@@ -61,10 +61,11 @@ const (
 // ErrClosed is returned by calls on a closed (or flushed, for Transcode) transcoder.
 var ErrClosed = errors.New("audio: transcoder closed")
 
-// Supported reports whether NewTranscoder can decode an input track of codec c.
+// Supported reports whether NewTranscoder can decode an input track of codec c: the
+// libavcodec linked in must have a decoder for it (Speex needs one built with it).
 func Supported(c media.Codec) bool {
-	_, ok := decoderID(c)
-	return ok
+	id, ok := decoderID(c)
+	return ok && C.avcodec_find_decoder(uint32(id)) != nil
 }
 
 func decoderID(c media.Codec) (C.int, bool) {
@@ -79,6 +80,12 @@ func decoderID(c media.Codec) (C.int, bool) {
 		return C.AV_CODEC_ID_PCM_MULAW, true
 	case media.Vorbis:
 		return C.AV_CODEC_ID_VORBIS, true
+	case media.MP3:
+		return C.AV_CODEC_ID_MP3, true
+	case media.Speex:
+		return C.AV_CODEC_ID_SPEEX, true
+	case media.Nellymoser:
+		return C.AV_CODEC_ID_NELLYMOSER, true
 	}
 	return 0, false
 }

@@ -569,12 +569,12 @@ func TestNewTranscoderErrors(t *testing.T) {
 			t.Errorf("%s: %v, want it to mention %q", c.name, err, c.want)
 		}
 	}
-	for _, c := range []media.Codec{media.AAC, media.Opus, media.PCMA, media.PCMU, media.Vorbis} {
+	for _, c := range []media.Codec{media.AAC, media.Opus, media.PCMA, media.PCMU, media.Vorbis, media.MP3, media.Nellymoser, media.Speex} {
 		if !Supported(c) {
 			t.Errorf("Supported(%s) = false", c)
 		}
 	}
-	for _, c := range []media.Codec{media.H264, media.VP8, "speex"} {
+	for _, c := range []media.Codec{media.H264, media.VP8, "G722"} {
 		if Supported(c) {
 			t.Errorf("Supported(%s) = true", c)
 		}

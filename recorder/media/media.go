@@ -19,6 +19,10 @@ const (
 	Vorbis Codec = "vorbis"
 	PCMA   Codec = "PCMA"
 	PCMU   Codec = "PCMU"
+	// Codecs only RTMP carries; recorded by transcoding to AAC.
+	MP3        Codec = "MP3"
+	Speex      Codec = "speex"
+	Nellymoser Codec = "nellymoser"
 )
 
 // Kind says whether a track carries video or audio.

@@ -171,7 +171,12 @@ func (c *conn) handle(m *chunk.Message) error {
 	switch m.Type {
 	case chunk.TypeAudio:
 		if c.pub != nil {
-			return c.pub.audio(m.Timestamp, m.Payload)
+			if err := c.pub.audio(m.Timestamp, m.Payload); err != nil {
+				return err
+			}
+			if msg := c.pub.takeRefusal(); msg != "" {
+				return c.status(m.StreamID, "warning", "NetStream.Publish.AudioRefused", msg)
+			}
 		}
 	case chunk.TypeVideo:
 		if c.pub != nil {

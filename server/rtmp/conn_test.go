@@ -227,3 +227,29 @@ func TestIdlePublisherEndsWithReason(t *testing.T) {
 		t.Errorf("info %q does not say the publisher was idle", info)
 	}
 }
+
+// TestAudioRefusedOnStatus: a publisher of audio that cannot be recorded is told once, by an
+// onStatus warning naming the codec, and the stream's info says it too.
+func TestAudioRefusedOnStatus(t *testing.T) {
+	s, reg := testServer(t)
+	c := dial(t, s, true)
+	c.publish("adpcm")
+	for i := range 3 {
+		adpcm := []byte{0x1e, 0, 0, 0, 0} // sound format 1, 44 kHz 16-bit mono
+		if err := c.w.Write(&chunk.Message{ChunkStream: 4, Type: chunk.TypeAudio, StreamID: 1, Timestamp: uint32(i * 23), Payload: adpcm}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	status := c.expect("onStatus")[3].(amf0.Object)
+	if status.Get("level") != "warning" || status.Get("code") != "NetStream.Publish.AudioRefused" ||
+		!strings.Contains(status.Get("description").(string), "ADPCM") {
+		t.Fatalf("onStatus: %v", status)
+	}
+	st, err := reg.ByName("adpcm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info := st.Snapshot().Info; info == nil || !strings.Contains(*info, "ADPCM") {
+		t.Errorf("stream info %v, want the reason", info)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"github.com/Eyevinn/mp4ff/aac"
 	"github.com/Eyevinn/mp4ff/avc"
 
+	"github.com/streamrec/streamrec/recorder/audio"
 	"github.com/streamrec/streamrec/recorder/media"
 	"github.com/streamrec/streamrec/server/rtmp/amf0"
 	"github.com/streamrec/streamrec/server/stream"
@@ -50,6 +51,7 @@ type publisher struct {
 	audioSeen      int  // audio frames seen while no video message arrived
 	videoSeen      bool // any video message arrived
 	warned         map[string]bool
+	refused        string // why the audio is not recorded, until the publisher is told
 
 	clock timestamps
 }
@@ -77,8 +79,18 @@ func (p *publisher) metadata(vals []any) {
 		return
 	}
 	v := isCodec(meta.Get("videocodecid"), flvCodecAVC, "avc1")
-	a := isCodec(meta.Get("audiocodecid"), flvSoundAAC, "mp4a")
+	a := isCodec(meta.Get("audiocodecid"), flvSoundAAC, "mp4a") || recordableSound(meta.Get("audiocodecid"))
 	p.expectVideo, p.expectAudio = &v, &a
+}
+
+// recordableSound tells whether a metadata audio codec id is a sound format transcoded to AAC.
+func recordableSound(v any) bool {
+	id, ok := v.(float64)
+	if !ok || id != float64(int(id)) {
+		return false
+	}
+	c, ok := flvCodecs[int(id)]
+	return ok && audio.Supported(c)
 }
 
 // isCodec reads a metadata codec id given as a number or as a FourCC string.
@@ -174,8 +186,7 @@ func (p *publisher) audio(ts uint32, b []byte) error {
 		return nil
 	}
 	if b[0]>>4 != flvSoundAAC {
-		p.warnOnce("audiocodec", "audio is not recorded: only AAC over RTMP is supported", fmt.Errorf("sound format %d", b[0]>>4))
-		return nil
+		return p.otherAudio(ts, b)
 	}
 	switch b[1] {
 	case flvSeqHeader:
@@ -189,18 +200,76 @@ func (p *publisher) audio(ts uint32, b []byte) error {
 			Channels: max(int(asc.ChannelConfiguration), 1), Config: append([]byte(nil), b[2:]...),
 		}
 	case flvMediaFrame:
-		if p.atrack == nil || len(b) == 2 {
+		if p.atrack == nil || p.atrack.Codec != media.AAC || len(b) == 2 {
 			return nil
 		}
-		if !p.videoSeen {
-			p.audioSeen++
-		}
-		dts := p.clock.at(ts)
-		buf := media.NewBuffer(len(b) - 2)
-		copy(buf.Bytes(), b[2:])
-		p.frame(media.Audio, media.Frame{DTS: dts, PTS: dts, Key: true, Data: buf.Bytes(), Buf: buf})
+		p.audioFrame(ts, b[2:])
 	}
 	return nil
+}
+
+// flvCodecs are the sound formats other than AAC that are recorded (transcoded to AAC).
+var flvCodecs = map[int]media.Codec{
+	flvSoundMP3: media.MP3, flvSoundMP3At8k: media.MP3,
+	flvSoundNelly16k: media.Nellymoser, flvSoundNelly8k: media.Nellymoser, flvSoundNelly: media.Nellymoser,
+	flvSoundALaw: media.PCMA, flvSoundMuLaw: media.PCMU, flvSoundSpeex: media.Speex,
+}
+
+// otherAudio takes a tag of a sound format without sequence headers: the track is configured
+// from the first tag's header (and, for MP3, its frame header, which has the real rate).
+func (p *publisher) otherAudio(ts uint32, b []byte) error {
+	h := parseFLVAudioHeader(b[0])
+	codec, ok := flvCodecs[h.Format]
+	if !ok || !audio.Supported(codec) {
+		p.refuseAudio(flvSoundName(h.Format))
+		return nil
+	}
+	if codec == media.MP3 {
+		mh, err := parseMP3Header(b[1:])
+		if err != nil {
+			p.warnOnce("mp3", "MP3 tag without a frame header ignored", err)
+			return nil
+		}
+		h.SampleRate, h.Channels = mh.SampleRate, mh.Channels
+	}
+	if p.atrack == nil {
+		p.atrack = &media.Track{Kind: media.Audio, Codec: codec, SampleRate: h.SampleRate, Channels: h.Channels}
+	} else if p.atrack.Codec != codec {
+		p.warnOnce("audiochange", "audio codec changed mid-stream: the new one is ignored", fmt.Errorf("%s", flvSoundName(h.Format)))
+		return nil
+	}
+	p.audioFrame(ts, b[1:])
+	return nil
+}
+
+// refuseAudio says, once, that the publisher's audio cannot be recorded: in the log, to the
+// publisher (onStatus) and in the stream's info; the video still records.
+func (p *publisher) refuseAudio(codec string) {
+	if p.warned["audiocodec"] {
+		return
+	}
+	msg := "audio is not recorded: " + codec + " over RTMP cannot be decoded; the video is recorded"
+	p.warnOnce("audiocodec", msg, nil)
+	p.st.Note(msg)
+	p.refused = msg
+}
+
+// takeRefusal returns, once, why the audio is refused, for the connection to tell the publisher.
+func (p *publisher) takeRefusal() string {
+	msg := p.refused
+	p.refused = ""
+	return msg
+}
+
+// audioFrame passes one audio tag's payload on as a frame at the tag's timestamp.
+func (p *publisher) audioFrame(ts uint32, payload []byte) {
+	if !p.videoSeen {
+		p.audioSeen++
+	}
+	dts := p.clock.at(ts)
+	buf := media.NewBuffer(len(payload))
+	copy(buf.Bytes(), payload)
+	p.frame(media.Audio, media.Frame{DTS: dts, PTS: dts, Key: true, Data: buf.Bytes(), Buf: buf})
 }
 
 // frame passes a frame to the stream, or holds it until the tracks are known. It takes over

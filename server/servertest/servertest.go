@@ -231,6 +231,7 @@ type Stream struct {
 	MediaProvider  string `json:"mediaProvider"`
 	VideoCodec     string `json:"videoCodec"`
 	AudioCodec     string `json:"audioCodec"`
+	Info           string `json:"info"`
 }
 
 // Streams returns /rest-api/stream/find_all.

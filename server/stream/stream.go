@@ -47,7 +47,7 @@ type Stream struct {
 
 	mu         sync.Mutex
 	status     string
-	info       string // why it FAILED
+	info       string // why it FAILED or ended, or a warning while it plays (Note)
 	tracks     []media.Track
 	gop        *recorder.GOP
 	rec        *recorder.Recorder
@@ -315,6 +315,18 @@ func (s *Stream) UnpublishBecause(info string) { s.end(StatusUnpublished, info) 
 // Fail ends the stream with status FAILED and the reason.
 func (s *Stream) Fail(reason string) { s.end(StatusFailed, reason) }
 
+// Note puts a warning about a live publication in the stream's info (audio that cannot be
+// recorded, say), for the dashboard and the REST API; a reason the stream ends replaces it.
+func (s *Stream) Note(info string) {
+	s.mu.Lock()
+	s.info = info
+	live := s.status == StatusPublishing // a pending stream shows it when it publishes
+	s.mu.Unlock()
+	if live {
+		s.reg.notify(s.Snapshot())
+	}
+}
+
 func (s *Stream) end(status, info string) {
 	s.mu.Lock()
 	if s.status == StatusUnpublished || s.status == StatusFailed {
@@ -337,7 +349,10 @@ func (s *Stream) end(status, info string) {
 	if s.gop != nil {
 		s.gop.Reset()
 	}
-	s.status, s.info, s.gop = status, info, nil
+	s.status, s.gop = status, nil
+	if info != "" || status == StatusFailed {
+		s.info = info
+	}
 	s.mu.Unlock()
 	s.reg.remove(s)
 	s.log.Info("stream ended", "status", status, "info", info)
