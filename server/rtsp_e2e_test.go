@@ -801,3 +801,38 @@ func TestRTSPPublishUDPKeepsLastAudio(t *testing.T) {
 		t.Errorf("over UDP %d audio frames recorded, over TCP %d", got["udp"], got["tcp"])
 	}
 }
+
+// Audio that cannot be recorded (G.722 here) leaves the video recorded alone, and the stream's
+// info says which media is left out while it publishes: RTSP gives the publisher no way to hear it.
+func TestRTSPPublishSkippedAudioNoted(t *testing.T) {
+	e := st.Start(t, rtspSettings)
+	src := st.Make(t, clip)
+	url := fmt.Sprintf("rtsp://127.0.0.1:%d/live/g722", e.Ports["rtsp.port"])
+	done := make(chan error, 1)
+	go func() {
+		out, err := st.Command(t, time.Minute, "ffmpeg", "-v", "error", "-re", "-i", src, "-c:v", "copy",
+			"-c:a", "g722", "-ar", "16000", "-f", "rtsp", "-rtsp_transport", "tcp", url)
+		if err != nil {
+			err = fmt.Errorf("%w\n%s", err, out)
+		}
+		done <- err
+	}()
+	s := e.WaitStream("g722", "PUBLISHING", 15*time.Second)
+	if !strings.Contains(s.Info, "not recorded: audio G722") {
+		t.Errorf("stream info %q, want it to name the G.722 audio left out", s.Info)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("ffmpeg: %v", err)
+	}
+	e.WaitGone("g722", 10*time.Second)
+	path := filepath.Join(e.Records, "g722.mp4")
+	if p := st.ProbeFile(t, path); p.Has("audio") || st.Count(p.Video(t).Frames) != clip.Frames() {
+		t.Errorf("want video only with %d frames", clip.Frames())
+	}
+	if errs := st.Decodes(t, path); errs != "" {
+		t.Errorf("decode: %s", errs)
+	}
+	if n := len(e.LogLines("media not recorded", "G722")); n != 1 {
+		t.Errorf("%d log lines about the G.722 audio, want 1", n)
+	}
+}

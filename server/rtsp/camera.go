@@ -555,9 +555,7 @@ func (c *camera) runSession(ctx context.Context) (time.Duration, error) {
 		c.finish(st, false, selErr)
 		return 0, selErr
 	}
-	if len(sel.skipped) > 0 {
-		st.Log().Warn("media not recorded", "media", strings.Join(sel.skipped, ", "))
-	}
+	sel.warnSkipped(st)
 	for _, m := range sel.medias() {
 		if _, err := client.Setup(desc.BaseURL, m, 0, 0); err != nil {
 			c.finish(st, false, err)

@@ -303,9 +303,7 @@ func (s *Server) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*base.Re
 		st.Fail(err.Error())
 		return refuse(base.StatusUnsupportedMediaType, err.Error())
 	}
-	if len(sel.skipped) > 0 {
-		st.Log().Warn("media not recorded", "media", strings.Join(sel.skipped, ", "))
-	}
+	sel.warnSkipped(st)
 	s.mu.Lock()
 	if old := s.pubs[ctx.Session]; old != nil {
 		old.end()

@@ -50,6 +50,17 @@ type selection struct {
 	hasVideo bool
 }
 
+// warnSkipped says once, in the log and in the stream's info (dashboard, REST), which media of
+// the session are left out: the publisher or camera itself is told nothing by RTSP.
+func (s selection) warnSkipped(st *stream.Stream) {
+	if len(s.skipped) == 0 {
+		return
+	}
+	what := strings.Join(s.skipped, ", ")
+	st.Log().Warn("media not recorded", "media", what)
+	st.Note("not recorded: " + what)
+}
+
 // medias returns the medias to set up.
 func (s selection) medias() []*description.Media {
 	out := make([]*description.Media, len(s.inputs))
