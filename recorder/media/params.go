@@ -68,12 +68,15 @@ func SameVideo(a, b Track) bool {
 		sameSets(a.SPS, b.SPS) && sameSets(a.PPS, b.PPS)
 }
 
+// sameSets compares parameter sets as a decoder reads them: trailing zero bytes (cabac_zero_words,
+// padding some encoders leave after the RBSP stop bit in one copy and not in the other) do not
+// count, so a sequence header and the same SPS sent in-band never cut a new file.
 func sameSets(a, b [][]byte) bool {
 	if len(a) != len(b) {
 		return false
 	}
 	for i := range a {
-		if !bytes.Equal(a[i], b[i]) {
+		if !bytes.Equal(bytes.TrimRight(a[i], "\x00"), bytes.TrimRight(b[i], "\x00")) {
 			return false
 		}
 	}

@@ -32,6 +32,9 @@ func TestInBandParams(t *testing.T) {
 	if p := InBandParams(track, avcAU(highSPS, pps, idr)); p != nil {
 		t.Errorf("the same parameter sets: %v", p)
 	}
+	if p := InBandParams(track, avcAU(append(append([]byte(nil), highSPS...), 0, 0), pps, idr)); p != nil {
+		t.Errorf("the same SPS with trailing zero bytes: %v", p)
+	}
 	p := InBandParams(track, avcAU(sps360, pps, idr))
 	if p == nil {
 		t.Fatal("a new SPS was not seen")
