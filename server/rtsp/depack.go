@@ -241,12 +241,18 @@ func (d *aacDepack) decode(pkt *rtp.Packet, pts int64) ([]media.Frame, error) {
 		}
 		return nil, err
 	}
+	return aacFrames(aus, pts, d.rate), nil
+}
+
+// aacFrames makes frames of the AAC access units of one packet (either RTP form), 1024 samples
+// apart from pts, copied out of the packet's buffer.
+func aacFrames(aus [][]byte, pts int64, rate int) []media.Frame {
 	out := make([]media.Frame, 0, len(aus))
 	for i, au := range aus {
-		t := ticks(pts+int64(i)*1024, d.rate)
+		t := ticks(pts+int64(i)*1024, rate)
 		out = append(out, media.Frame{DTS: t, PTS: t, Key: true, Data: bytes.Clone(au)})
 	}
-	return out, nil
+	return out
 }
 
 func (d *aacDepack) track() media.Track { return d.t }
@@ -304,12 +310,7 @@ func (d *latmDepack) decode(pkt *rtp.Packet, pts int64) ([]media.Frame, error) {
 		return nil, fmt.Errorf("AudioMuxElement of %d bytes, at most %d", len(el), maxLATMElement)
 	}
 	aus, err := splitLATM(el)
-	out := make([]media.Frame, 0, len(aus))
-	for i, au := range aus {
-		t := ticks(pts+int64(i)*1024, d.rate)
-		out = append(out, media.Frame{DTS: t, PTS: t, Key: true, Data: bytes.Clone(au)})
-	}
-	return out, err
+	return aacFrames(aus, pts, d.rate), err
 }
 
 // maxLATMSubframes bounds the frames of one AudioMuxElement (numSubFrames has 6 bits).
