@@ -4,7 +4,7 @@
 GO        ?= go
 BIN       := bin/streamrec
 VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
-LDFLAGS   := -X github.com/streamrec/streamrec/server.Version=$(VERSION)
+LDFLAGS   := -X github.com/streamrec/streamrec/internal/server.Version=$(VERSION)
 # Debian packages: FFmpeg's libraries for the audio transcoder (cgo), ffmpeg/ffprobe for the tests,
 # Chromium for the real-browser WebRTC tests (driven by playwright-core from npm; no browser download).
 DEB_BUILD := gcc pkg-config libavcodec-dev libswresample-dev libavutil-dev

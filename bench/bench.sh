@@ -12,11 +12,11 @@ $GO build -o bin/loadgen ./cmd/loadgen
 $GO build -o bin/benchrun ./bench/benchrun
 if [ "${BENCH_GO:-1}" != 0 ]; then
 	echo "== Go benchmarks of the hot paths"
-	$GO test -run '^$' -bench 'RTMPToMP4' -benchtime 3s ./server/rtmp
-	$GO test -run '^$' -bench 'Depacketize' -benchtime 2s ./server/webrtc
-	$GO test -run '^$' -bench 'WriteFrame' -benchtime 2s ./recorder/mp4 ./recorder/webm
-	$GO test -run '^$' -bench 'Close' -benchtime 20x ./recorder/mp4 ./recorder/webm
-	$GO test -run '^$' -bench 'Transcode' -benchtime 2s ./recorder/audio
+	$GO test -run '^$' -bench 'RTMPToMP4' -benchtime 3s ./internal/rtmp
+	$GO test -run '^$' -bench 'Depacketize' -benchtime 2s ./internal/webrtc
+	$GO test -run '^$' -bench 'WriteFrame' -benchtime 2s ./internal/mp4 ./internal/webm
+	$GO test -run '^$' -bench 'Close' -benchtime 20x ./internal/mp4 ./internal/webm
+	$GO test -run '^$' -bench 'Transcode' -benchtime 2s ./internal/audio
 fi
 echo "== load benchmark"
 exec bin/benchrun "$@"

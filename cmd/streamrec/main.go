@@ -9,7 +9,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/streamrec/streamrec/server"
+	"github.com/streamrec/streamrec/internal/server"
 )
 
 func main() {

@@ -1,4 +1,4 @@
-// Shared helpers of the browser tests. Each script is run by a Go test (server/ui_e2e_test.go)
+// Shared helpers of the browser tests. Each script is run by a Go test (internal/server/ui_e2e_test.go)
 // against a real server, drives Debian's Chromium through playwright-core (never a downloaded
 // browser), prints "@event NAME" lines the Go test may react to, and ends with one line
 // "@result {json}". Screenshots go to $SHOTS.

@@ -1,0 +1,202 @@
+package admin
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/streamrec/streamrec/internal/stream"
+)
+
+// Event stream timing: the list is sent at once on any change of a stream, and every
+// refreshEvery anyway (for the bitrate); a comment every keepAliveEvery keeps proxies from
+// closing an idle stream.
+var (
+	refreshEvery   = 2 * time.Second
+	keepAliveEvery = 15 * time.Second
+)
+
+// StreamRow is a stream as the dashboard lists it: the WCS stream object plus its bitrate.
+type StreamRow struct {
+	stream.Snapshot
+	Bitrate int64 `json:"bitrate"` // bits per second of media received, averaged since the last sample
+}
+
+// rates turns the registry's byte counters into bitrates.
+type rates struct {
+	mu   sync.Mutex
+	last map[string]sample
+}
+
+type sample struct {
+	bytes int64
+	at    time.Time
+	bps   int64
+}
+
+func newRates() *rates { return &rates{last: map[string]sample{}} }
+
+// rows adds bitrates to snapshots. A counter is sampled again only after a second, so several
+// viewers do not shorten each other's averaging window.
+func (r *rates) rows(list []stream.Snapshot) []StreamRow {
+	now := time.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]StreamRow, len(list))
+	seen := make(map[string]bool, len(list))
+	for i, s := range list {
+		seen[s.MediaSessionID] = true
+		prev, ok := r.last[s.MediaSessionID]
+		switch {
+		case !ok:
+			r.last[s.MediaSessionID] = sample{bytes: s.Bytes, at: now}
+		case now.Sub(prev.at) >= time.Second:
+			bps := int64(float64(s.Bytes-prev.bytes) * 8 / now.Sub(prev.at).Seconds())
+			prev = sample{bytes: s.Bytes, at: now, bps: max(bps, 0)}
+			r.last[s.MediaSessionID] = prev
+		}
+		out[i] = StreamRow{Snapshot: s, Bitrate: r.last[s.MediaSessionID].bps}
+	}
+	for id := range r.last {
+		if !seen[id] {
+			delete(r.last, id)
+		}
+	}
+	return out
+}
+
+func (a *Admin) streamRows() []StreamRow { return a.rates.rows(a.cfg.Streams.All()) }
+
+func (a *Admin) streams(c *fiber.Ctx) error {
+	return c.JSON(fiber.Map{"streams": a.streamRows()})
+}
+
+// events is a Server-Sent Events stream of the stream list: an event "streams" with
+// {"streams":[...]} at once, on every change, and every refreshEvery.
+func (a *Admin) events(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderContentType, "text/event-stream")
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	c.Set("X-Accel-Buffering", "no")
+	changed := make(chan struct{}, 1)
+	cancel := a.cfg.Streams.Subscribe(func(stream.Snapshot) {
+		select {
+		case changed <- struct{}{}:
+		default:
+		}
+	})
+	done := a.done
+	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+		defer cancel()
+		refresh := time.NewTicker(refreshEvery)
+		defer refresh.Stop()
+		keepAlive := time.NewTicker(keepAliveEvery)
+		defer keepAlive.Stop()
+		send := func() error {
+			data, err := json.Marshal(fiber.Map{"streams": a.streamRows()})
+			if err != nil {
+				return err
+			}
+			w.WriteString("event: streams\ndata: ")
+			w.Write(data)
+			w.WriteString("\n\n")
+			return w.Flush()
+		}
+		w.WriteString("retry: 2000\n")
+		if send() != nil {
+			return
+		}
+		for {
+			var err error
+			select {
+			case <-done:
+				return
+			case <-changed:
+				err = send()
+			case <-refresh.C:
+				err = send()
+			case <-keepAlive.C:
+				w.WriteString(": keep-alive\n\n")
+				err = w.Flush()
+			}
+			if err != nil {
+				return // the browser went away
+			}
+		}
+	})
+	return nil
+}
+
+type idBody struct {
+	MediaSessionID string `json:"mediaSessionId"`
+}
+
+// target finds the stream a call names, or answers the error itself (s == nil).
+func (a *Admin) target(c *fiber.Ctx) (*stream.Stream, error) {
+	var body idBody
+	if err := bind(c, &body); err != nil {
+		return nil, fail(c, fiber.StatusBadRequest, err.Error())
+	}
+	if body.MediaSessionID == "" {
+		return nil, fail(c, fiber.StatusBadRequest, `"mediaSessionId" is required`)
+	}
+	s, err := a.cfg.Streams.Get(body.MediaSessionID)
+	if err != nil {
+		return nil, fail(c, fiber.StatusNotFound, err.Error())
+	}
+	return s, nil
+}
+
+func actionStatus(err error) int {
+	switch {
+	case errors.Is(err, stream.ErrNotFound):
+		return fiber.StatusNotFound
+	case errors.Is(err, stream.ErrNotPublishing), errors.Is(err, stream.ErrRecording), errors.Is(err, stream.ErrNotRecording):
+		return fiber.StatusConflict
+	default:
+		return fiber.StatusInternalServerError
+	}
+}
+
+// startRecording records a stream on demand, exactly as REST /stream/startRecording does.
+func (a *Admin) startRecording(c *fiber.Ctx) error {
+	s, err := a.target(c)
+	if s == nil {
+		return err
+	}
+	if err := s.StartRecording(stream.RecordOptions{}); err != nil {
+		return fail(c, actionStatus(err), err.Error())
+	}
+	s.Log().Info("recording started from the dashboard", "ip", c.IP())
+	return c.JSON(s.Snapshot())
+}
+
+func (a *Admin) stopRecording(c *fiber.Ctx) error {
+	s, err := a.target(c)
+	if s == nil {
+		return err
+	}
+	files, err := s.StopRecording()
+	names := make([]string, len(files))
+	for i, f := range files {
+		names[i] = f.Name
+	}
+	if err != nil {
+		return c.Status(actionStatus(err)).JSON(fiber.Map{"status": actionStatus(err), "message": err.Error(), "files": names})
+	}
+	s.Log().Info("recording stopped from the dashboard", "ip", c.IP())
+	return c.JSON(fiber.Map{"mediaSessionId": s.ID().MediaSessionID, "files": names})
+}
+
+func (a *Admin) terminate(c *fiber.Ctx) error {
+	s, err := a.target(c)
+	if s == nil {
+		return err
+	}
+	s.Log().Info("stream terminated from the dashboard", "ip", c.IP())
+	s.Unpublish()
+	return c.JSON(s.Snapshot())
+}

@@ -1,0 +1,243 @@
+// Package api is the WCS-compatible REST API under /rest-api: find streams, record them on
+// demand, terminate them. Bodies and statuses follow the WCS REST API, so existing clients work.
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/utils"
+
+	"github.com/streamrec/streamrec/internal/recorder"
+	"github.com/streamrec/streamrec/internal/stream"
+)
+
+// API serves /rest-api.
+type API struct {
+	reg *stream.Registry
+}
+
+// Register mounts the REST API on app.
+func Register(app fiber.Router, reg *stream.Registry) {
+	a := &API{reg: reg}
+	r := app.Group("/rest-api")
+	r.Post("/stream/startRecording", a.startRecording)
+	r.Post("/recorder/startup", a.startRecording)
+	r.Post("/stream/stopRecording", a.stopRecording)
+	r.Post("/recorder/terminate", a.stopRecording)
+	r.Post("/stream/terminate", a.terminate)
+	// The SDK's REST helper uses GET when there is no body: accept both for find*.
+	for _, m := range []string{fiber.MethodGet, fiber.MethodPost} {
+		r.Add(m, "/recorder/find_all", a.recorderFindAll)
+		r.Add(m, "/stream/find_all", a.findAll)
+		r.Add(m, "/stream/find", a.find)
+	}
+	r.Use(func(c *fiber.Ctx) error {
+		return Error(c, fiber.StatusNotFound, "no such REST method: "+c.Method()+" "+c.Path())
+	})
+}
+
+// Error answers with a JSON error: {"status":404,"error":"Not Found","message":"..."}.
+func Error(c *fiber.Ctx, status int, message string) error {
+	return c.Status(status).JSON(fiber.Map{
+		"status":  status,
+		"error":   utils.StatusMessage(status),
+		"message": message,
+	})
+}
+
+// bind decodes a JSON body into v. An empty body is allowed when emptyOK (find* methods).
+func bind(c *fiber.Ctx, v any, emptyOK bool) error {
+	body := c.Body()
+	if len(strings.TrimSpace(string(body))) == 0 {
+		if emptyOK {
+			return nil
+		}
+		return errors.New("the request needs a JSON body")
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return fmt.Errorf("malformed JSON: %v", err)
+	}
+	return nil
+}
+
+type sessionBody struct {
+	MediaSessionID string `json:"mediaSessionId"`
+	FileName       string `json:"fileName"`
+	Room           bool   `json:"room"` // a conference stream: never rotated
+	Config         *struct {
+		FileTemplate string          `json:"fileTemplate"`
+		Rotation     json.RawMessage `json:"rotation"`
+	} `json:"config"`
+}
+
+// lookup decodes a body naming a mediaSessionId and finds its stream, answering the errors itself.
+func (a *API) lookup(c *fiber.Ctx, body *sessionBody) (*stream.Stream, error) {
+	if err := bind(c, body, false); err != nil {
+		return nil, Error(c, fiber.StatusBadRequest, err.Error())
+	}
+	if body.MediaSessionID == "" {
+		return nil, Error(c, fiber.StatusBadRequest, `"mediaSessionId" is required`)
+	}
+	s, err := a.reg.Get(body.MediaSessionID)
+	if err != nil {
+		return nil, Error(c, fiber.StatusNotFound, err.Error())
+	}
+	return s, nil
+}
+
+func (a *API) startRecording(c *fiber.Ctx) error {
+	var body sessionBody
+	s, err := a.lookup(c, &body)
+	if s == nil {
+		return err
+	}
+	opts, err := recordOptions(body)
+	if err != nil {
+		return Error(c, fiber.StatusBadRequest, err.Error())
+	}
+	if err := s.StartRecording(opts); err != nil {
+		return Error(c, recordStatus(err), err.Error())
+	}
+	return c.JSON(s.Snapshot())
+}
+
+// recordOptions reads the optional fileName and config of startRecording.
+func recordOptions(b sessionBody) (stream.RecordOptions, error) {
+	o := stream.RecordOptions{FileName: b.FileName, Room: b.Room}
+	if b.Config == nil {
+		return o, nil
+	}
+	o.Template = b.Config.FileTemplate
+	if len(b.Config.Rotation) > 0 {
+		r, err := parseRotation(b.Config.Rotation)
+		if err != nil {
+			return o, err
+		}
+		o.Rotation = r
+	}
+	return o, nil
+}
+
+// parseRotation accepts "20" or 20 (seconds), "10M" (megabytes), "0"/"" (off).
+func parseRotation(raw json.RawMessage) (*recorder.Rotation, error) {
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		var n int
+		if err := json.Unmarshal(raw, &n); err != nil {
+			return nil, errors.New(`"config.rotation" must be seconds ("20") or megabytes ("10M")`)
+		}
+		s = strconv.Itoa(n)
+	}
+	s = strings.TrimSpace(s)
+	r := &recorder.Rotation{}
+	if s == "" || s == "0" {
+		return r, nil
+	}
+	mb := strings.HasSuffix(strings.ToUpper(s), "M")
+	n, err := strconv.Atoi(strings.TrimSuffix(strings.ToUpper(s), "M"))
+	if err != nil || n <= 0 {
+		return nil, fmt.Errorf(`"config.rotation" %q must be seconds ("20") or megabytes ("10M")`, s)
+	}
+	if mb {
+		r.Bytes = int64(n) << 20
+	} else {
+		r.Seconds = n
+	}
+	return r, nil
+}
+
+func recordStatus(err error) int {
+	switch {
+	case errors.Is(err, stream.ErrNotPublishing), errors.Is(err, stream.ErrRecording), errors.Is(err, stream.ErrNotRecording):
+		return fiber.StatusConflict
+	case errors.Is(err, recorder.ErrNoSpace):
+		return fiber.StatusInsufficientStorage
+	default:
+		return fiber.StatusInternalServerError
+	}
+}
+
+func (a *API) stopRecording(c *fiber.Ctx) error {
+	var body sessionBody
+	s, err := a.lookup(c, &body)
+	if s == nil {
+		return err
+	}
+	files, err := s.StopRecording()
+	if errors.Is(err, stream.ErrNotRecording) {
+		return Error(c, fiber.StatusConflict, err.Error())
+	}
+	names := make([]string, len(files))
+	for i, f := range files {
+		names[i] = f.Name
+	}
+	out := fiber.Map{"mediaSessionId": body.MediaSessionID, "files": names}
+	if err != nil {
+		// The files are complete up to the failure; say what went wrong.
+		return c.Status(fiber.StatusInternalServerError).JSON(fiber.Map{
+			"status": 500, "error": utils.StatusMessage(500), "message": err.Error(), "files": names,
+		})
+	}
+	return c.JSON(out)
+}
+
+func (a *API) terminate(c *fiber.Ctx) error {
+	var body sessionBody
+	s, err := a.lookup(c, &body)
+	if s == nil {
+		return err
+	}
+	s.Unpublish()
+	return c.JSON(s.Snapshot())
+}
+
+type recorderEntry struct {
+	FileName       string `json:"fileName"`
+	MediaSessionID string `json:"mediaSessionId"`
+}
+
+// recorderFindAll lists the recordings in progress.
+func (a *API) recorderFindAll(c *fiber.Ctx) error {
+	out := []recorderEntry{}
+	for _, s := range a.reg.All() {
+		if s.Recording {
+			out = append(out, recorderEntry{FileName: s.RecordName, MediaSessionID: s.MediaSessionID})
+		}
+	}
+	return c.JSON(out)
+}
+
+func (a *API) findAll(c *fiber.Ctx) error {
+	return c.JSON(a.reg.All())
+}
+
+// find filters streams by the fields given; 404 when none matches.
+func (a *API) find(c *fiber.Ctx) error {
+	var q struct {
+		Name           *string `json:"name"`
+		MediaSessionID *string `json:"mediaSessionId"`
+		Published      *bool   `json:"published"`
+		Status         *string `json:"status"`
+	}
+	if err := bind(c, &q, true); err != nil {
+		return Error(c, fiber.StatusBadRequest, err.Error())
+	}
+	out := []stream.Snapshot{}
+	for _, s := range a.reg.All() {
+		if (q.Name == nil || *q.Name == s.Name) &&
+			(q.MediaSessionID == nil || *q.MediaSessionID == s.MediaSessionID) &&
+			(q.Published == nil || *q.Published == s.Published) &&
+			(q.Status == nil || *q.Status == s.Status) {
+			out = append(out, s)
+		}
+	}
+	if len(out) == 0 {
+		return Error(c, fiber.StatusNotFound, "no stream matches")
+	}
+	return c.JSON(out)
+}

@@ -1,0 +1,72 @@
+package recorder
+
+import (
+	"github.com/streamrec/streamrec/internal/media"
+)
+
+// GOP keeps the frames of a stream since its last video keyframe, so a recording started on
+// demand begins at a keyframe at or before the request instead of waiting for the next one.
+// It holds a reference to each pooled frame it keeps (media.Buffer) until the next keyframe
+// replaces them or Reset. It is not safe for concurrent use; the stream that owns it serializes
+// access.
+type GOP struct {
+	frames  []media.Frame
+	bytes   int
+	video   bool // the stream has a video track: cache from keyframes only
+	maxSize int
+}
+
+// gopMaxBytes bounds the cache: a stream without keyframes for this long simply has no cache.
+const gopMaxBytes = 32 << 20
+
+// NewGOP returns a cache for a stream that has video (hasVideo) or is audio-only.
+func NewGOP(hasVideo bool) *GOP { return &GOP{video: hasVideo, maxSize: gopMaxBytes} }
+
+// Add records f. tracks tells the kind of f's track.
+func (g *GOP) Add(f media.Frame, kind media.Kind) {
+	switch {
+	case g.video && kind == media.Video && f.Key:
+		g.reset()
+	case !g.video:
+		// Audio-only: any frame is a start point; keep just the latest.
+		g.reset()
+	case len(g.frames) == 0:
+		return // no keyframe yet: nothing to start from
+	}
+	if g.bytes+len(f.Data) > g.maxSize {
+		g.reset()
+		return
+	}
+	f.Retain()
+	g.frames = append(g.frames, f)
+	g.bytes += len(f.Data)
+}
+
+// Reset empties the cache, releasing its frames.
+func (g *GOP) Reset() { g.reset() }
+
+func (g *GOP) reset() {
+	for _, f := range g.frames {
+		f.Release()
+	}
+	clear(g.frames) // let the old frames' data be collected
+	g.frames = g.frames[:0]
+	g.bytes = 0
+}
+
+// Frames returns a copy of the cached frames, oldest first, with a reference to each pooled
+// frame for the caller (see ReleaseFrames).
+func (g *GOP) Frames() []media.Frame {
+	out := append([]media.Frame(nil), g.frames...)
+	for _, f := range out {
+		f.Retain()
+	}
+	return out
+}
+
+// ReleaseFrames releases the references of frames that Frames returned and that are not used.
+func ReleaseFrames(frames []media.Frame) {
+	for _, f := range frames {
+		f.Release()
+	}
+}

@@ -1,0 +1,362 @@
+package rtsp
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v4/pkg/format"
+	"github.com/bluenviron/gortsplib/v4/pkg/format/rtpfragmented"
+	"github.com/bluenviron/gortsplib/v4/pkg/format/rtph264"
+	"github.com/bluenviron/gortsplib/v4/pkg/format/rtpmpeg4audio"
+	"github.com/bluenviron/gortsplib/v4/pkg/format/rtpvp8"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/pion/rtp"
+
+	"github.com/streamrec/streamrec/internal/media"
+)
+
+// depacketizer turns the RTP packets of one format into whole frames of the media model.
+type depacketizer interface {
+	// decode takes one packet whose presentation time, at the format's clock rate, is pts, and
+	// returns the frames it completes (Track unset). A video depacketizer returns nothing until
+	// its first keyframe with the parameters needed to decode it.
+	decode(pkt *rtp.Packet, pts int64) ([]media.Frame, error)
+	// track describes the track; for video, complete once the first frame has been returned.
+	track() media.Track
+}
+
+// ticks converts a time at an RTP clock rate to a duration without overflowing.
+func ticks(v int64, rate int) time.Duration {
+	r := int64(rate)
+	return time.Duration(v/r)*time.Second + time.Duration(v%r)*time.Second/time.Duration(r)
+}
+
+// h264Depack reassembles H.264 access units (RFC 6184) into AVC length-prefixed samples.
+type h264Depack struct {
+	dec       *rtph264.Decoder
+	dts       h264.DTSExtractor
+	sps, pps  []byte
+	w, h      int
+	synced    bool         // a keyframe with parameter sets was seen: frames flow
+	published *media.Track // the track as last handed out (nil before): a keyframe changing it carries Params
+}
+
+func newH264(f *format.H264) (*h264Depack, error) {
+	dec, err := f.CreateDecoder()
+	if err != nil {
+		return nil, err
+	}
+	d := &h264Depack{dec: dec}
+	sps, pps := f.SafeParams()
+	if len(sps) > 0 {
+		d.setSPS(sps)
+	}
+	if len(pps) > 0 {
+		d.pps = bytes.Clone(pps)
+	}
+	return d, nil
+}
+
+func (d *h264Depack) setSPS(nalu []byte) {
+	var sps h264.SPS
+	if err := sps.Unmarshal(nalu); err != nil {
+		return // keep the last good one
+	}
+	d.sps = bytes.Clone(nalu)
+	d.w, d.h = sps.Width(), sps.Height()
+}
+
+func (d *h264Depack) decode(pkt *rtp.Packet, pts int64) ([]media.Frame, error) {
+	au, err := d.dec.Decode(pkt)
+	if err != nil {
+		if errors.Is(err, rtph264.ErrMorePacketsNeeded) || errors.Is(err, rtph264.ErrNonStartingPacketAndNoPrevious) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	keep := make([][]byte, 0, len(au))
+	idr, hasSPS := false, false
+	for _, nalu := range au {
+		if len(nalu) == 0 {
+			continue
+		}
+		switch h264.NALUType(nalu[0] & 0x1f) {
+		case h264.NALUTypeSPS:
+			hasSPS = true
+			if !bytes.Equal(d.sps, nalu) {
+				d.setSPS(nalu)
+			}
+		case h264.NALUTypePPS:
+			if !bytes.Equal(d.pps, nalu) {
+				d.pps = bytes.Clone(nalu)
+			}
+		case h264.NALUTypeAccessUnitDelimiter, h264.NALUTypeFillerData:
+			continue
+		case h264.NALUTypeIDR:
+			idr = true
+		}
+		keep = append(keep, nalu)
+	}
+	if len(keep) == 0 {
+		return nil, nil
+	}
+	if !d.synced {
+		// Frames before the first IDR, or before the parameter sets are known, cannot be decoded.
+		if !idr || d.sps == nil || d.pps == nil {
+			return nil, nil
+		}
+		d.synced = true
+		d.dts = h264.DTSExtractor{}
+		d.dts.Initialize()
+	}
+	ext := keep
+	if idr && !hasSPS {
+		// The DTS extractor reads the SPS from keyframes; give it the one the camera sent out of band.
+		ext = append([][]byte{d.sps, d.pps}, keep...)
+	}
+	dts, err := d.dts.Extract(ext, pts)
+	if err != nil {
+		d.synced = false // start again at the next keyframe
+		return nil, fmt.Errorf("H.264 timing: %w", err)
+	}
+	size := 0
+	for _, n := range keep {
+		size += 4 + len(n)
+	}
+	data := make([]byte, 0, size)
+	for _, n := range keep {
+		data = binary.BigEndian.AppendUint32(data, uint32(len(n)))
+		data = append(data, n...)
+	}
+	f := media.Frame{DTS: ticks(dts, 90000), PTS: ticks(pts, 90000), Key: idr, Data: data}
+	if idr && d.published != nil {
+		// The parameter sets in effect, in-band or sent just before: a change means a new file.
+		if f.Params = media.ChangedParams(*d.published, [][]byte{d.sps}, [][]byte{d.pps}); f.Params != nil {
+			d.published = f.Params
+		}
+	}
+	return []media.Frame{f}, nil
+}
+
+func (d *h264Depack) track() media.Track {
+	t := media.Track{Kind: media.Video, Codec: media.H264, Width: d.w, Height: d.h}
+	if d.sps != nil {
+		t.SPS = [][]byte{d.sps}
+	}
+	if d.pps != nil {
+		t.PPS = [][]byte{d.pps}
+	}
+	d.published = &t
+	return t
+}
+
+// vp8Depack reassembles VP8 frames (RFC 7741).
+type vp8Depack struct {
+	dec       *rtpvp8.Decoder
+	w, h      int
+	synced    bool
+	published *media.Track // the track as last handed out (nil before)
+}
+
+func newVP8(f *format.VP8) (*vp8Depack, error) {
+	dec, err := f.CreateDecoder()
+	if err != nil {
+		return nil, err
+	}
+	return &vp8Depack{dec: dec}, nil
+}
+
+func (d *vp8Depack) decode(pkt *rtp.Packet, pts int64) ([]media.Frame, error) {
+	frame, err := d.dec.Decode(pkt)
+	if err != nil {
+		if errors.Is(err, rtpvp8.ErrMorePacketsNeeded) || errors.Is(err, rtpvp8.ErrNonStartingPacketAndNoPrevious) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	if len(frame) < 3 {
+		return nil, nil
+	}
+	key := frame[0]&1 == 0 // the frame tag's inverse keyframe bit
+	if w, h, ok := media.VP8Size(frame); ok {
+		d.w, d.h = w, h
+	}
+	if !d.synced {
+		if !key {
+			return nil, nil
+		}
+		d.synced = true
+	}
+	t := ticks(pts, 90000)
+	f := media.Frame{DTS: t, PTS: t, Key: key, Data: bytes.Clone(frame)}
+	if key && d.published != nil {
+		if f.Params = media.KeyParams(*d.published, f.Data); f.Params != nil {
+			d.published = f.Params // a new picture size: a new file
+		}
+	}
+	return []media.Frame{f}, nil
+}
+
+func (d *vp8Depack) track() media.Track {
+	t := media.Track{Kind: media.Video, Codec: media.VP8, Width: d.w, Height: d.h}
+	d.published = &t
+	return t
+}
+
+// aacDepack splits MPEG4-GENERIC packets (RFC 3640) into raw AAC frames by their AU headers.
+type aacDepack struct {
+	dec  *rtpmpeg4audio.Decoder
+	t    media.Track
+	rate int
+}
+
+func newAAC(f *format.MPEG4Audio) (*aacDepack, error) {
+	if f.Config == nil {
+		return nil, errors.New("MPEG-4 audio without an AudioSpecificConfig")
+	}
+	dec, err := f.CreateDecoder()
+	if err != nil {
+		return nil, err
+	}
+	asc, err := f.Config.Marshal()
+	if err != nil {
+		return nil, fmt.Errorf("AudioSpecificConfig: %w", err)
+	}
+	return &aacDepack{
+		dec:  dec,
+		rate: f.ClockRate(),
+		t: media.Track{Kind: media.Audio, Codec: media.AAC, SampleRate: f.Config.SampleRate,
+			Channels: max(f.Config.ChannelCount, 1), Config: asc},
+	}, nil
+}
+
+func (d *aacDepack) decode(pkt *rtp.Packet, pts int64) ([]media.Frame, error) {
+	aus, err := d.dec.Decode(pkt)
+	if err != nil {
+		if errors.Is(err, rtpmpeg4audio.ErrMorePacketsNeeded) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	return aacFrames(aus, pts, d.rate), nil
+}
+
+// aacFrames makes frames of the AAC access units of one packet (either RTP form), 1024 samples
+// apart from pts, copied out of the packet's buffer.
+func aacFrames(aus [][]byte, pts int64, rate int) []media.Frame {
+	out := make([]media.Frame, 0, len(aus))
+	for i, au := range aus {
+		t := ticks(pts+int64(i)*1024, rate)
+		out = append(out, media.Frame{DTS: t, PTS: t, Key: true, Data: bytes.Clone(au)})
+	}
+	return out
+}
+
+func (d *aacDepack) track() media.Track { return d.t }
+
+// maxLATMElement bounds an AudioMuxElement: 8 channels of AAC take at most 6144 bytes a frame.
+const maxLATMElement = 16 << 10
+
+// latmDepack unwraps MP4A-LATM packets (RFC 6416), GStreamer's default for AAC, into raw AAC
+// frames. Only an out-of-band configuration (cpresent=0, config in the SDP) of one program of one
+// layer is taken: that is what encoders send. Of that configuration only the header and the
+// AudioSpecificConfig are trusted: GStreamer's rtpmp4apay ends it right after the
+// AudioSpecificConfig, so what mediacommon reads after it (frame length type, other data) is
+// noise. Like ffmpeg, frames are taken as frameLengthType 0, the one encoders use.
+type latmDepack struct {
+	dec  *rtpfragmented.Decoder
+	t    media.Track
+	rate int
+}
+
+func newLATM(f *format.MPEG4AudioLATM) (*latmDepack, error) {
+	smc := f.StreamMuxConfig
+	switch {
+	case f.CPresent || smc == nil:
+		return nil, errors.New("LATM with its configuration in band (cpresent=1)")
+	case len(smc.Programs) != 1 || len(smc.Programs[0].Layers) != 1:
+		return nil, errors.New("LATM with more than one program or layer")
+	}
+	asc := smc.Programs[0].Layers[0].AudioSpecificConfig
+	if asc == nil {
+		return nil, errors.New("LATM without an AudioSpecificConfig")
+	}
+	cfg, err := asc.Marshal()
+	if err != nil {
+		return nil, fmt.Errorf("AudioSpecificConfig: %w", err)
+	}
+	dec, err := f.CreateDecoder()
+	if err != nil {
+		return nil, err
+	}
+	return &latmDepack{dec: dec, rate: f.ClockRate(),
+		t: media.Track{Kind: media.Audio, Codec: media.AAC, SampleRate: asc.SampleRate,
+			Channels: max(asc.ChannelCount, 1), Config: cfg}}, nil
+}
+
+// decode returns the AAC frames of one AudioMuxElement, 1024 samples apart.
+func (d *latmDepack) decode(pkt *rtp.Packet, pts int64) ([]media.Frame, error) {
+	el, err := d.dec.Decode(pkt)
+	if err != nil {
+		if errors.Is(err, rtpfragmented.ErrMorePacketsNeeded) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	if len(el) > maxLATMElement {
+		return nil, fmt.Errorf("AudioMuxElement of %d bytes, at most %d", len(el), maxLATMElement)
+	}
+	aus, err := splitLATM(el)
+	return aacFrames(aus, pts, d.rate), err
+}
+
+// maxLATMSubframes bounds the frames of one AudioMuxElement (numSubFrames has 6 bits).
+const maxLATMSubframes = 64
+
+// splitLATM splits an AudioMuxElement without in-band configuration into its payloads: each is
+// a PayloadLengthInfo (bytes summed while they are 255) then that many bytes. The frames before
+// an error are returned with it.
+func splitLATM(el []byte) ([][]byte, error) {
+	var aus [][]byte
+	for len(el) > 0 {
+		if len(aus) == maxLATMSubframes {
+			return aus, fmt.Errorf("more than %d frames in an AudioMuxElement", maxLATMSubframes)
+		}
+		n, i := 0, 0
+		for i < len(el) {
+			b := el[i]
+			i++
+			n += int(b)
+			if b != 255 {
+				break
+			}
+		}
+		if n == 0 || n > len(el)-i {
+			return aus, fmt.Errorf("LATM payload of %d bytes with %d left", n, len(el)-i)
+		}
+		aus = append(aus, el[i:i+n])
+		el = el[i+n:]
+	}
+	return aus, nil
+}
+
+func (d *latmDepack) track() media.Track { return d.t }
+
+// packetDepack passes each RTP payload on as one frame: G.711 and Opus.
+type packetDepack struct {
+	t    media.Track
+	rate int
+}
+
+func (d *packetDepack) decode(pkt *rtp.Packet, pts int64) ([]media.Frame, error) {
+	if len(pkt.Payload) == 0 {
+		return nil, nil
+	}
+	t := ticks(pts, d.rate)
+	return []media.Frame{{DTS: t, PTS: t, Key: true, Data: bytes.Clone(pkt.Payload)}}, nil
+}
+
+func (d *packetDepack) track() media.Track { return d.t }

@@ -1,0 +1,322 @@
+// Package server is the composition root: it reads the settings of a home folder, creates the
+// stream registry and the recorder's shared state, and starts every listener the settings ask for.
+package server
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/streamrec/streamrec/internal/conf"
+	"github.com/streamrec/streamrec/internal/recorder"
+	"github.com/streamrec/streamrec/internal/hook"
+	"github.com/streamrec/streamrec/internal/admin"
+	"github.com/streamrec/streamrec/internal/api"
+	"github.com/streamrec/streamrec/internal/connlimit"
+	"github.com/streamrec/streamrec/internal/rtmp"
+	"github.com/streamrec/streamrec/internal/rtsp"
+	"github.com/streamrec/streamrec/internal/stream"
+	"github.com/streamrec/streamrec/internal/web"
+	"github.com/streamrec/streamrec/static"
+)
+
+// Version is set at build time (-ldflags "-X .../server.Version=...").
+var Version = "dev"
+
+// Bounds on one HTTP(S) connection (README, "Limits"); the listener bounds how many there are.
+const (
+	// maxBody bounds a REST or page request body.
+	maxBody = 1 << 20
+	// maxHeader bounds a request's header (fasthttp's read buffer): larger gets 431. It is
+	// fiber's default, set here so the README can say it.
+	maxHeader = 4 << 10
+	// httpReadTimeout bounds the TLS handshake and the read of one request, header and body:
+	// a client that trickles its request is disconnected.
+	httpReadTimeout = time.Minute
+	// httpIdleTimeout closes a keep-alive connection that sends no next request.
+	httpIdleTimeout = 2 * time.Minute
+)
+
+// hookShutdownWait bounds how long Close waits for finish hooks still queued or running.
+const hookShutdownWait = 15 * time.Second
+
+// Server is a running streamrec.
+type Server struct {
+	Home     string
+	Settings *conf.Store
+	Streams  *stream.Registry
+	Files    *recorder.Files
+	Records  string // the records folder
+	Started  time.Time
+	// Hooks runs on_record_hook_script for every finished file; Recent() feeds the dashboard.
+	Hooks *hook.Runner
+	// Cameras are the RTSP cameras pulled (conf/rtsp_cameras.json); set by Start.
+	Cameras *rtsp.Manager
+
+	log       *slog.Logger
+	records   *web.Records // finished recordings, for downloads and the dashboard's library
+	admin     *admin.Admin
+	rtmp      *rtmp.Server
+	rtsp      *rtsp.Server
+	signal    *signalling // WCS WebSocket signalling and the WebRTC ingest
+	app       *fiber.App
+	listeners []net.Listener
+}
+
+// New prepares a server in home: it creates conf/flashphoner.properties (every setting with its
+// default and a comment), records/ and bin/on_record_hook.sh when missing, and refuses settings
+// that do not parse.
+func New(home string, log *slog.Logger) (*Server, error) {
+	home, err := filepath.Abs(home)
+	if err != nil {
+		return nil, err
+	}
+	for _, dir := range []string{"conf", "records", "bin"} {
+		if err := os.MkdirAll(filepath.Join(home, dir), 0o755); err != nil {
+			return nil, fmt.Errorf("create %s: %w", dir, err)
+		}
+	}
+	store, err := conf.Open(filepath.Join(home, "conf", "flashphoner.properties"))
+	if err != nil {
+		return nil, err
+	}
+	if err := writeDefaultHook(filepath.Join(home, "bin", "on_record_hook.sh")); err != nil {
+		return nil, err
+	}
+	files, err := recorder.OpenFiles(filepath.Join(home, "records"))
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		Home:     home,
+		Settings: store,
+		Files:    files,
+		Records:  filepath.Join(home, "records"),
+		Started:  time.Now(),
+		log:      log,
+	}
+	s.records = &web.Records{Dir: s.Records, Files: s.Files}
+	s.Hooks = hook.New(hook.Config{Log: log})
+	s.Streams = stream.New(stream.Config{
+		Settings: store.Current,
+		Dir:      s.Records,
+		Files:    s.Files,
+		Log:      log,
+		OnFile:   s.onFile,
+	})
+	s.admin = admin.New(admin.Config{Settings: store, Streams: s.Streams, Records: s.records,
+		Version: Version, Started: s.Started, Log: log, Hooks: s.Hooks})
+	return s, nil
+}
+
+// onFile runs for every finished recording file, complete or cut short by a write error.
+func (s *Server) onFile(f recorder.File) {
+	switch {
+	case f.Recovered:
+		s.log.Warn("recording recovered", "stream", f.StreamName, "mediaSessionId", f.MediaSessionID,
+			"file", f.Name, "part", f.Part, "bytes", f.Size, "duration", f.Duration.Round(time.Millisecond), "cut_bytes", f.Cut)
+	case f.Err != "":
+		s.log.Error("recording ended by a write error", "stream", f.StreamName, "mediaSessionId", f.MediaSessionID,
+			"file", f.Name, "bytes", f.Size, "duration", f.Duration.Round(time.Millisecond), "err", f.Err)
+	default:
+		s.log.Info("recording ready", "stream", f.StreamName, "mediaSessionId", f.MediaSessionID,
+			"file", f.Name, "bytes", f.Size, "duration", f.Duration.Round(time.Millisecond))
+	}
+	s.admin.FileDone(f)
+	st := s.Settings.Current()
+	if script := st.HookScriptPath(s.Home); script != "" {
+		s.Hooks.Enqueue(hook.Job{
+			Script: script, Timeout: st.HookTimeout,
+			StreamName: f.StreamName, File: f.Path, MediaSessionID: f.MediaSessionID,
+			Duration: f.Duration, Part: f.Part, Err: f.Err, Recovered: f.Recovered,
+		})
+	}
+}
+
+// Start opens every listener whose port is not 0. On error, listeners already opened are closed.
+func (s *Server) Start() error {
+	// Files a crash left open are finished before anything records: indexed, announced and
+	// hooked like any finished file.
+	for _, f := range s.Files.Recover(s.log) {
+		s.onFile(f)
+	}
+	st := s.Settings.Current()
+	cams, err := rtsp.Open(rtsp.Config{Registry: s.Streams, File: filepath.Join(s.Home, "conf", "rtsp_cameras.json"),
+		Max:          func() int { return s.Settings.Current().MaxRTSPCameras },
+		MediaTimeout: func() time.Duration { return s.Settings.Current().MediaTimeout },
+		Log:          s.log})
+	if err != nil {
+		return err
+	}
+	s.Cameras = cams
+	s.app = s.newApp()
+	if err := s.listenHTTP(st, "http", st.HTTPAddress, st.HTTPPort, nil); err != nil {
+		s.Close()
+		return err
+	}
+	if st.HTTPSPort != 0 {
+		cfg, err := s.tlsConfig(st)
+		if err == nil {
+			err = s.listenHTTP(st, "https", st.HTTPSAddress, st.HTTPSPort, cfg)
+		}
+		if err != nil {
+			s.Close()
+			return err
+		}
+	}
+	if st.RTMPPort != 0 {
+		ln, err := s.listen(st, "rtmp", st.RTMPAddress, st.RTMPPort)
+		if err != nil {
+			s.Close()
+			return err
+		}
+		s.rtmp = rtmp.Listen(ln, s.Streams, s.log)
+	}
+	if st.RTSPPort != 0 {
+		r, err := rtsp.Listen(rtsp.PublishConfig{
+			Address: st.RTSPAddress, Port: st.RTSPPort,
+			Limit:    func(ln net.Listener) net.Listener { return s.limit(st, "rtsp", ln) },
+			Registry: s.Streams, Log: s.log,
+			MediaTimeout: func() time.Duration { return s.Settings.Current().MediaTimeout },
+		})
+		if err != nil {
+			s.Close()
+			return fmt.Errorf("rtsp.port %d: %w", st.RTSPPort, err)
+		}
+		s.rtsp = r
+	}
+	if s.signal, err = s.startSignalling(st); err != nil {
+		s.Close()
+		return err
+	}
+	return nil
+}
+
+func (s *Server) newApp() *fiber.App {
+	app := fiber.New(fiber.Config{
+		DisableStartupMessage: true,
+		BodyLimit:             maxBody,
+		ReadBufferSize:        maxHeader,
+		ReadTimeout:           httpReadTimeout,
+		IdleTimeout:           httpIdleTimeout,
+		ErrorHandler: func(c *fiber.Ctx, err error) error {
+			code := fiber.StatusInternalServerError
+			var fe *fiber.Error
+			if errors.As(err, &fe) {
+				code = fe.Code
+			}
+			return api.Error(c, code, err.Error())
+		},
+	})
+	app.Use("/rest-api", api.Guard(s.Settings.Current, s.log)) // before every REST route
+	if s.Cameras != nil {
+		api.RegisterRTSP(app, s.Cameras) // before Register, whose catch-all ends /rest-api
+	}
+	api.Register(app, s.Streams)
+	s.records.Register(app)
+	s.admin.Register(app)
+	st := s.Settings.Current() // the ports being opened now
+	(&web.Pages{Demo: static.Demo(), Admin: static.Admin(), Client: web.ClientConfig{
+		WSPort: st.WSPort, WSSPort: st.WSSPort, HTTPPort: st.HTTPPort, HTTPSPort: st.HTTPSPort, Version: Version,
+	}}).Register(app)
+	return app
+}
+
+// listen opens the TCP listener of name ("rtmp": rtmp.port on rtmp.address, "" = every
+// interface) within the connection limits.
+func (s *Server) listen(st *conf.Settings, name, address string, port int) (net.Listener, error) {
+	ln, err := net.Listen("tcp", net.JoinHostPort(address, strconv.Itoa(port)))
+	if err != nil {
+		return nil, fmt.Errorf("%s.port %d: %w", name, port, err)
+	}
+	return s.limit(st, name, ln), nil
+}
+
+// limit admits at most max_connections on ln, max_connections_per_address of them from one
+// source IP; the others are closed as soon as they are accepted.
+func (s *Server) limit(st *conf.Settings, name string, ln net.Listener) net.Listener {
+	return connlimit.Wrap(ln, connlimit.Limits{Total: st.MaxConnections, PerAddress: st.MaxConnectionsPerAddress},
+		name+".port", s.log)
+}
+
+// listenHTTP serves the web app on the listener of name, over TLS when cfg is set. The TLS
+// layer is outside the connection limits: a refused connection costs no handshake.
+func (s *Server) listenHTTP(st *conf.Settings, name, address string, port int, cfg *tls.Config) error {
+	if port == 0 {
+		return nil
+	}
+	ln, err := s.listen(st, name, address, port)
+	if err != nil {
+		return err
+	}
+	if cfg != nil {
+		ln = tls.NewListener(ln, cfg)
+	}
+	s.listeners = append(s.listeners, ln)
+	go func() {
+		if err := s.app.Listener(ln); err != nil {
+			s.log.Debug("http listener ended", "addr", ln.Addr().String(), "err", err)
+		}
+	}()
+	s.log.Info("listening", "addr", ln.Addr().String(), "tls", cfg != nil)
+	return nil
+}
+
+// Close stops accepting publishers, finishes every recording, then stops the web listeners.
+// SIGTERM ends here, so every file is complete when the process exits.
+func (s *Server) Close() {
+	if s.Cameras != nil {
+		s.Cameras.Close()
+	}
+	if s.rtsp != nil {
+		s.rtsp.Close()
+	}
+	s.Streams.Close()
+	if s.signal != nil {
+		s.signal.close() // WebRTC publishers and signalling sessions, after their streams ended
+	}
+	s.Hooks.Close(hookShutdownWait) // the hooks of the files just finished
+	if s.rtmp != nil {
+		s.rtmp.Close()
+	}
+	s.admin.Close() // ends the dashboard's event streams
+	if s.app != nil {
+		s.app.ShutdownWithTimeout(5 * time.Second)
+	}
+	for _, ln := range s.listeners {
+		ln.Close()
+	}
+}
+
+// writeDefaultHook creates the finish hook example when there is none.
+func writeDefaultHook(path string) error {
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	return os.WriteFile(path, []byte(defaultHook), 0o755)
+}
+
+const defaultHook = `#!/bin/sh
+# streamrec runs this script once for every finished recording file (each rotated part too),
+# after the file is closed and complete. Set another script with on_record_hook_script in
+# conf/flashphoner.properties.
+#
+#   $1  the stream name
+#   $2  the absolute path of the recording file
+#
+# Its exit code and output are logged and shown on the dashboard. Example: copy recordings
+# to a web folder (mind the 255-byte file name limit of the target):
+#
+#   STREAM_NAME=$1
+#   SRC_FILE=$2
+#   cp "$SRC_FILE" "/var/www/html/stream_records/$STREAM_NAME-$(basename "$SRC_FILE")"
+exit 0
+`

@@ -1,0 +1,410 @@
+package webrtc
+
+import (
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/streamrec/streamrec/internal/media"
+)
+
+// sink is what the ingest feeds: a *stream.Stream.
+type sink interface {
+	Publish(tracks []media.Track)
+	WriteFrame(f media.Frame)
+}
+
+// Timing of the ingest.
+const (
+	// interleaveWait bounds how long a frame waits for the other track's frames to be
+	// released in timestamp order (a track that stalls holds the other back at most this long).
+	interleaveWait = 400 * time.Millisecond
+	// keyframeRetry is how often a keyframe is asked for again while one is awaited.
+	keyframeRetry = time.Second
+	// firstKeyframeWait is how long a video publisher may take to send its first decodable keyframe.
+	firstKeyframeWait = 10 * time.Second
+	// resyncThreshold: once aligned, audio moves against video only when sender reports
+	// disagree with the current alignment by more than this (clock drift).
+	resyncThreshold = 15 * time.Millisecond
+	// maxEarlyAudio bounds the audio kept while the first video keyframe is awaited.
+	maxEarlyAudio = 3 * time.Second
+	// syncWait: at the start of a stream with audio and video, frames are held until the
+	// sender reports of both tracks have aligned them (browsers send the first ones within
+	// about 2 s), so the recording is in sync from its first frame; after this long without
+	// them, arrival times align the tracks.
+	syncWait = 4 * time.Second
+)
+
+// ingest turns a publisher's reassembled frames into the stream's tracks and frames: it waits
+// for the first keyframe (with H.264 parameter sets) before publishing, skips to the next
+// keyframe after a loss and asks for one, gives every frame a stream time from its RTP
+// timestamp, aligns audio with video by the sender's RTCP sender reports (NTP time <-> RTP
+// time of each track; before they come, by arrival time) and releases frames of both tracks
+// in timestamp order.
+type ingest struct {
+	st       sink
+	log      *slog.Logger
+	keyframe func()       // sends PLI (and FIR) to the browser
+	fail     func(string) // ends the publication as FAILED
+	every    time.Duration
+
+	mu        sync.Mutex
+	start     time.Time // stream time 0
+	video     *trackIn  // nil: the publisher sends no video
+	audio     *trackIn  // nil: no audio
+	published bool
+	flowing   atomic.Bool // published, readable without g.mu (the engine counts pending publishers)
+	waitKey   bool        // video: drop frames until a keyframe
+	asked     time.Time
+	firstAsk  time.Time // when the first keyframe was first awaited with media flowing
+	lastKey   time.Time
+	aligned   bool
+	failed    bool
+	warned    map[string]bool
+
+	// H.264 parameter sets from the SDP, for senders that never repeat them in-band.
+	sdpSPS, sdpPPS []byte
+}
+
+// trackIn is one incoming track: its RTP clock, its mapping to stream time, its waiting frames.
+type trackIn struct {
+	kind  media.Kind
+	codec media.Codec
+	rate  int64
+	ssrc  uint32
+	index int // in the published tracks
+	track media.Track
+
+	seen     bool
+	lastTS   uint32
+	ext      int64 // extended RTP timestamp of the newest frame
+	firstExt int64
+	base     time.Duration // stream time of firstExt
+	sr       *senderPoint  // the latest RTCP sender report
+
+	queue   []pending
+	out     bool // a frame was released
+	lastDTS time.Duration
+}
+
+// senderPoint is a sender report: the sender's wall clock (NTP) at an RTP time.
+type senderPoint struct {
+	ntp time.Duration // since the NTP epoch, on the sender's clock
+	ext int64
+}
+
+type pending struct {
+	ext    int64
+	at     time.Time
+	data   []byte
+	key    bool
+	params *media.Track
+}
+
+func newIngest(st sink, log *slog.Logger, keyframe func(), fail func(string), every time.Duration) *ingest {
+	return &ingest{st: st, log: log, keyframe: keyframe, fail: fail, every: every, warned: map[string]bool{}}
+}
+
+// expect declares a track the publisher sends (from the negotiated SDP), before any media.
+func (g *ingest) expect(kind media.Kind, codec media.Codec, rate int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	t := &trackIn{kind: kind, codec: codec, rate: int64(rate)}
+	if kind == media.Video {
+		g.video = t
+	} else {
+		g.audio = t
+		t.track = media.Track{Kind: media.Audio, Codec: codec, SampleRate: rate, Channels: 1}
+		if codec == media.Opus {
+			t.track.Channels = 2 // RFC 7587: Opus over RTP is always signalled as 48000/2
+		}
+	}
+}
+
+// first notes the first packet of a track: its SSRC and the arrival time that anchors its
+// clock until sender reports align it.
+func (g *ingest) first(kind media.Kind, codec media.Codec, rate int, ssrc uint32, ts uint32, at time.Time) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	t := g.track(kind)
+	if t == nil || t.seen {
+		return
+	}
+	if codec != t.codec && !g.published && rate > 0 {
+		// The browser sends another of the answered codecs than the first: take what it sends.
+		g.log.Info("browser sends another negotiated codec", "kind", kind.String(), "codec", string(codec), "expected", string(t.codec))
+		t.codec, t.rate = codec, int64(rate)
+		if kind == media.Audio {
+			t.track.Codec, t.track.SampleRate = codec, rate
+			if codec != media.Opus {
+				t.track.Channels = 1
+			}
+		}
+	}
+	if g.start.IsZero() {
+		g.start = at
+	}
+	t.ssrc, t.seen, t.lastTS = ssrc, true, ts
+	t.ext = int64(ts)
+	t.firstExt = t.ext
+	t.base = at.Sub(g.start)
+	if kind == media.Video && g.firstAsk.IsZero() {
+		g.firstAsk = at
+	}
+}
+
+func (g *ingest) track(kind media.Kind) *trackIn {
+	if kind == media.Video {
+		return g.video
+	}
+	return g.audio
+}
+
+// unwrap extends a 32-bit RTP timestamp near the track's newest one.
+func (t *trackIn) unwrap(ts uint32) int64 {
+	return t.ext + int64(int32(ts-t.lastTS))
+}
+
+// dts is the stream time of an extended RTP timestamp.
+func (t *trackIn) dts(ext int64) time.Duration {
+	return t.base + time.Duration((ext-t.firstExt)*int64(time.Second)/t.rate)
+}
+
+// senderReport takes an RTCP sender report of the stream with that SSRC.
+func (g *ingest) senderReport(ssrc uint32, ntp uint64, ts uint32) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, t := range []*trackIn{g.video, g.audio} {
+		if t != nil && t.seen && t.ssrc == ssrc {
+			t.sr = &senderPoint{ntp: ntpDuration(ntp), ext: t.unwrap(ts)}
+			g.align()
+		}
+	}
+}
+
+// ntpDuration converts a 64-bit NTP timestamp (32.32 fixed point seconds) to a duration.
+func ntpDuration(ntp uint64) time.Duration {
+	sec, frac := int64(ntp>>32), ntp&0xffffffff
+	return time.Duration(sec)*time.Second + time.Duration((frac*uint64(time.Second))>>32)
+}
+
+// align places audio against video by the sender's own clock: the sender reports of both
+// tracks map their RTP times to one NTP clock, so the difference of the first frames' capture
+// times is exact, whatever the network and the encoders did to arrival times. Video is the
+// reference; only audio moves. Caller holds g.mu.
+func (g *ingest) align() {
+	v, a := g.video, g.audio
+	if v == nil || a == nil || v.sr == nil || a.sr == nil {
+		return
+	}
+	wall := func(t *trackIn, ext int64) time.Duration {
+		return t.sr.ntp + time.Duration((ext-t.sr.ext)*int64(time.Second)/t.rate)
+	}
+	want := v.base + wall(a, a.firstExt) - wall(v, v.firstExt)
+	diff := want - a.base
+	if g.aligned && diff < resyncThreshold && diff > -resyncThreshold {
+		return
+	}
+	g.log.Info("audio aligned with video by RTCP sender reports", "shift", diff.String(), "first", !g.aligned)
+	a.base, g.aligned = want, true
+}
+
+// frame takes a reassembled frame of a track; lost says frames were lost before it.
+func (g *ingest) frame(kind media.Kind, f *frame, lost bool, now time.Time) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	t := g.track(kind)
+	if t == nil || !t.seen || g.failed {
+		return
+	}
+	if kind == media.Video && lost && !g.waitKey {
+		g.waitKey = true
+		if g.published {
+			g.log.Warn("video packets lost: skipping to the next keyframe")
+		}
+	}
+	if f == nil {
+		if kind == media.Video && g.waitKey {
+			g.askKeyframe(now, false)
+		}
+		return
+	}
+	ext := t.unwrap(f.ts)
+	if ext > t.ext {
+		t.ext, t.lastTS = ext, f.ts
+	}
+	if kind == media.Video {
+		if !g.videoFrame(t, f, now) {
+			return
+		}
+	} else if !g.published && g.video == nil {
+		g.publish() // audio-only: the first frame is enough
+	}
+	t.queue = append(t.queue, pending{ext: ext, at: now, data: f.data, key: f.key, params: f.params})
+	if !g.published && kind == media.Audio {
+		// Audio waiting for the first video keyframe: keep only the last few seconds.
+		for len(t.queue) > 1 && t.dts(ext)-t.dts(t.queue[0].ext) > maxEarlyAudio {
+			t.queue = t.queue[1:]
+		}
+	}
+	g.release(now, false)
+}
+
+// videoFrame decides whether a video frame is usable, publishing the stream on the first
+// keyframe. Caller holds g.mu.
+func (g *ingest) videoFrame(t *trackIn, f *frame, now time.Time) bool {
+	if f.key && t.codec == media.H264 {
+		if f.sps == nil && g.sdpSPS != nil {
+			f.sps, f.pps = g.sdpSPS, g.sdpPPS
+		}
+		if !g.published && (f.sps == nil || f.pps == nil) {
+			g.warnOnce("noparams", "H.264 keyframe without SPS/PPS dropped: asking for another")
+			g.askKeyframe(now, true)
+			return false
+		}
+	}
+	if !f.key {
+		if g.waitKey || !g.published {
+			g.askKeyframe(now, false)
+			return false
+		}
+		return true
+	}
+	g.waitKey = false
+	g.lastKey = now
+	if g.published {
+		// A resolution change: the stream's track and the recording follow from this keyframe on.
+		if f.params = media.KeyParams(t.track, f.data); f.params != nil {
+			t.track = *f.params
+		}
+		return true
+	}
+	tr := media.Track{Kind: media.Video, Codec: t.codec}
+	switch t.codec {
+	case media.H264:
+		tr.SPS, tr.PPS = [][]byte{f.sps}, [][]byte{f.pps}
+		if sps, err := media.ParseSPS(f.sps); err == nil {
+			tr.Width, tr.Height = int(sps.Width), int(sps.Height)
+		}
+	case media.VP8:
+		tr.Width, tr.Height, _ = media.VP8Size(f.data)
+	}
+	t.track = tr
+	g.publish()
+	return true
+}
+
+// publish sets the stream's tracks. Caller holds g.mu.
+func (g *ingest) publish() {
+	var tracks []media.Track
+	for _, t := range []*trackIn{g.video, g.audio} {
+		if t != nil {
+			t.index = len(tracks)
+			tracks = append(tracks, t.track)
+		}
+	}
+	g.published = true
+	g.flowing.Store(true)
+	g.st.Publish(tracks)
+}
+
+// askKeyframe asks the browser for a keyframe, at most every keyframeRetry unless now.
+// Caller holds g.mu.
+func (g *ingest) askKeyframe(now time.Time, urgent bool) {
+	if g.keyframe == nil || (!urgent && now.Sub(g.asked) < keyframeRetry) {
+		return
+	}
+	g.asked = now
+	go g.keyframe()
+}
+
+// release hands waiting frames to the stream in timestamp order: the earliest of the tracks'
+// first frames, as long as every track has one waiting (or it has waited interleaveWait).
+// all releases everything. Caller holds g.mu.
+func (g *ingest) release(now time.Time, all bool) {
+	if !g.published {
+		return
+	}
+	if !all && g.video != nil && g.audio != nil && !g.aligned && now.Sub(g.start) < syncWait {
+		return // waiting for the sender reports that align audio with video
+	}
+	for {
+		var next *trackIn
+		blocked := false
+		for _, t := range []*trackIn{g.video, g.audio} {
+			if t == nil {
+				continue
+			}
+			if len(t.queue) == 0 {
+				blocked = true
+				continue
+			}
+			if next == nil || t.dts(t.queue[0].ext) < next.dts(next.queue[0].ext) {
+				next = t
+			}
+		}
+		if next == nil {
+			return
+		}
+		p := next.queue[0]
+		if blocked && !all && now.Sub(p.at) < interleaveWait {
+			return
+		}
+		next.queue = next.queue[1:]
+		dts := next.dts(p.ext)
+		if next.out && dts <= next.lastDTS {
+			// Behind what was already released: audio after an alignment moved it back.
+			continue
+		}
+		next.out, next.lastDTS = true, dts
+		g.st.WriteFrame(media.Frame{Track: next.index, DTS: dts, PTS: dts, Key: p.key, Data: p.data, Params: p.params})
+	}
+}
+
+// tick runs periodically: it releases frames that waited long enough, repeats keyframe
+// requests, asks for the periodic keyframe and gives up on a publisher that never sends a
+// decodable keyframe.
+func (g *ingest) tick(now time.Time) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.failed {
+		return
+	}
+	g.release(now, false)
+	if g.video == nil {
+		return
+	}
+	switch {
+	case !g.published && !g.start.IsZero() && now.Sub(g.start) > firstKeyframeWait:
+		g.failed = true
+		reason := fmt.Sprintf("Failed by RTP activity: no decodable %s keyframe within %v", g.video.codec, firstKeyframeWait)
+		go g.fail(reason)
+	case g.waitKey || (!g.published && !g.firstAsk.IsZero()):
+		g.askKeyframe(now, false)
+	case g.published && g.every > 0 && now.Sub(g.lastKey) >= g.every && now.Sub(g.asked) >= g.every:
+		g.askKeyframe(now, true)
+	}
+}
+
+// media tells whether any RTP arrived.
+func (g *ingest) media() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return !g.start.IsZero()
+}
+
+// flush releases every waiting frame: the publication is ending.
+func (g *ingest) flush() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.release(time.Now(), true)
+}
+
+func (g *ingest) warnOnce(key, msg string) {
+	if !g.warned[key] {
+		g.warned[key] = true
+		g.log.Warn(msg)
+	}
+}
