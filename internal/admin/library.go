@@ -24,8 +24,9 @@ const (
 	maxDelete       = 1000
 )
 
-// partName matches a rotated part: NAME-N.EXT.
-var partName = regexp.MustCompile(`(?i)^(.+)-([0-9]+)\.(mp4|webm)$`)
+// partName matches a rotated part: NAME-N.EXT (the store lists recordings only, so EXT is a
+// recording's extension).
+var partName = regexp.MustCompile(`^(.+)-([0-9]+)\.([^.]+)$`)
 
 type cached struct {
 	size int64
