@@ -2,6 +2,7 @@ package records
 
 import (
 	"bytes"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -91,5 +92,36 @@ func TestRecoverJournaled(t *testing.T) {
 	}
 	if again := after.Recover(slog.New(slog.NewTextHandler(&logged, nil))); len(again) != 0 {
 		t.Errorf("a second start recovered %+v again", again)
+	}
+}
+
+// TestRecoverStaysInside: a journal entry naming a file outside the folder, a hidden one or one
+// that is no recording is dropped without touching that file.
+func TestRecoverStaysInside(t *testing.T) {
+	home := t.TempDir()
+	dir := filepath.Join(home, "records")
+	s, err := Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	junk := bytes.Repeat([]byte("x"), 100)
+	os.WriteFile(filepath.Join(home, "outside.mp4"), junk, 0o644)
+	os.WriteFile(filepath.Join(dir, ".hidden.mp4"), junk, 0o644)
+	os.WriteFile(filepath.Join(dir, "notes.txt"), junk, 0o644)
+	for i, name := range []string{"../outside.mp4", ".hidden.mp4", "notes.txt"} {
+		entry := fmt.Sprintf(`{"name":%q,"container":"mp4"}`, name)
+		os.WriteFile(filepath.Join(dir, JournalDir, fmt.Sprintf("e%d.json", i)), []byte(entry), 0o644)
+	}
+	var logged bytes.Buffer
+	if files := s.Recover(slog.New(slog.NewTextHandler(&logged, nil))); len(files) != 0 {
+		t.Errorf("recovered %+v", files)
+	}
+	for _, p := range []string{filepath.Join(home, "outside.mp4"), filepath.Join(dir, ".hidden.mp4"), filepath.Join(dir, "notes.txt")} {
+		if b, err := os.ReadFile(p); err != nil || !bytes.Equal(b, junk) {
+			t.Errorf("%s was touched: %v", p, err)
+		}
+	}
+	if n := strings.Count(logged.String(), "names no recording file"); n != 3 {
+		t.Errorf("%d entries refused, want 3:\n%s", n, logged.String())
 	}
 }
