@@ -54,8 +54,8 @@ type Server struct {
 	Home     string
 	Settings *conf.Store
 	Streams  *stream.Registry
-	Files    *records.Store // the records folder
-	Records  string // the records folder
+	Files    *records.Store // the records store: every file operation on the records folder
+	Records  string         // the records folder's path (Files.Dir())
 	Started  time.Time
 	// Hooks runs on_record_hook_script for every finished file; Recent() feeds the dashboard.
 	Hooks *hook.Runner
