@@ -19,10 +19,9 @@ import (
 
 	"github.com/streamrec/streamrec/internal/conf"
 	"github.com/streamrec/streamrec/internal/lograte"
-	"github.com/streamrec/streamrec/internal/recorder"
 	"github.com/streamrec/streamrec/internal/hook"
 	"github.com/streamrec/streamrec/internal/stream"
-	"github.com/streamrec/streamrec/internal/web"
+	"github.com/streamrec/streamrec/internal/records"
 )
 
 // maxBody bounds an admin API request body.
@@ -40,7 +39,7 @@ type HookRuns interface {
 type Config struct {
 	Settings *conf.Store
 	Streams  *stream.Registry
-	Records  *web.Records // the records folder, files being written, name validation
+	Records  *records.Store // the records folder: listing, name validation, deletion
 	Version  string
 	Started  time.Time
 	Log      *slog.Logger
@@ -81,7 +80,7 @@ func New(cfg Config) *Admin {
 		sessions: newSessions(),
 		throttle: newThrottle(),
 		logs:     lograte.New(time.Minute, maxTracked),
-		library:  newLibrary(cfg.Records, cfg.Log),
+		library:  newLibrary(cfg.Records),
 		rates:    newRates(),
 		atStart:  cfg.Settings.Values(),
 		done:     make(chan struct{}),
@@ -89,10 +88,6 @@ func New(cfg Config) *Admin {
 	a.ensurePassword()
 	return a
 }
-
-// FileDone records a finished recording in the library's index (its stream, part, times), so the
-// library can show them after a restart. Call it for every finished file.
-func (a *Admin) FileDone(f recorder.File) { a.library.add(f) }
 
 // Close ends the open event streams so the web server can shut down promptly.
 func (a *Admin) Close() { a.closeOnce.Do(func() { close(a.done) }) }

@@ -20,11 +20,10 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/streamrec/streamrec/internal/conf"
-	"github.com/streamrec/streamrec/internal/recorder"
+	"github.com/streamrec/streamrec/internal/records"
 	"github.com/streamrec/streamrec/internal/media"
 	"github.com/streamrec/streamrec/internal/admin"
 	"github.com/streamrec/streamrec/internal/stream"
-	"github.com/streamrec/streamrec/internal/web"
 )
 
 func init() {
@@ -57,7 +56,7 @@ type env struct {
 	settings string // the settings file
 	store    *conf.Store
 	reg      *stream.Registry
-	files    *recorder.Files
+	files    *records.Store
 	admin    *admin.Admin
 	app      *fiber.App
 	log      *logBuf
@@ -75,18 +74,18 @@ func newEnv(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	e.store = store
-	e.files = recorder.NewFiles()
-	log := slog.New(slog.NewTextHandler(e.log, nil))
-	e.reg = stream.New(stream.Config{Settings: store.Current, Dir: e.records, Files: e.files, Log: log})
 	e.start()
 	return e
 }
 
-// start (re)creates the admin API over the same home, as a server restart does.
+// start (re)creates the records store, the stream registry and the admin API over the same
+// home, as a server restart does.
 func (e *env) start() {
 	log := slog.New(slog.NewTextHandler(e.log, nil))
+	e.files = records.New(e.records, log)
+	e.reg = stream.New(stream.Config{Settings: e.store.Current, Dir: e.records, Files: e.files, Log: log})
 	e.admin = admin.New(admin.Config{
-		Settings: e.store, Streams: e.reg, Records: &web.Records{Dir: e.records, Files: e.files},
+		Settings: e.store, Streams: e.reg, Records: e.files,
 		Version: "test", Log: log,
 	})
 	e.app = fiber.New(fiber.Config{DisableStartupMessage: true, BodyLimit: 1 << 20})

@@ -1,13 +1,6 @@
 package admin
 
 import (
-	"bufio"
-	"encoding/json"
-	"errors"
-	"io/fs"
-	"log/slog"
-	"os"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
@@ -17,19 +10,13 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/streamrec/streamrec/internal/recorder"
-	"github.com/streamrec/streamrec/internal/web"
+	"github.com/streamrec/streamrec/internal/records"
 )
 
-// The library is read from the records folder on disk at every listing, so it is always what is
-// really there and survives restarts: a file copied in shows up, a file a hook moved away is gone.
-// What a file cannot tell by itself (the stream it recorded, its part number, when recording
-// started) comes from IndexName, a small append-only JSON-lines file in the records folder with
-// one line per finished recording; files it does not know are listed from their headers alone.
-// Container headers are probed once per file and cached by name, size and modification time.
-
-// IndexName is the library's index file in the records folder (hidden: never listed or served).
-const IndexName = ".streamrec-library.jsonl"
+// The library lists what the records store finds in the folder at every listing (so it is always
+// what is really there and survives restarts), with what its index knows of each file (stream,
+// part, start), grouped into recordings. Container headers are probed once per file and cached
+// by name, size and modification time.
 
 const (
 	defaultPageSize = 50
@@ -37,18 +24,9 @@ const (
 	maxDelete       = 1000
 )
 
-// partName matches a rotated part: NAME-N.EXT.
-var partName = regexp.MustCompile(`(?i)^(.+)-([0-9]+)\.(mp4|webm)$`)
-
-type indexEntry struct {
-	Name           string    `json:"name"`
-	Stream         string    `json:"stream"`
-	MediaSessionID string    `json:"mediaSessionId,omitempty"`
-	Part           int       `json:"part,omitempty"`
-	Start          time.Time `json:"start,omitzero"`
-	End            time.Time `json:"end,omitzero"`
-	Err            string    `json:"error,omitempty"` // the write error that cut the file short
-}
+// partName matches a rotated part: NAME-N.EXT (the store lists recordings only, so EXT is a
+// recording's extension).
+var partName = regexp.MustCompile(`^(.+)-([0-9]+)\.([^.]+)$`)
 
 type cached struct {
 	size int64
@@ -57,94 +35,15 @@ type cached struct {
 }
 
 type library struct {
-	rec *web.Records
-	log *slog.Logger
+	store *records.Store
+	probe func(path string) MediaInfo // reads a file's container headers
 
-	mu         sync.Mutex
-	loaded     bool
-	index      map[string]indexEntry
-	indexLines int
-	cache      map[string]cached
+	mu    sync.Mutex
+	cache map[string]cached
 }
 
-func newLibrary(rec *web.Records, log *slog.Logger) *library {
-	return &library{rec: rec, log: log, index: map[string]indexEntry{}, cache: map[string]cached{}}
-}
-
-func (l *library) indexPath() string { return filepath.Join(l.rec.Dir, IndexName) }
-
-// load reads the index once. Caller holds l.mu.
-func (l *library) load() {
-	if l.loaded {
-		return
-	}
-	l.loaded = true
-	f, err := os.Open(l.indexPath())
-	if err != nil {
-		if !errors.Is(err, fs.ErrNotExist) {
-			l.log.Warn("library index unreadable", "file", l.indexPath(), "err", err)
-		}
-		return
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		var e indexEntry
-		if json.Unmarshal(sc.Bytes(), &e) == nil && e.Name != "" {
-			l.index[e.Name] = e
-			l.indexLines++
-		}
-	}
-}
-
-// add appends a finished file to the index.
-func (l *library) add(f recorder.File) {
-	e := indexEntry{Name: f.Name, Stream: f.StreamName, MediaSessionID: f.MediaSessionID, Part: f.Part, Start: f.Start, End: f.End, Err: f.Err}
-	line, err := json.Marshal(e)
-	if err != nil {
-		return
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.load()
-	l.index[e.Name] = e
-	l.indexLines++
-	out, err := os.OpenFile(l.indexPath(), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-	if err == nil {
-		_, err = out.Write(append(line, '\n'))
-		if cerr := out.Close(); err == nil {
-			err = cerr
-		}
-	}
-	if err != nil {
-		l.log.Warn("library index not updated", "file", l.indexPath(), "err", err)
-	}
-}
-
-// compact rewrites the index with the entries of files still on disk. Caller holds l.mu.
-func (l *library) compact(present map[string]bool) {
-	var b strings.Builder
-	n := 0
-	for name, e := range l.index {
-		if !present[name] {
-			delete(l.index, name)
-			continue
-		}
-		line, _ := json.Marshal(e)
-		b.Write(line)
-		b.WriteByte('\n')
-		n++
-	}
-	tmp := l.indexPath() + ".tmp"
-	if err := os.WriteFile(tmp, []byte(b.String()), 0o644); err != nil {
-		return
-	}
-	if err := os.Rename(tmp, l.indexPath()); err != nil {
-		os.Remove(tmp)
-		return
-	}
-	l.indexLines = n
+func newLibrary(store *records.Store) *library {
+	return &library{store: store, probe: Probe, cache: map[string]cached{}}
 }
 
 // LibraryFile is one finished recording file.
@@ -173,43 +72,29 @@ type LibraryGroup struct {
 
 // scan lists the finished recordings, grouped.
 func (l *library) scan() ([]LibraryGroup, error) {
-	ents, err := os.ReadDir(l.rec.Dir)
+	recs, err := l.store.List()
 	if err != nil {
 		return nil, err
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.load()
 	present := map[string]bool{}
-	var files []LibraryFile
-	for _, de := range ents {
-		name := de.Name()
-		ext := strings.ToLower(filepath.Ext(name))
-		if strings.HasPrefix(name, ".") || (ext != ".mp4" && ext != ".webm") || !de.Type().IsRegular() {
-			continue
+	files := make([]LibraryFile, 0, len(recs))
+	for _, r := range recs {
+		present[r.Name] = true
+		c, ok := l.cache[r.Name]
+		if !ok || c.size != r.Size || !c.mod.Equal(r.Modified) {
+			c = cached{size: r.Size, mod: r.Modified, info: l.probe(r.Path)}
+			l.cache[r.Name] = c
 		}
-		if l.rec.Files != nil && l.rec.Files.Writing(name) {
-			continue
-		}
-		fi, err := de.Info()
-		if err != nil {
-			continue // removed meanwhile
-		}
-		present[name] = true
-		c, ok := l.cache[name]
-		if !ok || c.size != fi.Size() || !c.mod.Equal(fi.ModTime()) {
-			c = cached{size: fi.Size(), mod: fi.ModTime(), info: Probe(filepath.Join(l.rec.Dir, name))}
-			l.cache[name] = c
-		}
-		f := LibraryFile{Name: name, Size: fi.Size(), Modified: fi.ModTime(), MediaInfo: c.info}
-		f.Error = l.index[name].Err
-		switch e, ok := l.index[name]; {
-		case ok && !e.Start.IsZero():
-			f.Start = e.Start
+		f := LibraryFile{Name: r.Name, Size: r.Size, Modified: r.Modified, MediaInfo: c.info, Error: r.Meta.Err}
+		switch {
+		case r.Indexed && !r.Meta.Start.IsZero():
+			f.Start = r.Meta.Start
 		case !c.info.Created.IsZero():
 			f.Start = c.info.Created
 		default:
-			f.Start = fi.ModTime().Add(-time.Duration(c.info.Duration * float64(time.Second)))
+			f.Start = r.Modified.Add(-time.Duration(c.info.Duration * float64(time.Second)))
 		}
 		files = append(files, f)
 	}
@@ -218,26 +103,18 @@ func (l *library) scan() ([]LibraryGroup, error) {
 			delete(l.cache, name)
 		}
 	}
-	live := 0
-	for name := range l.index {
-		if present[name] {
-			live++
-		}
-	}
-	if l.indexLines > 2*live+500 {
-		l.compact(present)
-	}
-	return l.group(files, present), nil
+	return group(files, recs, present), nil
 }
 
-// group gathers rotated parts. A file is a part when the index says so, or, for files the index
-// does not know, when it is named NAME-N.EXT and NAME-1.EXT exists too. Caller holds l.mu.
-func (l *library) group(files []LibraryFile, present map[string]bool) []LibraryGroup {
+// group gathers rotated parts. files[i] is recs[i] with its media facts. A file is a part when
+// the index says so, or, for files the index does not know, when it is named NAME-N.EXT and
+// NAME-1.EXT exists too.
+func group(files []LibraryFile, recs []records.Recording, present map[string]bool) []LibraryGroup {
 	byKey := map[string]*LibraryGroup{}
 	var order []string
-	for _, f := range files {
+	for i, f := range files {
 		key := f.Name
-		e, indexed := l.index[f.Name]
+		e, indexed := recs[i].Meta, recs[i].Indexed
 		if m := partName.FindStringSubmatch(f.Name); m != nil {
 			n, _ := strconv.Atoi(m[2])
 			first := m[1] + "-1." + m[3]
@@ -272,11 +149,10 @@ func (l *library) group(files []LibraryFile, present map[string]bool) []LibraryG
 	return out
 }
 
-// forget drops a deleted file from the cache and the index map.
+// forget drops a deleted file from the cache.
 func (l *library) forget(name string) {
 	l.mu.Lock()
 	delete(l.cache, name)
-	delete(l.index, name)
 	l.mu.Unlock()
 }
 
@@ -324,7 +200,7 @@ func (a *Admin) recordings(c *fiber.Ctx) error {
 		"files":   files, // all finished files in the folder
 		"bytes":   bytes,
 		"streams": streams,
-		"folder":  a.cfg.Records.Dir,
+		"folder":  a.cfg.Records.Dir(),
 	})
 }
 
@@ -394,11 +270,7 @@ func (a *Admin) deleteRecordings(c *fiber.Ctx) error {
 	deleted := []string{}
 	problems := map[string]string{}
 	for _, name := range body.Names {
-		path, err := a.cfg.Records.Path(name)
-		if err == nil {
-			err = os.Remove(path)
-		}
-		if err != nil {
+		if err := a.cfg.Records.Delete(name); err != nil {
 			problems[name] = err.Error()
 			continue
 		}

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/streamrec/streamrec/internal/recorder"
+	"github.com/streamrec/streamrec/internal/records"
 	"github.com/streamrec/streamrec/internal/admin"
 )
 
@@ -125,7 +125,7 @@ func TestLibraryListsGroupsAndSurvivesRestart(t *testing.T) {
 	cookie := e.login()
 	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 	// Files the index knows (as the recorder reports them)...
-	for i, f := range []recorder.File{
+	for i, f := range []records.File{
 		{Name: "rot-1.mp4", Part: 1, StreamName: "hall", MediaSessionID: "m1"},
 		{Name: "rot-2.mp4", Part: 2, StreamName: "hall", MediaSessionID: "m1", Err: "no space left on device"},
 		{Name: "stream-abc-.mp4", StreamName: "lobby", MediaSessionID: "m2"},
@@ -133,7 +133,7 @@ func TestLibraryListsGroupsAndSurvivesRestart(t *testing.T) {
 	} {
 		copyFile(t, mp4, filepath.Join(e.records, f.Name))
 		f.Start = t0.Add(time.Duration(i) * time.Minute)
-		e.admin.FileDone(f)
+		e.files.Finished(f)
 	}
 	// ...and files it does not (copied in by hand, or from before the index).
 	for _, n := range []string{"old-1.mp4", "old-2.mp4", "old-3.mp4", "solo-2.mp4", "v.webm"} {
@@ -213,7 +213,7 @@ func BenchmarkLibraryListing(b *testing.B) {
 		for p := 1; p <= 10; p++ {
 			name := fmt.Sprintf("rec%03d-%d.mp4", r, p)
 			copyFile(b, mp4, filepath.Join(e.records, name))
-			e.admin.FileDone(recorder.File{Name: name, Part: p, StreamName: fmt.Sprintf("s%d", r%7)})
+			e.files.Finished(records.File{Name: name, Part: p, StreamName: fmt.Sprintf("s%d", r%7)})
 		}
 	}
 	start := time.Now()

@@ -130,10 +130,10 @@ func (a *Admin) serverInfo(c *fiber.Ctx) error {
 		"uptimeSeconds":    int64(time.Since(a.cfg.Started).Seconds()),
 		"streams":          len(streams),
 		"activeRecordings": recording,
-		"records":          a.cfg.Records.Dir,
+		"records":          a.cfg.Records.Dir(),
 		"settingsFile":     a.cfg.Settings.Path(),
 	}
-	if free, total, err := recorder.DiskSpace(a.cfg.Records.Dir); err == nil {
+	if free, total, err := recorder.DiskSpace(a.cfg.Records.Dir()); err == nil {
 		out["disk"] = fiber.Map{
 			"free":  free,
 			"total": total,

@@ -11,6 +11,7 @@ import (
 	"github.com/streamrec/streamrec/internal/conf"
 	"github.com/streamrec/streamrec/internal/media"
 	"github.com/streamrec/streamrec/internal/naming"
+	"github.com/streamrec/streamrec/internal/records"
 )
 
 // checkingContainer checks, when a frame is written, that its pooled payload is still held and
@@ -41,14 +42,13 @@ func (c *checkingContainer) Duration() time.Duration { return 0 }
 // is written intact, and every reference is given back.
 func TestPooledFramesHeldAndReleased(t *testing.T) {
 	o := Options{
-		Dir:      t.TempDir(),
 		Settings: &conf.Settings{Policy: "streamName", SampleRate: 44100, RotationSeconds: 2},
 		Values:   naming.Values{StreamName: "p"},
 		Tracks: []media.Track{
 			{Kind: media.Video, Codec: media.H264},
 			{Kind: media.Audio, Codec: media.AAC, SampleRate: 44100, Channels: 2},
 		},
-		Files: NewFiles(),
+		Files: records.New(t.TempDir(), nil),
 		Log:   slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	p, err := newPlan(o)

@@ -17,6 +17,7 @@ import (
 	"github.com/streamrec/streamrec/internal/conf"
 	"github.com/streamrec/streamrec/internal/media"
 	"github.com/streamrec/streamrec/internal/naming"
+	"github.com/streamrec/streamrec/internal/records"
 )
 
 // queueFrames bounds the frames waiting for a recorder's goroutine: several seconds of a
@@ -51,11 +52,10 @@ const flushEvery = 900 * time.Millisecond
 
 // Options describe one recording.
 type Options struct {
-	Dir      string         // the records folder
 	Settings *conf.Settings // snapshot taken when the recording starts
 	Values   naming.Values  // what file name templates refer to
 	Tracks   []media.Track  // the stream's tracks; media.Frame.Track indexes this
-	Files    *Files         // files being written, shared by all recorders
+	Files    *records.Store // the records folder, where the parts are created; shared by all recorders
 	Log      *slog.Logger
 
 	// FileName, when set, replaces the naming policy's output (the REST "fileName" parameter).
@@ -92,25 +92,8 @@ func (r Rotation) String() string {
 	return "off"
 }
 
-// File is a finished recording file.
-type File struct {
-	Name           string // base name inside the records folder
-	Path           string // absolute path
-	Part           int    // rotation part number, 0 without rotation
-	Size           int64
-	Duration       time.Duration
-	Start, End     time.Time
-	StreamName     string
-	MediaSessionID string
-	// Err is why the recording ended early with this file, "" for a clean finish: a write error
-	// (a full disk) cut the file short, or kept the next part from being created. The file is
-	// complete and plays, up to its last complete fragment.
-	Err string
-	// Recovered: the process died while writing the file, and Files.Recover finished it at the
-	// next start (Err then says so); Cut is how many bytes of its torn end were cut off.
-	Recovered bool
-	Cut       int64
-}
+// File is a finished recording file: the records store's, which every finished file reaches.
+type File = records.File
 
 // Recorder records one stream. Its methods are safe for concurrent use.
 type Recorder struct {
@@ -153,7 +136,7 @@ func Start(o Options, gop []media.Frame) (*Recorder, error) {
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
-	if err := CheckSpace(o.Dir); err != nil {
+	if err := CheckSpace(o.Files.Dir()); err != nil {
 		ReleaseFrames(gop)
 		return nil, err
 	}

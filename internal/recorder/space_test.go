@@ -14,6 +14,7 @@ import (
 	"github.com/streamrec/streamrec/internal/tmpfs"
 	"github.com/streamrec/streamrec/internal/media"
 	"github.com/streamrec/streamrec/internal/naming"
+	"github.com/streamrec/streamrec/internal/records"
 )
 
 // TestStartRefusedWithoutSpace: a records file system with less than MinFreeSpace free refuses
@@ -21,11 +22,10 @@ import (
 func TestStartRefusedWithoutSpace(t *testing.T) {
 	dir := tmpfs.Mount(t, "", 8<<20)
 	_, err := Start(Options{
-		Dir:      dir,
 		Settings: &conf.Settings{Policy: "streamName"},
 		Values:   naming.Values{StreamName: "s"},
 		Tracks:   []media.Track{{Kind: media.Audio, Codec: media.AAC, SampleRate: 44100, Channels: 2}},
-		Files:    NewFiles(),
+		Files:    records.New(dir, nil),
 	}, nil)
 	if !errors.Is(err, ErrNoSpace) || !strings.Contains(err.Error(), "8 MB free") {
 		t.Fatalf("Start on an 8 MB file system: %v, want ErrNoSpace saying 8 MB free", err)
@@ -57,11 +57,10 @@ func TestWriteErrorAnnouncedWithIt(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			var got []File
 			o := Options{
-				Dir:      t.TempDir(),
 				Settings: &conf.Settings{Policy: "streamName", SampleRate: 44100},
 				Values:   naming.Values{StreamName: "u"},
 				Tracks:   []media.Track{{Kind: media.Audio, Codec: media.AAC, SampleRate: 44100, Channels: 2}},
-				Files:    NewFiles(),
+				Files:    records.New(t.TempDir(), nil),
 				Log:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 				OnFile:   func(f File) { got = append(got, f) },
 			}
@@ -80,7 +79,7 @@ func TestWriteErrorAnnouncedWithIt(t *testing.T) {
 			if !errors.Is(w.err, syscall.ENOSPC) {
 				t.Errorf("recording error %v, want the write error", w.err)
 			}
-			ents, _ := os.ReadDir(o.Dir)
+			ents, _ := os.ReadDir(o.Files.Dir())
 			if held == 0 {
 				if len(got) != 0 || len(ents) != 0 {
 					t.Errorf("an empty file was announced (%+v) or left (%d files)", got, len(ents))

@@ -4,13 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/streamrec/streamrec/internal/media"
 	"github.com/streamrec/streamrec/internal/mp4"
 	"github.com/streamrec/streamrec/internal/naming"
+	"github.com/streamrec/streamrec/internal/records"
 	"github.com/streamrec/streamrec/internal/webm"
 )
 
@@ -156,7 +156,7 @@ func (w *writer) openPart(prev *part, origin time.Duration) error {
 	if base != w.base {
 		w.base, w.usedBase = base, base
 	}
-	f, name, used, err := naming.CreatePart(w.r.opts.Dir, w.usedBase, w.nameNumber(p), w.p.ext)
+	f, name, used, err := w.r.opts.Files.Create(w.usedBase, w.nameNumber(p), w.p.ext)
 	if err != nil {
 		return fmt.Errorf("create recording file: %w", err)
 	}
@@ -164,12 +164,12 @@ func (w *writer) openPart(prev *part, origin time.Duration) error {
 	c, err := w.p.create(f, w.p.tracks)
 	if err != nil {
 		f.Close()
-		os.Remove(f.Name())
+		w.r.opts.Files.Remove(name)
 		return fmt.Errorf("start %s %s: %w", name, describe(w.p.tracks), err)
 	}
 	p.file, p.c, p.name = f, c, name
 	w.cur = p
-	if err := w.r.opts.Files.open(Writing{Name: name, StreamName: w.r.opts.Values.StreamName,
+	if err := w.r.opts.Files.Begin(records.Writing{Name: name, StreamName: w.r.opts.Values.StreamName,
 		MediaSessionID: w.r.opts.Values.MediaSessionID, Part: p.num, Container: w.p.ext, Start: p.start}); err != nil {
 		w.r.opts.Log.Warn("a crash now would leave this file unfinished at the next start", "file", name, "err", err)
 	}
@@ -501,8 +501,8 @@ func (w *writer) discard(p *part) {
 	p.c.Close()
 	p.file.Close()
 	p.c = nil
-	os.Remove(filepath.Join(w.r.opts.Dir, p.name))
-	w.r.opts.Files.done(p.name)
+	w.r.opts.Files.Remove(p.name)
+	w.r.opts.Files.End(p.name)
 	if len(w.r.Finished()) == 0 {
 		w.r.setErr(errNothingRecorded)
 	}
@@ -523,15 +523,15 @@ func (w *writer) finishPart(p *part) {
 	if w.policy.Mode == "template" && naming.HasEndTime(w.policy.Template) {
 		name = w.rename(p, end)
 	}
-	w.r.opts.Files.done(p.name)
+	w.r.opts.Files.End(p.name)
 	err := errors.Join(cerr, ferr)
 	if err != nil && w.err == nil {
 		w.err = fmt.Errorf("finish %s: %w", name, err)
 	}
-	path := filepath.Join(w.r.opts.Dir, name)
+	path := w.r.opts.Files.Path(name)
 	if err != nil && duration == 0 {
 		// The write error came before the first complete fragment: nothing worth keeping.
-		os.Remove(path)
+		w.r.opts.Files.Remove(name)
 		w.r.opts.Log.Error("recording file removed: a write error left no media in it", "file", name, "err", err)
 		return
 	}
@@ -569,7 +569,7 @@ func (w *writer) finishPart(p *part) {
 // rename gives a finished file the name its {endTime} element asks for, never overwriting another.
 func (w *writer) rename(p *part, end time.Time) string {
 	want := naming.FileName(w.policy.Base(w.values(p.start, end)), w.nameNumber(p), w.p.ext)
-	name, err := naming.Rename(w.r.opts.Dir, p.name, want)
+	name, err := w.r.opts.Files.Rename(p.name, want)
 	if err != nil {
 		w.r.opts.Log.Warn("cannot give the finished file its final name; keeping the first", "file", p.name, "err", err)
 		return p.name

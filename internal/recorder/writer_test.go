@@ -13,6 +13,7 @@ import (
 	"github.com/streamrec/streamrec/internal/media"
 	"github.com/streamrec/streamrec/internal/mp4"
 	"github.com/streamrec/streamrec/internal/naming"
+	"github.com/streamrec/streamrec/internal/records"
 )
 
 // fakeContainer keeps what a part received.
@@ -45,14 +46,13 @@ func rotatingWriter(t *testing.T) (*writer, *[]*fakeContainer) {
 func fakeWriter(t *testing.T, rotation int) (*writer, *[]*fakeContainer) {
 	t.Helper()
 	o := Options{
-		Dir:      t.TempDir(),
 		Settings: &conf.Settings{Policy: "streamName", SampleRate: 44100, RotationSeconds: rotation},
 		Values:   naming.Values{StreamName: "u"},
 		Tracks: []media.Track{
 			{Kind: media.Video, Codec: media.H264},
 			{Kind: media.Audio, Codec: media.AAC, SampleRate: 44100, Channels: 2},
 		},
-		Files: NewFiles(),
+		Files: records.New(t.TempDir(), nil),
 		Log:   slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	p, err := newPlan(o)
@@ -150,11 +150,10 @@ func TestRotationRoutesAudioByDTS(t *testing.T) {
 func TestRoomStreamNotRotatedAndLoggedOnce(t *testing.T) {
 	var log strings.Builder
 	o := Options{
-		Dir:        t.TempDir(),
 		Settings:   &conf.Settings{Policy: "streamName", SampleRate: 44100, RotationSeconds: 2},
 		Values:     naming.Values{StreamName: "room"},
 		Tracks:     []media.Track{{Kind: media.Video, Codec: media.H264}},
-		Files:      NewFiles(),
+		Files:      records.New(t.TempDir(), nil),
 		Log:        slog.New(slog.NewTextHandler(&log, nil)),
 		NoRotation: true,
 	}
@@ -200,11 +199,10 @@ func (c *refusingContainer) WriteFrame(f media.Frame) error {
 func TestRefusedFrameDoesNotEndRecording(t *testing.T) {
 	var log strings.Builder
 	o := Options{
-		Dir:      t.TempDir(),
 		Settings: &conf.Settings{Policy: "streamName", SampleRate: 44100},
 		Values:   naming.Values{StreamName: "odd"},
 		Tracks:   []media.Track{{Kind: media.Video, Codec: media.H264}},
-		Files:    NewFiles(),
+		Files:    records.New(t.TempDir(), nil),
 		Log:      slog.New(slog.NewTextHandler(&log, nil)),
 	}
 	p, err := newPlan(o)

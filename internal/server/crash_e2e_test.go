@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/streamrec/streamrec/internal/recorder"
+	"github.com/streamrec/streamrec/internal/records"
 	"github.com/streamrec/streamrec/internal/server"
 	st "github.com/streamrec/streamrec/internal/servertest"
 )
@@ -335,7 +335,7 @@ func TestSIGKILLRecoveredAtRestart(t *testing.T) {
 			t.Errorf("%s, finished before the kill: the hook saw %+v", name, run)
 		}
 	}
-	if ents, _ := os.ReadDir(filepath.Join(e.Records, recorder.JournalDir)); len(ents) != 0 {
+	if ents, _ := os.ReadDir(filepath.Join(e.Records, records.JournalDir)); len(ents) != 0 {
 		t.Errorf("the journal still holds %d entries after recovery", len(ents))
 	}
 }
@@ -376,7 +376,7 @@ func TestSIGKILLCostsUnderASecond(t *testing.T) {
 
 	startChild(t, e)
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if ents, _ := os.ReadDir(filepath.Join(e.Records, recorder.JournalDir)); len(ents) == 0 {
+		if ents, _ := os.ReadDir(filepath.Join(e.Records, records.JournalDir)); len(ents) == 0 {
 			break
 		}
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/streamrec/streamrec/internal/conf"
 	"github.com/streamrec/streamrec/internal/recorder"
+	"github.com/streamrec/streamrec/internal/records"
 	"github.com/streamrec/streamrec/internal/hook"
 	"github.com/streamrec/streamrec/internal/admin"
 	"github.com/streamrec/streamrec/internal/api"
@@ -53,8 +54,8 @@ type Server struct {
 	Home     string
 	Settings *conf.Store
 	Streams  *stream.Registry
-	Files    *recorder.Files
-	Records  string // the records folder
+	Files    *records.Store // the records store: every file operation on the records folder
+	Records  string         // the records folder's path (Files.Dir())
 	Started  time.Time
 	// Hooks runs on_record_hook_script for every finished file; Recent() feeds the dashboard.
 	Hooks *hook.Runner
@@ -62,7 +63,7 @@ type Server struct {
 	Cameras *rtsp.Manager
 
 	log       *slog.Logger
-	records   *web.Records // finished recordings, for downloads and the dashboard's library
+	records   *web.Records // downloads of finished recordings
 	admin     *admin.Admin
 	rtmp      *rtmp.Server
 	rtsp      *rtsp.Server
@@ -91,7 +92,7 @@ func New(home string, log *slog.Logger) (*Server, error) {
 	if err := writeDefaultHook(filepath.Join(home, "bin", "on_record_hook.sh")); err != nil {
 		return nil, err
 	}
-	files, err := recorder.OpenFiles(filepath.Join(home, "records"))
+	files, err := records.Open(filepath.Join(home, "records"), log)
 	if err != nil {
 		return nil, err
 	}
@@ -103,8 +104,9 @@ func New(home string, log *slog.Logger) (*Server, error) {
 		Started:  time.Now(),
 		log:      log,
 	}
-	s.records = &web.Records{Dir: s.Records, Files: s.Files}
+	s.records = &web.Records{Store: s.Files}
 	s.Hooks = hook.New(hook.Config{Log: log})
+	s.Files.OnFinished(s.runHook)
 	s.Streams = stream.New(stream.Config{
 		Settings: store.Current,
 		Dir:      s.Records,
@@ -112,12 +114,13 @@ func New(home string, log *slog.Logger) (*Server, error) {
 		Log:      log,
 		OnFile:   s.onFile,
 	})
-	s.admin = admin.New(admin.Config{Settings: store, Streams: s.Streams, Records: s.records,
+	s.admin = admin.New(admin.Config{Settings: store, Streams: s.Streams, Records: s.Files,
 		Version: Version, Started: s.Started, Log: log, Hooks: s.Hooks})
 	return s, nil
 }
 
-// onFile runs for every finished recording file, complete or cut short by a write error.
+// onFile runs for every finished recording file, complete, cut short by a write error or
+// recovered after a crash: it is announced, then handed to the records store (Finished).
 func (s *Server) onFile(f recorder.File) {
 	switch {
 	case f.Recovered:
@@ -130,7 +133,11 @@ func (s *Server) onFile(f recorder.File) {
 		s.log.Info("recording ready", "stream", f.StreamName, "mediaSessionId", f.MediaSessionID,
 			"file", f.Name, "bytes", f.Size, "duration", f.Duration.Round(time.Millisecond))
 	}
-	s.admin.FileDone(f)
+	s.Files.Finished(f)
+}
+
+// runHook queues on_record_hook_script for a finished file, when one is set.
+func (s *Server) runHook(f records.File) {
 	st := s.Settings.Current()
 	if script := st.HookScriptPath(s.Home); script != "" {
 		s.Hooks.Enqueue(hook.Job{

@@ -16,6 +16,7 @@ import (
 	"github.com/streamrec/streamrec/internal/conf"
 	"github.com/streamrec/streamrec/internal/recorder"
 	"github.com/streamrec/streamrec/internal/naming"
+	"github.com/streamrec/streamrec/internal/records"
 )
 
 // Providers, as WCS names them in the stream object's "mediaProvider".
@@ -44,7 +45,7 @@ var (
 type Config struct {
 	Settings func() *conf.Settings // the current settings snapshot
 	Dir      string                // the records folder
-	Files    *recorder.Files       // recordings being written
+	Files    *records.Store        // the records folder: files being written, parts created
 	Log      *slog.Logger
 	// OnFile is called for every finished recording file (the hook runner).
 	OnFile func(recorder.File)
@@ -68,7 +69,7 @@ func New(cfg Config) *Registry {
 		cfg.Log = slog.Default()
 	}
 	if cfg.Files == nil {
-		cfg.Files = recorder.NewFiles()
+		cfg.Files = records.New(cfg.Dir, cfg.Log)
 	}
 	return &Registry{cfg: cfg, byName: map[string]*Stream{}, byID: map[string]*Stream{}, subs: map[int]func(Snapshot){}}
 }

@@ -201,7 +201,6 @@ func (s *Stream) StartRecording(o RecordOptions) error {
 // recorderOptions builds a recorder's options. Caller holds s.mu.
 func (s *Stream) recorderOptions(o RecordOptions) recorder.Options {
 	return recorder.Options{
-		Dir:      s.reg.cfg.Dir,
 		Settings: s.reg.cfg.Settings(),
 		Values: naming.Values{
 			StreamName:     s.id.Name,

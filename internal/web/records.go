@@ -7,55 +7,30 @@ import (
 	"io"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/streamrec/streamrec/internal/recorder"
+	"github.com/streamrec/streamrec/internal/records"
 )
 
-// Records serves finished recordings from one folder.
+// Records serves the finished recordings of a records store.
 type Records struct {
-	Dir   string
-	Files *recorder.Files
+	Store *records.Store
 }
-
-// contentTypes are the recordings we serve; anything else in the folder is not a recording.
-var contentTypes = map[string]string{".mp4": "video/mp4", ".webm": "video/webm"}
 
 // Register mounts GET/HEAD /client/records/*.
 func (rs *Records) Register(app fiber.Router) {
 	app.Get("/client/records/*", rs.serve) // GET routes answer HEAD too
 }
 
-// Path resolves a recording name from a URL to a finished file, or says why not.
-// A name is one path element: no "/", no "..", not hidden, a known extension, and not being written.
-func (rs *Records) Path(name string) (string, error) {
-	if name == "" || strings.ContainsAny(name, "/\\\x00") || strings.HasPrefix(name, ".") {
-		return "", fmt.Errorf("%q is not a recording name", name)
-	}
-	if _, ok := contentTypes[strings.ToLower(filepath.Ext(name))]; !ok {
-		return "", fmt.Errorf("%q is not a recording", name)
-	}
-	if rs.Files.Writing(name) {
-		return "", fmt.Errorf("%q is still being recorded", name)
-	}
-	path := filepath.Join(rs.Dir, name)
-	st, err := os.Lstat(path)
-	if err != nil || !st.Mode().IsRegular() {
-		return "", fmt.Errorf("no recording %q", name)
-	}
-	return path, nil
-}
-
 func (rs *Records) serve(c *fiber.Ctx) error {
 	name, err := url.PathUnescape(c.Params("*"))
 	if err == nil {
 		var path string
-		if path, err = rs.Path(name); err == nil {
-			return sendFile(c, path, contentTypes[strings.ToLower(filepath.Ext(name))])
+		if path, err = rs.Store.Resolve(name); err == nil {
+			return sendFile(c, path, records.ContentType(name))
 		}
 	}
 	return c.Status(fiber.StatusNotFound).JSON(fiber.Map{"status": 404, "error": "Not Found", "message": err.Error()})

@@ -1,7 +1,8 @@
-package recorder
+package records
 
 import (
 	"bytes"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -15,9 +16,9 @@ import (
 
 // killedMP4 writes an AAC file of n frames in the records folder dir, journaled in fs, flushing
 // every 10 frames, and leaves it open as kill -9 would.
-func killedMP4(t *testing.T, fs *Files, dir, name string, n int) {
+func killedMP4(t *testing.T, fs *Store, dir, name string, n int) {
 	t.Helper()
-	if err := fs.open(Writing{Name: name, StreamName: "cam " + name, MediaSessionID: "msid-" + name, Part: 2, Container: "mp4", Start: time.Now()}); err != nil {
+	if err := fs.Begin(Writing{Name: name, StreamName: "cam " + name, MediaSessionID: "msid-" + name, Part: 2, Container: "mp4", Start: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	f, err := os.Create(filepath.Join(dir, name))
@@ -46,24 +47,24 @@ func killedMP4(t *testing.T, fs *Files, dir, name string, n int) {
 // name nothing recoverable are dropped, loudly, and a file that holds no media is removed.
 func TestRecoverJournaled(t *testing.T) {
 	dir := t.TempDir()
-	before, err := OpenFiles(dir)
+	before, err := Open(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The journal's folder removed behind the server's back (a cleanup script) comes back.
 	os.RemoveAll(filepath.Join(dir, JournalDir))
 	killedMP4(t, before, dir, "a-2.mp4", 101)
-	before.open(Writing{Name: "gone.mp4", Container: "mp4"})
-	before.open(Writing{Name: "empty.webm", Container: "webm"})
+	before.Begin(Writing{Name: "gone.mp4", Container: "mp4"})
+	before.Begin(Writing{Name: "empty.webm", Container: "webm"})
 	os.WriteFile(filepath.Join(dir, "empty.webm"), []byte{0x1a, 0x45}, 0o644) // killed before its header
 	os.WriteFile(filepath.Join(dir, JournalDir, "bad.json"), []byte("{"), 0o644)
 	os.WriteFile(filepath.Join(dir, JournalDir, "x.json.tmp"), []byte("{"), 0o644)
 	// A file finished cleanly leaves no entry.
-	before.open(Writing{Name: "done.mp4", Container: "mp4"})
-	before.done("done.mp4")
+	before.Begin(Writing{Name: "done.mp4", Container: "mp4"})
+	before.End("done.mp4")
 
 	var logged bytes.Buffer
-	after, _ := OpenFiles(dir)
+	after, _ := Open(dir, nil)
 	files := after.Recover(slog.New(slog.NewTextHandler(&logged, nil)))
 	if len(files) != 1 {
 		t.Fatalf("recovered %+v, want a-2.mp4 alone", files)
@@ -91,5 +92,36 @@ func TestRecoverJournaled(t *testing.T) {
 	}
 	if again := after.Recover(slog.New(slog.NewTextHandler(&logged, nil))); len(again) != 0 {
 		t.Errorf("a second start recovered %+v again", again)
+	}
+}
+
+// TestRecoverStaysInside: a journal entry naming a file outside the folder, a hidden one or one
+// that is no recording is dropped without touching that file.
+func TestRecoverStaysInside(t *testing.T) {
+	home := t.TempDir()
+	dir := filepath.Join(home, "records")
+	s, err := Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	junk := bytes.Repeat([]byte("x"), 100)
+	os.WriteFile(filepath.Join(home, "outside.mp4"), junk, 0o644)
+	os.WriteFile(filepath.Join(dir, ".hidden.mp4"), junk, 0o644)
+	os.WriteFile(filepath.Join(dir, "notes.txt"), junk, 0o644)
+	for i, name := range []string{"../outside.mp4", ".hidden.mp4", "notes.txt"} {
+		entry := fmt.Sprintf(`{"name":%q,"container":"mp4"}`, name)
+		os.WriteFile(filepath.Join(dir, JournalDir, fmt.Sprintf("e%d.json", i)), []byte(entry), 0o644)
+	}
+	var logged bytes.Buffer
+	if files := s.Recover(slog.New(slog.NewTextHandler(&logged, nil))); len(files) != 0 {
+		t.Errorf("recovered %+v", files)
+	}
+	for _, p := range []string{filepath.Join(home, "outside.mp4"), filepath.Join(dir, ".hidden.mp4"), filepath.Join(dir, "notes.txt")} {
+		if b, err := os.ReadFile(p); err != nil || !bytes.Equal(b, junk) {
+			t.Errorf("%s was touched: %v", p, err)
+		}
+	}
+	if n := strings.Count(logged.String(), "names no recording file"); n != 3 {
+		t.Errorf("%d entries refused, want 3:\n%s", n, logged.String())
 	}
 }

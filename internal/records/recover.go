@@ -1,4 +1,4 @@
-package recorder
+package records
 
 import (
 	"encoding/json"
@@ -27,18 +27,18 @@ const Recovered = "recovered after a crash"
 // is returned as a File marked Recovered, for the caller to index, announce and hand to the
 // hook as any finished file. A file whose header was not even complete holds no media and is
 // removed. Call it once at start, before any recording begins; every entry read is removed.
-func (fs *Files) Recover(log *slog.Logger) []File {
-	if fs.journal == "" {
+func (s *Store) Recover(log *slog.Logger) []File {
+	if s.journal == "" {
 		return nil
 	}
-	ents, err := os.ReadDir(fs.journal)
+	ents, err := os.ReadDir(s.journal)
 	if err != nil {
-		log.Error("recordings journal unreadable: files a crash left open stay unfinished", "dir", fs.journal, "err", err)
+		log.Error("recordings journal unreadable: files a crash left open stay unfinished", "dir", s.journal, "err", err)
 		return nil
 	}
 	var out []File
 	for _, de := range ents {
-		path := filepath.Join(fs.journal, de.Name())
+		path := filepath.Join(s.journal, de.Name())
 		if !strings.HasSuffix(de.Name(), ".json") {
 			os.Remove(path) // a temp file the crash left half-written
 			continue
@@ -46,7 +46,7 @@ func (fs *Files) Recover(log *slog.Logger) []File {
 		w, err := readEntry(path)
 		if err == nil {
 			var f File
-			if f, err = recoverFile(filepath.Dir(fs.journal), w); err == nil {
+			if f, err = recoverFile(s.dir, w); err == nil {
 				out = append(out, f)
 			} else {
 				log.Error("recording left by a crash not recovered", "stream", w.StreamName,
@@ -73,7 +73,7 @@ func readEntry(path string) (Writing, error) {
 	if err := json.Unmarshal(b[:n], &w); err != nil {
 		return w, err
 	}
-	if w.Name == "" || w.Name != filepath.Base(w.Name) || strings.HasPrefix(w.Name, ".") {
+	if !IsRecording(w.Name) {
 		return w, fmt.Errorf("entry names no recording file: %q", w.Name)
 	}
 	return w, nil

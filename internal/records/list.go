@@ -1,0 +1,82 @@
+package records
+
+import (
+	"os"
+	"time"
+)
+
+// Recording is a finished recording file in the folder, as List finds it.
+type Recording struct {
+	Name     string
+	Path     string
+	Size     int64
+	Modified time.Time
+	// Meta is the index's entry for the file; Indexed says whether there is one (a file copied
+	// in by hand, or older than the index, has none).
+	Meta    Meta
+	Indexed bool
+}
+
+// List reads the finished recordings from the folder: what is really there at every call, so a
+// file copied in shows up and a file a hook moved away is gone. Files being written, hidden
+// files and anything that is not a regular file with a recording's name are left out.
+func (s *Store) List() ([]Recording, error) {
+	ents, err := os.ReadDir(s.dir)
+	if err != nil {
+		return nil, err
+	}
+	s.index.mu.Lock()
+	defer s.index.mu.Unlock()
+	s.index.load()
+	present := map[string]bool{}
+	var out []Recording
+	for _, de := range ents {
+		name := de.Name()
+		if !IsRecording(name) || !de.Type().IsRegular() || s.Writing(name) {
+			continue
+		}
+		fi, err := de.Info()
+		if err != nil {
+			continue // removed meanwhile
+		}
+		present[name] = true
+		m, ok := s.index.entries[name]
+		out = append(out, Recording{Name: name, Path: s.Path(name), Size: fi.Size(), Modified: fi.ModTime(), Meta: m, Indexed: ok})
+	}
+	s.index.prune(present)
+	return out, nil
+}
+
+// Delete removes a finished recording named by a client, after the same checks as Resolve.
+func (s *Store) Delete(name string) error {
+	path, err := s.Resolve(name)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(path); err != nil {
+		return err
+	}
+	s.index.forget(name)
+	return nil
+}
+
+// Finished takes a finished file, complete, cut short by a write error or recovered after a
+// crash: it is indexed, so the library shows its stream, part and times after a restart too,
+// then handed to every OnFinished listener in the order they were added. Call it once per file.
+func (s *Store) Finished(f File) {
+	s.index.add(metaOf(f))
+	s.lmu.Lock()
+	ls := s.listeners
+	s.lmu.Unlock()
+	for _, fn := range ls {
+		fn(f)
+	}
+}
+
+// OnFinished adds a listener that Finished calls, on the caller's goroutine, for every finished
+// file: the finish hook, and where retention and object storage will plug in.
+func (s *Store) OnFinished(fn func(File)) {
+	s.lmu.Lock()
+	s.listeners = append(s.listeners, fn)
+	s.lmu.Unlock()
+}

@@ -1,0 +1,79 @@
+package records
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/streamrec/streamrec/internal/naming"
+)
+
+// Store is one records folder, shared by every recorder, the download route and the library
+// of a server. Its methods are safe for concurrent use.
+type Store struct {
+	dir string
+
+	mu      sync.Mutex // guards writing
+	writing map[string]bool
+	journal string // folder of the journal entries; "" keeps the set in memory only
+
+	index index
+
+	lmu       sync.Mutex // guards listeners
+	listeners []func(File)
+}
+
+// New returns the store of the records folder dir that keeps the set of files being written in
+// memory only: a crash leaves their files unfinished (tests, and registries without a server).
+// log (nil: slog.Default) hears of an index that cannot be read or written.
+func New(dir string, log *slog.Logger) *Store {
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &Store{dir: dir, writing: map[string]bool{}}
+	s.index.path, s.index.log = filepath.Join(dir, IndexName), log
+	return s
+}
+
+// Open returns the store of the records folder dir with its journal in dir/JournalDir,
+// creating that folder, so that the files a crash leaves open are finished by Recover.
+func Open(dir string, log *slog.Logger) (*Store, error) {
+	journal := filepath.Join(dir, JournalDir)
+	if err := os.MkdirAll(journal, 0o755); err != nil {
+		return nil, fmt.Errorf("recordings journal: %w", err)
+	}
+	s := New(dir, log)
+	s.journal = journal
+	return s, nil
+}
+
+// Dir is the records folder.
+func (s *Store) Dir() string { return s.dir }
+
+// Path is where the named file, created through the store (Create, Rename), lives. Names from
+// clients go through Resolve instead.
+func (s *Store) Path(name string) string { return filepath.Join(s.dir, name) }
+
+// Create creates the file of a recording's part exclusively, named as naming.CreatePart says
+// (a clash gets a suffix, never an overwrite). It returns the open file, its name and the base
+// used, which the following parts of the same recording pass again.
+func (s *Store) Create(base string, part int, ext string) (f *os.File, name, usedBase string, err error) {
+	return naming.CreatePart(s.dir, base, part, ext)
+}
+
+// Rename gives a finished file a new name without replacing another (naming.Rename) and
+// returns the name used.
+func (s *Store) Rename(oldName, newName string) (string, error) {
+	return naming.Rename(s.dir, oldName, newName)
+}
+
+// Remove removes a file the caller created and will not keep (it holds no media). It refuses
+// a name that is not one path element, so it never removes anything outside the folder.
+func (s *Store) Remove(name string) error {
+	if name == "" || name == "." || name == ".." || name != filepath.Base(name) {
+		return fmt.Errorf("remove recording: unsafe file name %q", name)
+	}
+	return os.Remove(s.Path(name))
+}
