@@ -21,7 +21,7 @@ import (
 	"github.com/streamrec/streamrec/internal/lograte"
 	"github.com/streamrec/streamrec/internal/recorder"
 	"github.com/streamrec/streamrec/internal/hook"
-	"github.com/streamrec/streamrec/internal/stream"
+	"github.com/streamrec/streamrec/internal/control"
 	"github.com/streamrec/streamrec/internal/web"
 )
 
@@ -39,7 +39,7 @@ type HookRuns interface {
 // Config wires the dashboard API to the server.
 type Config struct {
 	Settings *conf.Store
-	Streams  *stream.Registry
+	Streams  *control.Service // the streams, and what an operator can do to them
 	Records  *web.Records // the records folder, files being written, name validation
 	Version  string
 	Started  time.Time

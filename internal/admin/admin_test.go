@@ -23,6 +23,7 @@ import (
 	"github.com/streamrec/streamrec/internal/recorder"
 	"github.com/streamrec/streamrec/internal/media"
 	"github.com/streamrec/streamrec/internal/admin"
+	"github.com/streamrec/streamrec/internal/control"
 	"github.com/streamrec/streamrec/internal/stream"
 	"github.com/streamrec/streamrec/internal/web"
 )
@@ -86,7 +87,7 @@ func newEnv(t testing.TB) *env {
 func (e *env) start() {
 	log := slog.New(slog.NewTextHandler(e.log, nil))
 	e.admin = admin.New(admin.Config{
-		Settings: e.store, Streams: e.reg, Records: &web.Records{Dir: e.records, Files: e.files},
+		Settings: e.store, Streams: control.New(e.reg), Records: &web.Records{Dir: e.records, Files: e.files},
 		Version: "test", Log: log,
 	})
 	e.app = fiber.New(fiber.Config{DisableStartupMessage: true, BodyLimit: 1 << 20})

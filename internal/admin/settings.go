@@ -116,7 +116,7 @@ const (
 )
 
 func (a *Admin) serverInfo(c *fiber.Ctx) error {
-	streams := a.cfg.Streams.All()
+	streams := a.cfg.Streams.Streams()
 	recording := 0
 	for _, s := range streams {
 		if s.Recording {

@@ -23,6 +23,7 @@ import (
 	"github.com/streamrec/streamrec/internal/connlimit"
 	"github.com/streamrec/streamrec/internal/rtmp"
 	"github.com/streamrec/streamrec/internal/rtsp"
+	"github.com/streamrec/streamrec/internal/control"
 	"github.com/streamrec/streamrec/internal/stream"
 	"github.com/streamrec/streamrec/internal/web"
 	"github.com/streamrec/streamrec/static"
@@ -53,6 +54,7 @@ type Server struct {
 	Home     string
 	Settings *conf.Store
 	Streams  *stream.Registry
+	Control  *control.Service // what REST and the dashboard do to streams
 	Files    *recorder.Files
 	Records  string // the records folder
 	Started  time.Time
@@ -112,7 +114,8 @@ func New(home string, log *slog.Logger) (*Server, error) {
 		Log:      log,
 		OnFile:   s.onFile,
 	})
-	s.admin = admin.New(admin.Config{Settings: store, Streams: s.Streams, Records: s.records,
+	s.Control = control.New(s.Streams)
+	s.admin = admin.New(admin.Config{Settings: store, Streams: s.Control, Records: s.records,
 		Version: Version, Started: s.Started, Log: log, Hooks: s.Hooks})
 	return s, nil
 }
@@ -220,7 +223,7 @@ func (s *Server) newApp() *fiber.App {
 	if s.Cameras != nil {
 		api.RegisterRTSP(app, s.Cameras) // before Register, whose catch-all ends /rest-api
 	}
-	api.Register(app, s.Streams)
+	api.Register(app, s.Control)
 	s.records.Register(app)
 	s.admin.Register(app)
 	st := s.Settings.Current() // the ports being opened now
