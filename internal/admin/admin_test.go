@@ -24,6 +24,7 @@ import (
 	"github.com/streamrec/streamrec/internal/media"
 	"github.com/streamrec/streamrec/internal/admin"
 	"github.com/streamrec/streamrec/internal/control"
+	"github.com/streamrec/streamrec/internal/recording"
 	"github.com/streamrec/streamrec/internal/stream"
 	"github.com/streamrec/streamrec/internal/web"
 )
@@ -78,7 +79,7 @@ func newEnv(t testing.TB) *env {
 	e.store = store
 	e.files = recorder.NewFiles()
 	log := slog.New(slog.NewTextHandler(e.log, nil))
-	e.reg = stream.New(stream.Config{Settings: store.Current, Dir: e.records, Files: e.files, Log: log})
+	e.reg = stream.New(stream.Config{Log: log, Attach: recording.New(recording.Config{Settings: store.Current, Dir: e.records, Files: e.files}).Attach})
 	e.start()
 	return e
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/streamrec/streamrec/internal/conf"
 	"github.com/streamrec/streamrec/internal/recorder"
+	"github.com/streamrec/streamrec/internal/recording"
 	"github.com/streamrec/streamrec/internal/hook"
 )
 
@@ -117,10 +118,10 @@ const (
 
 func (a *Admin) serverInfo(c *fiber.Ctx) error {
 	streams := a.cfg.Streams.Streams()
-	recording := 0
+	recordings := 0
 	for _, s := range streams {
-		if s.Recording {
-			recording++
+		if recording.StateOf(s).Recording {
+			recordings++
 		}
 	}
 	out := fiber.Map{
@@ -129,7 +130,7 @@ func (a *Admin) serverInfo(c *fiber.Ctx) error {
 		"started":          a.cfg.Started,
 		"uptimeSeconds":    int64(time.Since(a.cfg.Started).Seconds()),
 		"streams":          len(streams),
-		"activeRecordings": recording,
+		"activeRecordings": recordings,
 		"records":          a.cfg.Records.Dir,
 		"settingsFile":     a.cfg.Settings.Path(),
 	}

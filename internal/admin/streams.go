@@ -9,7 +9,9 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/streamrec/streamrec/internal/control"
+	"github.com/streamrec/streamrec/internal/recording"
 	"github.com/streamrec/streamrec/internal/stream"
+	"github.com/streamrec/streamrec/internal/wcs"
 )
 
 // Event stream timing: the list is sent at once on any change of a stream, and every
@@ -22,7 +24,7 @@ var (
 
 // StreamRow is a stream as the dashboard lists it: the WCS stream object plus its bitrate.
 type StreamRow struct {
-	stream.Snapshot
+	wcs.Stream
 	Bitrate int64 `json:"bitrate"` // bits per second of media received, averaged since the last sample
 }
 
@@ -42,7 +44,7 @@ func newRates() *rates { return &rates{last: map[string]sample{}} }
 
 // rows adds bitrates to snapshots. A counter is sampled again only after a second, so several
 // viewers do not shorten each other's averaging window.
-func (r *rates) rows(list []stream.Snapshot) []StreamRow {
+func (r *rates) rows(list []wcs.Stream) []StreamRow {
 	now := time.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -59,7 +61,7 @@ func (r *rates) rows(list []stream.Snapshot) []StreamRow {
 			prev = sample{bytes: s.Bytes, at: now, bps: max(bps, 0)}
 			r.last[s.MediaSessionID] = prev
 		}
-		out[i] = StreamRow{Snapshot: s, Bitrate: r.last[s.MediaSessionID].bps}
+		out[i] = StreamRow{Stream: s, Bitrate: r.last[s.MediaSessionID].bps}
 	}
 	for id := range r.last {
 		if !seen[id] {
@@ -69,7 +71,7 @@ func (r *rates) rows(list []stream.Snapshot) []StreamRow {
 	return out
 }
 
-func (a *Admin) streamRows() []StreamRow { return a.rates.rows(a.cfg.Streams.Streams()) }
+func (a *Admin) streamRows() []StreamRow { return a.rates.rows(wcs.Streams(a.cfg.Streams.Streams())) }
 
 func (a *Admin) streams(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"streams": a.streamRows()})
@@ -159,11 +161,11 @@ func (a *Admin) startRecording(c *fiber.Ctx) error {
 	if s == nil {
 		return err
 	}
-	if err := a.cfg.Streams.StartRecording(s, stream.RecordOptions{}); err != nil {
+	if err := a.cfg.Streams.StartRecording(s, recording.Options{}); err != nil {
 		return failWith(c, err)
 	}
 	s.Log().Info("recording started from the dashboard", "ip", c.IP())
-	return c.JSON(s.Snapshot())
+	return c.JSON(wcs.StreamOf(s.Snapshot()))
 }
 
 func (a *Admin) stopRecording(c *fiber.Ctx) error {
@@ -187,5 +189,5 @@ func (a *Admin) terminate(c *fiber.Ctx) error {
 	}
 	s.Log().Info("stream terminated from the dashboard", "ip", c.IP())
 	a.cfg.Streams.Terminate(s)
-	return c.JSON(s.Snapshot())
+	return c.JSON(wcs.StreamOf(s.Snapshot()))
 }

@@ -14,7 +14,9 @@ import (
 
 	"github.com/streamrec/streamrec/internal/control"
 	"github.com/streamrec/streamrec/internal/recorder"
+	"github.com/streamrec/streamrec/internal/recording"
 	"github.com/streamrec/streamrec/internal/stream"
+	"github.com/streamrec/streamrec/internal/wcs"
 )
 
 // API serves /rest-api.
@@ -106,12 +108,12 @@ func (a *API) startRecording(c *fiber.Ctx) error {
 	if err := a.ctl.StartRecording(s, opts); err != nil {
 		return fail(c, err)
 	}
-	return c.JSON(s.Snapshot())
+	return c.JSON(wcs.StreamOf(s.Snapshot()))
 }
 
 // recordOptions reads the optional fileName and config of startRecording.
-func recordOptions(b sessionBody) (stream.RecordOptions, error) {
-	o := stream.RecordOptions{FileName: b.FileName, Room: b.Room}
+func recordOptions(b sessionBody) (recording.Options, error) {
+	o := recording.Options{FileName: b.FileName, Room: b.Room}
 	if b.Config == nil {
 		return o, nil
 	}
@@ -161,7 +163,7 @@ func (a *API) stopRecording(c *fiber.Ctx) error {
 		return err
 	}
 	names, err := a.ctl.StopRecording(s)
-	if errors.Is(err, stream.ErrNotRecording) {
+	if errors.Is(err, recording.ErrNotRecording) {
 		return fail(c, err)
 	}
 	if err != nil {
@@ -181,7 +183,7 @@ func (a *API) terminate(c *fiber.Ctx) error {
 		return err
 	}
 	a.ctl.Terminate(s)
-	return c.JSON(s.Snapshot())
+	return c.JSON(wcs.StreamOf(s.Snapshot()))
 }
 
 type recorderEntry struct {
@@ -192,7 +194,7 @@ type recorderEntry struct {
 // recorderFindAll lists the recordings in progress.
 func (a *API) recorderFindAll(c *fiber.Ctx) error {
 	out := []recorderEntry{}
-	for _, s := range a.ctl.Streams() {
+	for _, s := range a.streams() {
 		if s.Recording {
 			out = append(out, recorderEntry{FileName: s.RecordName, MediaSessionID: s.MediaSessionID})
 		}
@@ -200,8 +202,11 @@ func (a *API) recorderFindAll(c *fiber.Ctx) error {
 	return c.JSON(out)
 }
 
+// streams returns every stream as a WCS stream object, ordered by name.
+func (a *API) streams() []wcs.Stream { return wcs.Streams(a.ctl.Streams()) }
+
 func (a *API) findAll(c *fiber.Ctx) error {
-	return c.JSON(a.ctl.Streams())
+	return c.JSON(a.streams())
 }
 
 // find filters streams by the fields given; 404 when none matches.
@@ -215,8 +220,8 @@ func (a *API) find(c *fiber.Ctx) error {
 	if err := bind(c, &q, true); err != nil {
 		return fail(c, control.Invalid(err))
 	}
-	out := []stream.Snapshot{}
-	for _, s := range a.ctl.Streams() {
+	out := []wcs.Stream{}
+	for _, s := range a.streams() {
 		if (q.Name == nil || *q.Name == s.Name) &&
 			(q.MediaSessionID == nil || *q.MediaSessionID == s.MediaSessionID) &&
 			(q.Published == nil || *q.Published == s.Published) &&

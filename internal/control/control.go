@@ -9,11 +9,16 @@ import (
 	"net/http"
 
 	"github.com/streamrec/streamrec/internal/recorder"
+	"github.com/streamrec/streamrec/internal/recording"
 	"github.com/streamrec/streamrec/internal/stream"
 )
 
 // ErrInvalid marks a request the client got wrong: a missing field, a malformed body.
 var ErrInvalid = errors.New("invalid request")
+
+// errNoRecording: a registry built without recording (stream.Config.Attach) has nothing to
+// start or stop; the server always attaches it.
+var errNoRecording = errors.New("streams are not recorded by this server")
 
 // Invalid marks err as the client's mistake (ErrInvalid); its message is err's.
 func Invalid(err error) error { return invalid{err} }
@@ -30,7 +35,7 @@ func HTTPStatus(err error) int {
 		return http.StatusBadRequest
 	case errors.Is(err, stream.ErrNotFound):
 		return http.StatusNotFound
-	case errors.Is(err, stream.ErrNotPublishing), errors.Is(err, stream.ErrRecording), errors.Is(err, stream.ErrNotRecording):
+	case errors.Is(err, recording.ErrNotPublishing), errors.Is(err, recording.ErrRecording), errors.Is(err, recording.ErrNotRecording):
 		return http.StatusConflict
 	case errors.Is(err, recorder.ErrNoSpace):
 		return http.StatusInsufficientStorage
@@ -62,14 +67,22 @@ func (s *Service) Find(mediaSessionID string) (*stream.Stream, error) {
 }
 
 // StartRecording records st from its last keyframe on.
-func (s *Service) StartRecording(st *stream.Stream, o stream.RecordOptions) error {
-	return st.StartRecording(o)
+func (s *Service) StartRecording(st *stream.Stream, o recording.Options) error {
+	r := recording.Of(st)
+	if r == nil {
+		return errNoRecording
+	}
+	return r.Start(o)
 }
 
 // StopRecording finishes st's recording and returns the names of its files: on an error too,
 // as the files are complete up to the failure.
 func (s *Service) StopRecording(st *stream.Stream) ([]string, error) {
-	files, err := st.StopRecording()
+	r := recording.Of(st)
+	if r == nil {
+		return []string{}, recording.ErrNotRecording
+	}
+	files, err := r.Stop()
 	names := make([]string, len(files))
 	for i, f := range files {
 		names[i] = f.Name

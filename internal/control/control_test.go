@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/streamrec/streamrec/internal/recorder"
+	"github.com/streamrec/streamrec/internal/recording"
 	"github.com/streamrec/streamrec/internal/stream"
 )
 
@@ -14,13 +15,13 @@ import (
 // however deep it is wrapped.
 func TestHTTPStatus(t *testing.T) {
 	for err, want := range map[error]int{
-		Invalid(errors.New("malformed JSON")):                     http.StatusBadRequest,
-		fmt.Errorf("%w: no such id", stream.ErrNotFound):          http.StatusNotFound,
-		fmt.Errorf("%w (it is PENDING)", stream.ErrNotPublishing): http.StatusConflict,
-		fmt.Errorf("%w to a.mp4", stream.ErrRecording):            http.StatusConflict,
-		stream.ErrNotRecording:                                    http.StatusConflict,
-		fmt.Errorf("start recording a: %w", recorder.ErrNoSpace):  http.StatusInsufficientStorage,
-		errors.New("disk on fire"):                                http.StatusInternalServerError,
+		Invalid(errors.New("malformed JSON")):                        http.StatusBadRequest,
+		fmt.Errorf("%w: no such id", stream.ErrNotFound):             http.StatusNotFound,
+		fmt.Errorf("%w (it is PENDING)", recording.ErrNotPublishing): http.StatusConflict,
+		fmt.Errorf("%w to a.mp4", recording.ErrRecording):            http.StatusConflict,
+		recording.ErrNotRecording:                                    http.StatusConflict,
+		fmt.Errorf("start recording a: %w", recorder.ErrNoSpace):     http.StatusInsufficientStorage,
+		errors.New("disk on fire"):                                   http.StatusInternalServerError,
 	} {
 		if got := HTTPStatus(err); got != want {
 			t.Errorf("HTTPStatus(%v) = %d, want %d", err, got, want)
@@ -29,7 +30,7 @@ func TestHTTPStatus(t *testing.T) {
 }
 
 func TestFind(t *testing.T) {
-	reg := stream.New(stream.Config{Dir: t.TempDir()})
+	reg := stream.New(stream.Config{})
 	defer reg.Close()
 	ctl := New(reg)
 	st, err := reg.Create(stream.Identity{Name: "cam", Provider: stream.ProviderRTMP})
@@ -45,7 +46,8 @@ func TestFind(t *testing.T) {
 	if _, err := ctl.Find("nope"); HTTPStatus(err) != http.StatusNotFound {
 		t.Errorf("Find of an unknown id: %v", err)
 	}
+	// A registry without recording has nothing to stop, and says so as a conflict.
 	if names, err := ctl.StopRecording(st); HTTPStatus(err) != http.StatusConflict || names == nil {
-		t.Errorf("StopRecording of a stream not recorded: %v %v", names, err)
+		t.Errorf("StopRecording without recording: %v %v", names, err)
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/streamrec/streamrec/internal/rtmp"
 	"github.com/streamrec/streamrec/internal/rtsp"
 	"github.com/streamrec/streamrec/internal/control"
+	"github.com/streamrec/streamrec/internal/recording"
 	"github.com/streamrec/streamrec/internal/stream"
 	"github.com/streamrec/streamrec/internal/web"
 	"github.com/streamrec/streamrec/static"
@@ -107,13 +108,13 @@ func New(home string, log *slog.Logger) (*Server, error) {
 	}
 	s.records = &web.Records{Dir: s.Records, Files: s.Files}
 	s.Hooks = hook.New(hook.Config{Log: log})
-	s.Streams = stream.New(stream.Config{
+	recordings := recording.New(recording.Config{
 		Settings: store.Current,
 		Dir:      s.Records,
 		Files:    s.Files,
-		Log:      log,
 		OnFile:   s.onFile,
 	})
+	s.Streams = stream.New(stream.Config{Log: log, Attach: recordings.Attach})
 	s.Control = control.New(s.Streams)
 	s.admin = admin.New(admin.Config{Settings: store, Streams: s.Control, Records: s.records,
 		Version: Version, Started: s.Started, Log: log, Hooks: s.Hooks})
