@@ -149,11 +149,11 @@ func (s *Stream) Publish(tracks []media.Track) {
 	}
 	s.tracks = append([]media.Track(nil), tracks...)
 	s.status = StatusPublishing
+	s.log.Info("publishing", "tracks", fmt.Sprint(tracks))
 	for _, sub := range s.subs {
 		sub.Tracks(s.tracks, true)
 	}
 	s.mu.Unlock()
-	s.log.Info("publishing", "tracks", fmt.Sprint(tracks))
 	s.Changed()
 }
 
