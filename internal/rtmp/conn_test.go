@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/streamrec/streamrec/internal/conf"
+	"github.com/streamrec/streamrec/internal/recording"
 	"github.com/streamrec/streamrec/internal/rtmp/amf0"
 	"github.com/streamrec/streamrec/internal/rtmp/chunk"
-	"github.com/streamrec/streamrec/internal/recording"
 	"github.com/streamrec/streamrec/internal/stream"
 )
 

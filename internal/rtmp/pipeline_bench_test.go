@@ -15,8 +15,8 @@ import (
 	mp4ff "github.com/Eyevinn/mp4ff/mp4"
 
 	"github.com/streamrec/streamrec/internal/conf"
-	"github.com/streamrec/streamrec/internal/rtmp/chunk"
 	"github.com/streamrec/streamrec/internal/recording"
+	"github.com/streamrec/streamrec/internal/rtmp/chunk"
 	"github.com/streamrec/streamrec/internal/stream"
 )
 
