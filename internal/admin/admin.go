@@ -18,9 +18,9 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/streamrec/streamrec/internal/conf"
-	"github.com/streamrec/streamrec/internal/lograte"
+	"github.com/streamrec/streamrec/internal/control"
 	"github.com/streamrec/streamrec/internal/hook"
-	"github.com/streamrec/streamrec/internal/stream"
+	"github.com/streamrec/streamrec/internal/lograte"
 	"github.com/streamrec/streamrec/internal/records"
 )
 
@@ -38,8 +38,8 @@ type HookRuns interface {
 // Config wires the dashboard API to the server.
 type Config struct {
 	Settings *conf.Store
-	Streams  *stream.Registry
-	Records  *records.Store // the records folder: listing, name validation, deletion
+	Streams  *control.Service // the streams, and what an operator can do to them
+	Records  *records.Store   // the records folder: listing, name validation, deletion
 	Version  string
 	Started  time.Time
 	Log      *slog.Logger

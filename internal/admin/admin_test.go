@@ -19,10 +19,12 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/streamrec/streamrec/internal/conf"
-	"github.com/streamrec/streamrec/internal/records"
-	"github.com/streamrec/streamrec/internal/media"
 	"github.com/streamrec/streamrec/internal/admin"
+	"github.com/streamrec/streamrec/internal/conf"
+	"github.com/streamrec/streamrec/internal/control"
+	"github.com/streamrec/streamrec/internal/media"
+	"github.com/streamrec/streamrec/internal/recording"
+	"github.com/streamrec/streamrec/internal/records"
 	"github.com/streamrec/streamrec/internal/stream"
 )
 
@@ -83,9 +85,9 @@ func newEnv(t testing.TB) *env {
 func (e *env) start() {
 	log := slog.New(slog.NewTextHandler(e.log, nil))
 	e.files = records.New(e.records, log)
-	e.reg = stream.New(stream.Config{Settings: e.store.Current, Dir: e.records, Files: e.files, Log: log})
+	e.reg = stream.New(stream.Config{Log: log, Attach: recording.New(recording.Config{Settings: e.store.Current, Files: e.files}).Attach})
 	e.admin = admin.New(admin.Config{
-		Settings: e.store, Streams: e.reg, Records: e.files,
+		Settings: e.store, Streams: control.New(e.reg), Records: e.files,
 		Version: "test", Log: log,
 	})
 	e.app = fiber.New(fiber.Config{DisableStartupMessage: true, BodyLimit: 1 << 20})

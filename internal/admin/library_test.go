@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/streamrec/streamrec/internal/records"
 	"github.com/streamrec/streamrec/internal/admin"
+	"github.com/streamrec/streamrec/internal/records"
 )
 
 var (

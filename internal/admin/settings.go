@@ -8,8 +8,9 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/streamrec/streamrec/internal/conf"
-	"github.com/streamrec/streamrec/internal/recorder"
 	"github.com/streamrec/streamrec/internal/hook"
+	"github.com/streamrec/streamrec/internal/recorder"
+	"github.com/streamrec/streamrec/internal/recording"
 )
 
 // SettingRow is one setting as the Settings page shows it.
@@ -116,11 +117,11 @@ const (
 )
 
 func (a *Admin) serverInfo(c *fiber.Ctx) error {
-	streams := a.cfg.Streams.All()
-	recording := 0
+	streams := a.cfg.Streams.Streams()
+	recordings := 0
 	for _, s := range streams {
-		if s.Recording {
-			recording++
+		if recording.StateOf(s).Recording {
+			recordings++
 		}
 	}
 	out := fiber.Map{
@@ -129,7 +130,7 @@ func (a *Admin) serverInfo(c *fiber.Ctx) error {
 		"started":          a.cfg.Started,
 		"uptimeSeconds":    int64(time.Since(a.cfg.Started).Seconds()),
 		"streams":          len(streams),
-		"activeRecordings": recording,
+		"activeRecordings": recordings,
 		"records":          a.cfg.Records.Dir(),
 		"settingsFile":     a.cfg.Settings.Path(),
 	}

@@ -3,13 +3,15 @@ package admin
 import (
 	"bufio"
 	"encoding/json"
-	"errors"
 	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/streamrec/streamrec/internal/control"
+	"github.com/streamrec/streamrec/internal/recording"
 	"github.com/streamrec/streamrec/internal/stream"
+	"github.com/streamrec/streamrec/internal/wcs"
 )
 
 // Event stream timing: the list is sent at once on any change of a stream, and every
@@ -22,7 +24,7 @@ var (
 
 // StreamRow is a stream as the dashboard lists it: the WCS stream object plus its bitrate.
 type StreamRow struct {
-	stream.Snapshot
+	wcs.Stream
 	Bitrate int64 `json:"bitrate"` // bits per second of media received, averaged since the last sample
 }
 
@@ -42,7 +44,7 @@ func newRates() *rates { return &rates{last: map[string]sample{}} }
 
 // rows adds bitrates to snapshots. A counter is sampled again only after a second, so several
 // viewers do not shorten each other's averaging window.
-func (r *rates) rows(list []stream.Snapshot) []StreamRow {
+func (r *rates) rows(list []wcs.Stream) []StreamRow {
 	now := time.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -59,7 +61,7 @@ func (r *rates) rows(list []stream.Snapshot) []StreamRow {
 			prev = sample{bytes: s.Bytes, at: now, bps: max(bps, 0)}
 			r.last[s.MediaSessionID] = prev
 		}
-		out[i] = StreamRow{Snapshot: s, Bitrate: r.last[s.MediaSessionID].bps}
+		out[i] = StreamRow{Stream: s, Bitrate: r.last[s.MediaSessionID].bps}
 	}
 	for id := range r.last {
 		if !seen[id] {
@@ -69,7 +71,7 @@ func (r *rates) rows(list []stream.Snapshot) []StreamRow {
 	return out
 }
 
-func (a *Admin) streamRows() []StreamRow { return a.rates.rows(a.cfg.Streams.All()) }
+func (a *Admin) streamRows() []StreamRow { return a.rates.rows(wcs.Streams(a.cfg.Streams.Streams())) }
 
 func (a *Admin) streams(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"streams": a.streamRows()})
@@ -82,7 +84,7 @@ func (a *Admin) events(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	c.Set("X-Accel-Buffering", "no")
 	changed := make(chan struct{}, 1)
-	cancel := a.cfg.Streams.Subscribe(func(stream.Snapshot) {
+	cancel := a.cfg.Streams.Watch(func(stream.Snapshot) {
 		select {
 		case changed <- struct{}{}:
 		default:
@@ -138,27 +140,19 @@ type idBody struct {
 func (a *Admin) target(c *fiber.Ctx) (*stream.Stream, error) {
 	var body idBody
 	if err := bind(c, &body); err != nil {
-		return nil, fail(c, fiber.StatusBadRequest, err.Error())
+		return nil, failWith(c, control.Invalid(err))
 	}
-	if body.MediaSessionID == "" {
-		return nil, fail(c, fiber.StatusBadRequest, `"mediaSessionId" is required`)
-	}
-	s, err := a.cfg.Streams.Get(body.MediaSessionID)
+	s, err := a.cfg.Streams.Find(body.MediaSessionID)
 	if err != nil {
-		return nil, fail(c, fiber.StatusNotFound, err.Error())
+		return nil, failWith(c, err)
 	}
 	return s, nil
 }
 
-func actionStatus(err error) int {
-	switch {
-	case errors.Is(err, stream.ErrNotFound):
-		return fiber.StatusNotFound
-	case errors.Is(err, stream.ErrNotPublishing), errors.Is(err, stream.ErrRecording), errors.Is(err, stream.ErrNotRecording):
-		return fiber.StatusConflict
-	default:
-		return fiber.StatusInternalServerError
-	}
+// failWith answers with the dashboard's JSON error of err, its status decided by
+// control.HTTPStatus.
+func failWith(c *fiber.Ctx, err error) error {
+	return fail(c, control.HTTPStatus(err), err.Error())
 }
 
 // startRecording records a stream on demand, exactly as REST /stream/startRecording does.
@@ -167,11 +161,11 @@ func (a *Admin) startRecording(c *fiber.Ctx) error {
 	if s == nil {
 		return err
 	}
-	if err := s.StartRecording(stream.RecordOptions{}); err != nil {
-		return fail(c, actionStatus(err), err.Error())
+	if err := a.cfg.Streams.StartRecording(s, recording.Options{}); err != nil {
+		return failWith(c, err)
 	}
 	s.Log().Info("recording started from the dashboard", "ip", c.IP())
-	return c.JSON(s.Snapshot())
+	return c.JSON(wcs.StreamOf(s.Snapshot()))
 }
 
 func (a *Admin) stopRecording(c *fiber.Ctx) error {
@@ -179,13 +173,10 @@ func (a *Admin) stopRecording(c *fiber.Ctx) error {
 	if s == nil {
 		return err
 	}
-	files, err := s.StopRecording()
-	names := make([]string, len(files))
-	for i, f := range files {
-		names[i] = f.Name
-	}
+	names, err := a.cfg.Streams.StopRecording(s)
 	if err != nil {
-		return c.Status(actionStatus(err)).JSON(fiber.Map{"status": actionStatus(err), "message": err.Error(), "files": names})
+		status := control.HTTPStatus(err)
+		return c.Status(status).JSON(fiber.Map{"status": status, "message": err.Error(), "files": names})
 	}
 	s.Log().Info("recording stopped from the dashboard", "ip", c.IP())
 	return c.JSON(fiber.Map{"mediaSessionId": s.ID().MediaSessionID, "files": names})
@@ -197,6 +188,6 @@ func (a *Admin) terminate(c *fiber.Ctx) error {
 		return err
 	}
 	s.Log().Info("stream terminated from the dashboard", "ip", c.IP())
-	s.Unpublish()
-	return c.JSON(s.Snapshot())
+	a.cfg.Streams.Terminate(s)
+	return c.JSON(wcs.StreamOf(s.Snapshot()))
 }

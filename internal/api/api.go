@@ -12,18 +12,21 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/utils"
 
+	"github.com/streamrec/streamrec/internal/control"
 	"github.com/streamrec/streamrec/internal/recorder"
+	"github.com/streamrec/streamrec/internal/recording"
 	"github.com/streamrec/streamrec/internal/stream"
+	"github.com/streamrec/streamrec/internal/wcs"
 )
 
 // API serves /rest-api.
 type API struct {
-	reg *stream.Registry
+	ctl *control.Service
 }
 
 // Register mounts the REST API on app.
-func Register(app fiber.Router, reg *stream.Registry) {
-	a := &API{reg: reg}
+func Register(app fiber.Router, ctl *control.Service) {
+	a := &API{ctl: ctl}
 	r := app.Group("/rest-api")
 	r.Post("/stream/startRecording", a.startRecording)
 	r.Post("/recorder/startup", a.startRecording)
@@ -48,6 +51,11 @@ func Error(c *fiber.Ctx, status int, message string) error {
 		"error":   utils.StatusMessage(status),
 		"message": message,
 	})
+}
+
+// fail answers with the JSON error of err, its status decided by control.HTTPStatus.
+func fail(c *fiber.Ctx, err error) error {
+	return Error(c, control.HTTPStatus(err), err.Error())
 }
 
 // bind decodes a JSON body into v. An empty body is allowed when emptyOK (find* methods).
@@ -78,14 +86,11 @@ type sessionBody struct {
 // lookup decodes a body naming a mediaSessionId and finds its stream, answering the errors itself.
 func (a *API) lookup(c *fiber.Ctx, body *sessionBody) (*stream.Stream, error) {
 	if err := bind(c, body, false); err != nil {
-		return nil, Error(c, fiber.StatusBadRequest, err.Error())
+		return nil, fail(c, control.Invalid(err))
 	}
-	if body.MediaSessionID == "" {
-		return nil, Error(c, fiber.StatusBadRequest, `"mediaSessionId" is required`)
-	}
-	s, err := a.reg.Get(body.MediaSessionID)
+	s, err := a.ctl.Find(body.MediaSessionID)
 	if err != nil {
-		return nil, Error(c, fiber.StatusNotFound, err.Error())
+		return nil, fail(c, err)
 	}
 	return s, nil
 }
@@ -98,17 +103,17 @@ func (a *API) startRecording(c *fiber.Ctx) error {
 	}
 	opts, err := recordOptions(body)
 	if err != nil {
-		return Error(c, fiber.StatusBadRequest, err.Error())
+		return fail(c, control.Invalid(err))
 	}
-	if err := s.StartRecording(opts); err != nil {
-		return Error(c, recordStatus(err), err.Error())
+	if err := a.ctl.StartRecording(s, opts); err != nil {
+		return fail(c, err)
 	}
-	return c.JSON(s.Snapshot())
+	return c.JSON(wcs.StreamOf(s.Snapshot()))
 }
 
 // recordOptions reads the optional fileName and config of startRecording.
-func recordOptions(b sessionBody) (stream.RecordOptions, error) {
-	o := stream.RecordOptions{FileName: b.FileName, Room: b.Room}
+func recordOptions(b sessionBody) (recording.Options, error) {
+	o := recording.Options{FileName: b.FileName, Room: b.Room}
 	if b.Config == nil {
 		return o, nil
 	}
@@ -151,39 +156,24 @@ func parseRotation(raw json.RawMessage) (*recorder.Rotation, error) {
 	return r, nil
 }
 
-func recordStatus(err error) int {
-	switch {
-	case errors.Is(err, stream.ErrNotPublishing), errors.Is(err, stream.ErrRecording), errors.Is(err, stream.ErrNotRecording):
-		return fiber.StatusConflict
-	case errors.Is(err, recorder.ErrNoSpace):
-		return fiber.StatusInsufficientStorage
-	default:
-		return fiber.StatusInternalServerError
-	}
-}
-
 func (a *API) stopRecording(c *fiber.Ctx) error {
 	var body sessionBody
 	s, err := a.lookup(c, &body)
 	if s == nil {
 		return err
 	}
-	files, err := s.StopRecording()
-	if errors.Is(err, stream.ErrNotRecording) {
-		return Error(c, fiber.StatusConflict, err.Error())
+	names, err := a.ctl.StopRecording(s)
+	if errors.Is(err, recording.ErrNotRecording) {
+		return fail(c, err)
 	}
-	names := make([]string, len(files))
-	for i, f := range files {
-		names[i] = f.Name
-	}
-	out := fiber.Map{"mediaSessionId": body.MediaSessionID, "files": names}
 	if err != nil {
 		// The files are complete up to the failure; say what went wrong.
-		return c.Status(fiber.StatusInternalServerError).JSON(fiber.Map{
-			"status": 500, "error": utils.StatusMessage(500), "message": err.Error(), "files": names,
+		status := control.HTTPStatus(err)
+		return c.Status(status).JSON(fiber.Map{
+			"status": status, "error": utils.StatusMessage(status), "message": err.Error(), "files": names,
 		})
 	}
-	return c.JSON(out)
+	return c.JSON(fiber.Map{"mediaSessionId": body.MediaSessionID, "files": names})
 }
 
 func (a *API) terminate(c *fiber.Ctx) error {
@@ -192,8 +182,8 @@ func (a *API) terminate(c *fiber.Ctx) error {
 	if s == nil {
 		return err
 	}
-	s.Unpublish()
-	return c.JSON(s.Snapshot())
+	a.ctl.Terminate(s)
+	return c.JSON(wcs.StreamOf(s.Snapshot()))
 }
 
 type recorderEntry struct {
@@ -204,7 +194,7 @@ type recorderEntry struct {
 // recorderFindAll lists the recordings in progress.
 func (a *API) recorderFindAll(c *fiber.Ctx) error {
 	out := []recorderEntry{}
-	for _, s := range a.reg.All() {
+	for _, s := range a.streams() {
 		if s.Recording {
 			out = append(out, recorderEntry{FileName: s.RecordName, MediaSessionID: s.MediaSessionID})
 		}
@@ -212,8 +202,11 @@ func (a *API) recorderFindAll(c *fiber.Ctx) error {
 	return c.JSON(out)
 }
 
+// streams returns every stream as a WCS stream object, ordered by name.
+func (a *API) streams() []wcs.Stream { return wcs.Streams(a.ctl.Streams()) }
+
 func (a *API) findAll(c *fiber.Ctx) error {
-	return c.JSON(a.reg.All())
+	return c.JSON(a.streams())
 }
 
 // find filters streams by the fields given; 404 when none matches.
@@ -225,10 +218,10 @@ func (a *API) find(c *fiber.Ctx) error {
 		Status         *string `json:"status"`
 	}
 	if err := bind(c, &q, true); err != nil {
-		return Error(c, fiber.StatusBadRequest, err.Error())
+		return fail(c, control.Invalid(err))
 	}
-	out := []stream.Snapshot{}
-	for _, s := range a.reg.All() {
+	out := []wcs.Stream{}
+	for _, s := range a.streams() {
 		if (q.Name == nil || *q.Name == s.Name) &&
 			(q.MediaSessionID == nil || *q.MediaSessionID == s.MediaSessionID) &&
 			(q.Published == nil || *q.Published == s.Published) &&

@@ -11,8 +11,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/streamrec/streamrec/internal/conf"
 	"github.com/streamrec/streamrec/internal/api"
+	"github.com/streamrec/streamrec/internal/conf"
 )
 
 // guarded is an app with the guard before a route that answers 200 "reached" for any REST call.

@@ -8,8 +8,8 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/streamrec/streamrec/internal/tmpfs"
 	"github.com/streamrec/streamrec/internal/media"
+	"github.com/streamrec/streamrec/internal/tmpfs"
 )
 
 // writeUntilFull writes frames to a new file in dir, flushing every flushEvery frames, until a

@@ -11,10 +11,10 @@ import (
 	"time"
 
 	"github.com/streamrec/streamrec/internal/conf"
-	"github.com/streamrec/streamrec/internal/tmpfs"
 	"github.com/streamrec/streamrec/internal/media"
 	"github.com/streamrec/streamrec/internal/naming"
 	"github.com/streamrec/streamrec/internal/records"
+	"github.com/streamrec/streamrec/internal/tmpfs"
 )
 
 // TestStartRefusedWithoutSpace: a records file system with less than MinFreeSpace free refuses

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/streamrec/streamrec/internal/conf"
+	"github.com/streamrec/streamrec/internal/recording"
+	"github.com/streamrec/streamrec/internal/records"
 	"github.com/streamrec/streamrec/internal/rtmp/amf0"
 	"github.com/streamrec/streamrec/internal/rtmp/chunk"
 	"github.com/streamrec/streamrec/internal/stream"
@@ -19,7 +21,7 @@ func testServer(t *testing.T) (*Server, *stream.Registry) {
 	t.Helper()
 	settings := conf.Defaults()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	reg := stream.New(stream.Config{Settings: func() *conf.Settings { return settings }, Dir: t.TempDir(), Log: log})
+	reg := stream.New(stream.Config{Log: log, Attach: recording.New(recording.Config{Settings: func() *conf.Settings { return settings }, Files: records.New(t.TempDir(), nil)}).Attach})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -210,8 +212,8 @@ func TestIdlePublisherEndsWithReason(t *testing.T) {
 	var info string
 	ended := make(chan struct{})
 	cancel := reg.Subscribe(func(sn stream.Snapshot) {
-		if sn.Status == stream.StatusUnpublished && sn.Info != nil && info == "" {
-			info = *sn.Info
+		if sn.Status == stream.StatusUnpublished && sn.Info != "" && info == "" {
+			info = sn.Info
 			close(ended)
 		}
 	})
@@ -249,7 +251,7 @@ func TestAudioRefusedOnStatus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info := st.Snapshot().Info; info == nil || !strings.Contains(*info, "ADPCM") {
-		t.Errorf("stream info %v, want the reason", info)
+	if info := st.Snapshot().Info; !strings.Contains(info, "ADPCM") {
+		t.Errorf("stream info %q, want the reason", info)
 	}
 }

@@ -15,6 +15,8 @@ import (
 	mp4ff "github.com/Eyevinn/mp4ff/mp4"
 
 	"github.com/streamrec/streamrec/internal/conf"
+	"github.com/streamrec/streamrec/internal/recording"
+	"github.com/streamrec/streamrec/internal/records"
 	"github.com/streamrec/streamrec/internal/rtmp/chunk"
 	"github.com/streamrec/streamrec/internal/stream"
 )
@@ -91,6 +93,7 @@ type pipeline struct {
 	dir string
 	reg *stream.Registry
 	st  *stream.Stream
+	rec *recording.Recording
 	c   *conn
 }
 
@@ -102,12 +105,12 @@ func newPipeline(tb testing.TB) *pipeline {
 	dir := tb.TempDir()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	p := &pipeline{dir: dir}
-	p.reg = stream.New(stream.Config{Settings: func() *conf.Settings { return settings }, Dir: dir, Log: log})
+	p.reg = stream.New(stream.Config{Log: log, Attach: recording.New(recording.Config{Settings: func() *conf.Settings { return settings }, Files: records.New(dir, nil)}).Attach})
 	st, err := p.reg.Create(stream.Identity{Name: "bench", Provider: stream.ProviderRTMP})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	p.st = st
+	p.st, p.rec = st, recording.Of(st)
 	p.c = &conn{pub: newPublisher(st), log: log}
 	p.send(tb, flvTag{video: true, body: avcSeqHeader()})
 	p.send(tb, flvTag{body: append([]byte{0xaf, 0}, pipeASC...)})
@@ -127,7 +130,7 @@ func (p *pipeline) send(tb testing.TB, t flvTag) {
 // waitBacklog waits until the recorder's queue is shorter than n frames.
 func (p *pipeline) waitBacklog(n int) {
 	for {
-		q, _ := p.st.RecordBacklog()
+		q, _ := p.rec.Backlog()
 		if q < n {
 			return
 		}
@@ -198,7 +201,7 @@ func BenchmarkRTMPToMP4(b *testing.B) {
 	p.waitBacklog(1)
 	b.StopTimer()
 	cpu += cpuTime() - start
-	_, dropped := p.st.RecordBacklog()
+	_, dropped := p.rec.Backlog()
 	if dropped > 0 {
 		b.Errorf("the recorder dropped %d frames", dropped)
 	}
@@ -209,14 +212,14 @@ func BenchmarkRTMPToMP4(b *testing.B) {
 
 // restart finishes the recording, deletes its file and starts a new one from the GOP cache.
 func (p *pipeline) restart(tb testing.TB) {
-	if _, err := p.st.StopRecording(); err != nil {
+	if _, err := p.rec.Stop(); err != nil {
 		tb.Fatal(err)
 	}
 	ents, _ := os.ReadDir(p.dir)
 	for _, e := range ents {
 		os.Remove(filepath.Join(p.dir, e.Name()))
 	}
-	if err := p.st.StartRecording(stream.RecordOptions{}); err != nil {
+	if err := p.rec.Start(recording.Options{}); err != nil {
 		tb.Fatal(err)
 	}
 }
@@ -244,7 +247,7 @@ func TestPipelineRecordsEveryFrame(t *testing.T) {
 		}
 	}
 	p.st.Unpublish()
-	if _, dropped := p.st.RecordBacklog(); dropped > 0 {
+	if _, dropped := p.rec.Backlog(); dropped > 0 {
 		t.Fatalf("%d frames dropped", dropped)
 	}
 	raw, err := os.ReadFile(filepath.Join(p.dir, "bench.mp4"))

@@ -34,6 +34,7 @@ const (
 	StatusPublishing   = "PUBLISHING"   // the stream is published (and recorded if the settings say so)
 	StatusReconnecting = "RECONNECTING" // waiting before the next attempt
 	StatusFailed       = "FAILED"       // refused for good (a codec that cannot be recorded)
+	StatusUnpublished  = "UNPUBLISHED"  // removed from the list
 )
 
 // Backoff between connection attempts: doubles from minBackoff up to maxBackoff, and starts over
@@ -290,7 +291,7 @@ func (m *Manager) Remove(uri, name string) (Camera, error) {
 				err := saveList(m.cfg.File, m.stored())
 				m.mu.Unlock()
 				m.log.Info("camera removed from the list", "uri", Redact(s.URI), "stream", s.Name)
-				return Camera{URI: Redact(s.URI), LocalStreamName: s.Name, Status: stream.StatusUnpublished}, err
+				return Camera{URI: Redact(s.URI), LocalStreamName: s.Name, Status: StatusUnpublished}, err
 			}
 		}
 		m.mu.Unlock()
@@ -368,7 +369,7 @@ func (m *Manager) Close() {
 // onStream notices a camera's stream ended by someone else (REST stream/terminate): that
 // stops the camera, as WCS does.
 func (m *Manager) onStream(s stream.Snapshot) {
-	if s.MediaProvider != stream.ProviderRTSP || (s.Status != stream.StatusUnpublished && s.Status != stream.StatusFailed) {
+	if s.MediaProvider != stream.ProviderRTSP || !s.Status.Ended() {
 		return
 	}
 	m.mu.Lock()

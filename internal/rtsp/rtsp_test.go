@@ -21,6 +21,8 @@ import (
 
 	"github.com/streamrec/streamrec/internal/conf"
 	"github.com/streamrec/streamrec/internal/media"
+	"github.com/streamrec/streamrec/internal/recording"
+	"github.com/streamrec/streamrec/internal/records"
 	"github.com/streamrec/streamrec/internal/stream"
 )
 
@@ -206,7 +208,7 @@ func TestListFile(t *testing.T) {
 }
 
 func TestEnsureTemporaryCamera(t *testing.T) {
-	reg := stream.New(stream.Config{Settings: func() *conf.Settings { return conf.Defaults() }, Dir: t.TempDir()})
+	reg := stream.New(stream.Config{Attach: recording.New(recording.Config{Settings: func() *conf.Settings { return conf.Defaults() }, Files: records.New(t.TempDir(), nil)}).Attach})
 	file := filepath.Join(t.TempDir(), "cams.json")
 	m, err := Open(Config{Registry: reg, File: file})
 	if err != nil {
@@ -232,7 +234,7 @@ func TestEnsureTemporaryCamera(t *testing.T) {
 // max_rtsp_cameras, read at each call: cameras of the list past it are not pulled (but stay in
 // the list), Add past it is refused with ErrTooMany, and raising it lets Add through.
 func TestMaxCameras(t *testing.T) {
-	reg := stream.New(stream.Config{Settings: func() *conf.Settings { return conf.Defaults() }, Dir: t.TempDir()})
+	reg := stream.New(stream.Config{Attach: recording.New(recording.Config{Settings: func() *conf.Settings { return conf.Defaults() }, Files: records.New(t.TempDir(), nil)}).Attach})
 	file := filepath.Join(t.TempDir(), "cams.json")
 	var stored []storedCamera
 	for i := range 3 {

@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/streamrec/streamrec/internal/tmpfs"
 	"github.com/streamrec/streamrec/internal/recorder"
 	st "github.com/streamrec/streamrec/internal/servertest"
+	"github.com/streamrec/streamrec/internal/tmpfs"
 )
 
 // waitRecordError waits until the stream's recordError (REST find_all) is set, and returns it.

@@ -12,9 +12,9 @@ import (
 	"github.com/pion/webrtc/v4"
 	pmedia "github.com/pion/webrtc/v4/pkg/media"
 
-	"github.com/streamrec/streamrec/internal/tmpfs"
 	"github.com/streamrec/streamrec/internal/recorder"
 	st "github.com/streamrec/streamrec/internal/servertest"
+	"github.com/streamrec/streamrec/internal/tmpfs"
 )
 
 // vp8Frames makes a VP8 clip (keyframe every second) and returns its frames.

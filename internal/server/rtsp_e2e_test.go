@@ -392,9 +392,9 @@ func endInfo(t *testing.T, e *st.Env) func(id string) string {
 	var mu sync.Mutex
 	infos := map[string]string{}
 	t.Cleanup(e.Server.Streams.Subscribe(func(s stream.Snapshot) {
-		if s.Status == stream.StatusUnpublished && s.Info != nil {
+		if s.Status == stream.StatusUnpublished && s.Info != "" {
 			mu.Lock()
-			infos[s.MediaSessionID] = *s.Info
+			infos[s.MediaSessionID] = s.Info
 			mu.Unlock()
 		}
 	}))
@@ -459,9 +459,9 @@ func TestRTSPCameraRefusesUnsupportedVideo(t *testing.T) {
 	var mu sync.Mutex
 	failed := map[string]string{}
 	cancel := e.Server.Streams.Subscribe(func(s stream.Snapshot) {
-		if s.Status == stream.StatusFailed && s.Info != nil {
+		if s.Status == stream.StatusFailed && s.Info != "" {
 			mu.Lock()
-			failed[s.Name] = *s.Info
+			failed[s.Name] = s.Info
 			mu.Unlock()
 		}
 	})

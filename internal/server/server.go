@@ -15,13 +15,15 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/streamrec/streamrec/internal/conf"
-	"github.com/streamrec/streamrec/internal/recorder"
-	"github.com/streamrec/streamrec/internal/records"
-	"github.com/streamrec/streamrec/internal/hook"
 	"github.com/streamrec/streamrec/internal/admin"
 	"github.com/streamrec/streamrec/internal/api"
+	"github.com/streamrec/streamrec/internal/conf"
 	"github.com/streamrec/streamrec/internal/connlimit"
+	"github.com/streamrec/streamrec/internal/control"
+	"github.com/streamrec/streamrec/internal/hook"
+	"github.com/streamrec/streamrec/internal/recorder"
+	"github.com/streamrec/streamrec/internal/recording"
+	"github.com/streamrec/streamrec/internal/records"
 	"github.com/streamrec/streamrec/internal/rtmp"
 	"github.com/streamrec/streamrec/internal/rtsp"
 	"github.com/streamrec/streamrec/internal/stream"
@@ -54,8 +56,9 @@ type Server struct {
 	Home     string
 	Settings *conf.Store
 	Streams  *stream.Registry
-	Files    *records.Store // the records store: every file operation on the records folder
-	Records  string         // the records folder's path (Files.Dir())
+	Control  *control.Service // what REST and the dashboard do to streams
+	Files    *records.Store   // the records store: every file operation on the records folder
+	Records  string           // the records folder's path (Files.Dir())
 	Started  time.Time
 	// Hooks runs on_record_hook_script for every finished file; Recent() feeds the dashboard.
 	Hooks *hook.Runner
@@ -107,14 +110,14 @@ func New(home string, log *slog.Logger) (*Server, error) {
 	s.records = &web.Records{Store: s.Files}
 	s.Hooks = hook.New(hook.Config{Log: log})
 	s.Files.OnFinished(s.runHook)
-	s.Streams = stream.New(stream.Config{
+	recordings := recording.New(recording.Config{
 		Settings: store.Current,
-		Dir:      s.Records,
 		Files:    s.Files,
-		Log:      log,
 		OnFile:   s.onFile,
 	})
-	s.admin = admin.New(admin.Config{Settings: store, Streams: s.Streams, Records: s.Files,
+	s.Streams = stream.New(stream.Config{Log: log, Attach: recordings.Attach})
+	s.Control = control.New(s.Streams)
+	s.admin = admin.New(admin.Config{Settings: store, Streams: s.Control, Records: s.Files,
 		Version: Version, Started: s.Started, Log: log, Hooks: s.Hooks})
 	return s, nil
 }
@@ -227,7 +230,7 @@ func (s *Server) newApp() *fiber.App {
 	if s.Cameras != nil {
 		api.RegisterRTSP(app, s.Cameras) // before Register, whose catch-all ends /rest-api
 	}
-	api.Register(app, s.Streams)
+	api.Register(app, s.Control)
 	s.records.Register(app)
 	s.admin.Register(app)
 	st := s.Settings.Current() // the ports being opened now

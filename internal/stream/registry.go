@@ -1,7 +1,8 @@
-// Package stream is the server's registry of published streams: their identity (name,
-// mediaSessionId), status transitions (PENDING → PUBLISHING → UNPUBLISHED/FAILED), tracks,
-// and who records them. Every ingest protocol publishes through it, so the REST API, the
-// signalling and the dashboard see one list, and recording works the same for each protocol.
+// Package stream is the server's registry of published streams and the hub each one is: its
+// identity (name, mediaSessionId), status transitions (PENDING → PUBLISHING → UNPUBLISHED/
+// FAILED), tracks, and the subscribers its frames fan out to (package recording is one).
+// Every ingest protocol publishes through it, so the REST API, the signalling and the
+// dashboard see one list, and every subscriber works the same for each protocol.
 package stream
 
 import (
@@ -13,10 +14,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/streamrec/streamrec/internal/conf"
-	"github.com/streamrec/streamrec/internal/recorder"
 	"github.com/streamrec/streamrec/internal/naming"
-	"github.com/streamrec/streamrec/internal/records"
 )
 
 // Providers, as WCS names them in the stream object's "mediaProvider".
@@ -33,22 +31,14 @@ var (
 	ErrIDInUse = errors.New("mediaSessionId is already in use")
 	// ErrNotFound: no stream with that mediaSessionId or name.
 	ErrNotFound = errors.New("stream not found")
-	// ErrNotPublishing: only PUBLISHING streams can be recorded.
-	ErrNotPublishing = errors.New("stream is not PUBLISHING")
-	// ErrRecording: the stream is already being recorded.
-	ErrRecording = errors.New("stream is already being recorded")
-	// ErrNotRecording: stopRecording on a stream that is not recorded.
-	ErrNotRecording = errors.New("stream is not being recorded")
 )
 
 // Config wires a registry to the rest of the server.
 type Config struct {
-	Settings func() *conf.Settings // the current settings snapshot
-	Dir      string                // the records folder
-	Files    *records.Store        // the records folder: files being written, parts created
-	Log      *slog.Logger
-	// OnFile is called for every finished recording file (the hook runner).
-	OnFile func(recorder.File)
+	Log *slog.Logger
+	// Attach adds a new stream's subscribers (Stream.AddSubscriber), before anyone can
+	// publish on it: the server attaches recording; nil attaches none.
+	Attach func(*Stream)
 }
 
 // Registry holds the published streams. Safe for concurrent use.
@@ -67,9 +57,6 @@ type Registry struct {
 func New(cfg Config) *Registry {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
-	}
-	if cfg.Files == nil {
-		cfg.Files = records.New(cfg.Dir, cfg.Log)
 	}
 	return &Registry{cfg: cfg, byName: map[string]*Stream{}, byID: map[string]*Stream{}, subs: map[int]func(Snapshot){}}
 }
@@ -95,6 +82,10 @@ func (r *Registry) Create(id Identity) (*Stream, error) {
 	if id.MediaSessionID == "" {
 		id.MediaSessionID = uuid.NewString()
 	}
+	s := newStream(r, id)
+	if r.cfg.Attach != nil {
+		r.cfg.Attach(s) // before the stream is listed, so no frame misses a subscriber
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
@@ -106,7 +97,6 @@ func (r *Registry) Create(id Identity) (*Stream, error) {
 	if _, ok := r.byID[id.MediaSessionID]; ok {
 		return nil, ErrIDInUse
 	}
-	s := newStream(r, id)
 	r.byName[id.Name] = s
 	r.byID[id.MediaSessionID] = s
 	return s, nil
@@ -151,7 +141,8 @@ func (r *Registry) All() []Snapshot {
 	return out
 }
 
-// Subscribe calls fn with a snapshot of a stream each time its status or recording changes.
+// Subscribe calls fn with a snapshot of a stream each time its status, info or a subscriber's
+// state (its recording) changes.
 // fn runs on the caller's goroutine of the change and must not block. The returned func unsubscribes.
 func (r *Registry) Subscribe(fn func(Snapshot)) (cancel func()) {
 	r.mu.Lock()

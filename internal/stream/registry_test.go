@@ -3,13 +3,11 @@ package stream
 import (
 	"errors"
 	"testing"
-
-	"github.com/streamrec/streamrec/internal/conf"
 )
 
 func testRegistry(t *testing.T) *Registry {
 	t.Helper()
-	r := New(Config{Settings: conf.Defaults, Dir: t.TempDir()})
+	r := New(Config{})
 	t.Cleanup(r.Close)
 	return r
 }

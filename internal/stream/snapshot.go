@@ -6,35 +6,33 @@ import (
 	"github.com/streamrec/streamrec/internal/media"
 )
 
-// Snapshot is a stream as the REST API, the signalling and the dashboard show it. Its JSON is
-// the WCS stream object, plus a few fields of ours that WCS clients ignore.
+// Snapshot is a stream's state at one moment, for the REST API, the signalling and the
+// dashboard; each shapes it for its wire (package wcs builds the WCS stream object). What a
+// subscriber adds to it (a recording's file) the subscriber reports itself: Stream gives the
+// way to ask it.
 type Snapshot struct {
-	AppKey         string  `json:"appKey"`
-	SessionID      string  `json:"sessionId"`
-	MediaSessionID string  `json:"mediaSessionId"`
-	Name           string  `json:"name"`
-	Published      bool    `json:"published"`
-	HasVideo       bool    `json:"hasVideo"`
-	HasAudio       bool    `json:"hasAudio"`
-	Status         string  `json:"status"`
-	Info           *string `json:"info"`
-	Record         bool    `json:"record"`
-	RecordName     string  `json:"recordName,omitempty"`
-	MediaProvider  string  `json:"mediaProvider"`
-	AudioCodec     string  `json:"audioCodec,omitempty"`
-	VideoCodec     string  `json:"videoCodec,omitempty"`
+	AppKey         string
+	SessionID      string
+	MediaSessionID string
+	Name           string
+	HasVideo       bool
+	HasAudio       bool
+	Status         Status
+	Info           string // why it failed or ended, or a warning while it plays; "" when none
+	MediaProvider  string
+	AudioCodec     string
+	VideoCodec     string
+	Width, Height  int // of the video track
+	Bytes          int64
+	Started        time.Time
+	Room           bool
+	Login          string
 
-	// Ours.
-	Width       int       `json:"width,omitempty"`
-	Height      int       `json:"height,omitempty"`
-	Bytes       int64     `json:"bytes"`
-	Started     time.Time `json:"started"`
-	Recording   bool      `json:"recording"`
-	RecordSince time.Time `json:"recordSince,omitzero"`
-	RecordError string    `json:"recordError,omitempty"`
-	Room        bool      `json:"room,omitempty"`
-	Login       string    `json:"login,omitempty"`
+	stream *Stream
 }
+
+// Stream returns the stream the snapshot was taken of, to ask its subscribers for their part.
+func (sn Snapshot) Stream() *Stream { return sn.stream }
 
 // Snapshot returns the stream's current state.
 func (s *Stream) Snapshot() Snapshot {
@@ -45,28 +43,18 @@ func (s *Stream) Snapshot() Snapshot {
 		SessionID:      s.id.SessionID,
 		MediaSessionID: s.id.MediaSessionID,
 		Name:           s.id.Name,
-		Published:      true,
 		HasVideo:       hasKind(s.tracks, media.Video),
 		HasAudio:       hasKind(s.tracks, media.Audio),
 		Status:         s.status,
-		Record:         s.rec != nil || s.recordName != "",
-		RecordName:     s.recordName,
+		Info:           s.info,
 		MediaProvider:  s.id.Provider,
-		AudioCodec:     codecOf(s.tracks, media.Audio),
-		VideoCodec:     codecOf(s.tracks, media.Video),
+		AudioCodec:     CodecOf(s.tracks, media.Audio),
+		VideoCodec:     CodecOf(s.tracks, media.Video),
 		Bytes:          s.bytes.Load(),
 		Started:        s.started,
-		Recording:      s.rec != nil,
-		RecordError:    s.recordErr,
 		Room:           s.id.Room,
 		Login:          s.id.Login,
-	}
-	if s.info != "" {
-		info := s.info
-		snap.Info = &info
-	}
-	if s.rec != nil {
-		snap.RecordSince = s.recSince
+		stream:         s,
 	}
 	for _, t := range s.tracks {
 		if t.Kind == media.Video {

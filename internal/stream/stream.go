@@ -1,26 +1,43 @@
 package stream
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
-	"github.com/streamrec/streamrec/internal/recorder"
 	"github.com/streamrec/streamrec/internal/media"
-	"github.com/streamrec/streamrec/internal/naming"
 )
 
-// Status values, as the WCS protocol names them.
+// Status is where a stream is in its life: PENDING → PUBLISHING → UNPUBLISHED or FAILED.
+// String names it for logs and error messages; how a protocol spells it on the wire is that
+// protocol's business (see package wcs).
+type Status uint8
+
 const (
-	StatusPending     = "PENDING"
-	StatusPublishing  = "PUBLISHING"
-	StatusUnpublished = "UNPUBLISHED"
-	StatusFailed      = "FAILED"
+	StatusPending     Status = iota // created; its tracks are not known yet
+	StatusPublishing                // tracks known, frames flow to the subscribers
+	StatusUnpublished               // ended by the publisher, the server or an operator
+	StatusFailed                    // ended by an error
 )
+
+func (st Status) String() string {
+	switch st {
+	case StatusPending:
+		return "PENDING"
+	case StatusPublishing:
+		return "PUBLISHING"
+	case StatusUnpublished:
+		return "UNPUBLISHED"
+	case StatusFailed:
+		return "FAILED"
+	}
+	return fmt.Sprintf("status(%d)", uint8(st))
+}
+
+// Ended tells whether the stream is over (UNPUBLISHED or FAILED).
+func (st Status) Ended() bool { return st == StatusUnpublished || st == StatusFailed }
 
 // Identity is who published a stream and how.
 type Identity struct {
@@ -36,27 +53,42 @@ type Identity struct {
 	Room bool
 }
 
-// Stream is one published stream.
+// Subscriber consumes a stream's media: recording is one, an upload or a thumbnailer would be
+// another. The stream calls Tracks and Frame under its lock, one call at a time and in the
+// order it accepted them, so they must not block (no disk, no network) and must not call back
+// into the Stream; a subscriber that needs time queues the work.
+type Subscriber interface {
+	// Tracks gives the stream's tracks: first when it starts publishing, then each time a
+	// publisher changes a track's parameters (before the frame that carries them). The slice
+	// is the subscriber's to keep: the stream never modifies it.
+	Tracks(tracks []media.Track, published bool)
+	// Frame is one frame. A pooled frame stays the stream's: a subscriber that keeps it takes
+	// a reference of its own (media.Frame.Retain).
+	Frame(f media.Frame)
+	// Ended is called, outside the stream's lock, when the stream ends, before its final
+	// status is set and announced: a subscriber finishes its work here (recording closes its
+	// file, so the UNPUBLISHED event names a complete one). No frame follows.
+	Ended()
+}
+
+// Stream is one published stream: its identity, status and tracks, and the subscribers its
+// frames fan out to.
 type Stream struct {
 	id  Identity
 	reg *Registry
 	log *slog.Logger
 
-	bytes   atomic.Int64 // media bytes received, for the dashboard's bitrate
-	started time.Time
+	bytes    atomic.Int64 // media bytes received, for the dashboard's bitrate
+	started  time.Time
+	keyframe atomic.Pointer[func()] // asks the publisher for a video keyframe; nil when it cannot
 
-	mu         sync.Mutex
-	status     string
-	info       string // why it FAILED or ended, or a warning while it plays (Note)
-	tracks     []media.Track
-	gop        *recorder.GOP
-	rec        *recorder.Recorder
-	recSince   time.Time
-	recordName string        // the current or last recording file
-	recordErr  string        // why the last recording ended early
-	recOpts    RecordOptions // the options of the current or last recording, for resuming it
-	keyframe   func()        // asks the publisher for a video keyframe; nil when it cannot
-	timeline   Timeline
+	mu       sync.Mutex
+	status   Status
+	ending   bool   // Ended is being delivered: frames stop
+	info     string // why it FAILED or ended, or a warning while it plays (Note)
+	tracks   []media.Track
+	subs     []Subscriber
+	timeline Timeline
 }
 
 func newStream(r *Registry, id Identity) *Stream {
@@ -75,9 +107,40 @@ func (s *Stream) ID() Identity { return s.id }
 // Log returns a logger carrying the stream's name and mediaSessionId.
 func (s *Stream) Log() *slog.Logger { return s.log }
 
-// Publish sets the stream's tracks and moves it to PUBLISHING. It starts recording when the
-// settings (or, for WebRTC, the publisher) ask for it; a recording that cannot start leaves the
-// stream publishing and says why in the log and in the stream's record error.
+// Bytes returns how many media bytes the stream received so far.
+func (s *Stream) Bytes() int64 { return s.bytes.Load() }
+
+// Status returns the stream's current status.
+func (s *Stream) Status() Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.status
+}
+
+// AddSubscriber makes sub receive the stream's tracks and frames from now on. The registry's
+// Config.Attach adds a stream's subscribers before anyone can publish on it.
+func (s *Stream) AddSubscriber(sub Subscriber) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.subs = append(s.subs, sub)
+	if s.status == StatusPublishing {
+		sub.Tracks(s.tracks, true)
+	}
+}
+
+// Subscribers returns the stream's subscribers, for a caller looking for one of its own kind.
+func (s *Stream) Subscribers() []Subscriber {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Subscriber(nil), s.subs...)
+}
+
+// Changed announces the stream's current snapshot to the registry's watchers: a subscriber
+// whose state shows in it (a recording that stopped) calls it.
+func (s *Stream) Changed() { s.reg.notify(s.Snapshot()) }
+
+// Publish sets the stream's tracks and moves it to PUBLISHING; the subscribers get the tracks
+// (a recording the settings ask for starts) before the change is announced.
 func (s *Stream) Publish(tracks []media.Track) {
 	s.mu.Lock()
 	if s.status != StatusPending {
@@ -85,46 +148,23 @@ func (s *Stream) Publish(tracks []media.Track) {
 		return
 	}
 	s.tracks = append([]media.Track(nil), tracks...)
-	s.gop = recorder.NewGOP(hasKind(tracks, media.Video))
 	s.status = StatusPublishing
-	auto := s.autoRecord()
-	s.mu.Unlock()
 	s.log.Info("publishing", "tracks", fmt.Sprint(tracks))
-	if auto {
-		if err := s.StartRecording(RecordOptions{}); err != nil {
-			s.log.Error("automatic recording did not start", "err", err)
-			if errors.Is(err, recorder.ErrNoSpace) {
-				s.resumeLater(RecordOptions{})
-			}
-		}
+	for _, sub := range s.subs {
+		sub.Tracks(s.tracks, true)
 	}
-	s.reg.notify(s.Snapshot())
+	s.mu.Unlock()
+	s.Changed()
 }
 
-// autoRecord tells whether the settings record this stream from the start. Caller holds s.mu.
-func (s *Stream) autoRecord() bool {
-	st := s.reg.cfg.Settings()
-	if !st.RecordStreams {
-		return false
-	}
-	switch s.id.Provider {
-	case ProviderRTMP:
-		return st.RecordFlash
-	case ProviderRTSP:
-		return st.RecordRTSP
-	default:
-		return s.id.Record
-	}
-}
-
-// WriteFrame passes one frame to the GOP cache and the recorder, on a timeline whose jumps
-// are re-anchored (see Timeline). It never blocks on disk. A pooled frame stays the caller's:
-// the cache and the recorder take references of their own.
+// WriteFrame passes one frame to each subscriber, on a timeline whose jumps are re-anchored
+// (see Timeline). It never blocks on disk. A pooled frame stays the caller's: subscribers take
+// references of their own.
 func (s *Stream) WriteFrame(f media.Frame) {
 	s.bytes.Add(int64(len(f.Data)))
 	s.mu.Lock()
-	if s.status != StatusPublishing || f.Track < 0 || f.Track >= len(s.tracks) {
-		s.mu.Unlock()
+	defer s.mu.Unlock()
+	if s.status != StatusPublishing || s.ending || f.Track < 0 || f.Track >= len(s.tracks) {
 		return
 	}
 	f, cut := s.timeline.Fix(f, time.Now())
@@ -135,176 +175,24 @@ func (s *Stream) WriteFrame(f media.Frame) {
 	if f.Params != nil {
 		s.setTrack(f.Track, *f.Params)
 	}
-	s.gop.Add(f, s.tracks[f.Track].Kind)
-	rec := s.rec
-	s.mu.Unlock()
-	if rec != nil {
-		rec.Push(f)
+	for _, sub := range s.subs {
+		sub.Frame(f)
 	}
 }
 
 // setTrack replaces a track's description (the publisher changed its parameters), for
-// snapshots and recordings started from now on. The slice is copied: a recorder started
-// earlier may still hold the old one.
+// snapshots and subscribers. The slice is copied: subscribers may still hold the old one.
+// Caller holds s.mu.
 func (s *Stream) setTrack(i int, t media.Track) {
 	s.tracks = append([]media.Track(nil), s.tracks...)
 	s.tracks[i] = t
-}
-
-// RecordBacklog reports the current recording's queue: frames waiting to be written, and frames
-// dropped because the recorder could not keep up. Both are 0 when the stream is not recorded.
-func (s *Stream) RecordBacklog() (queued int, dropped uint64) {
-	s.mu.Lock()
-	rec := s.rec
-	s.mu.Unlock()
-	if rec == nil {
-		return 0, 0
-	}
-	return rec.Backlog()
-}
-
-// RecordOptions are the REST startRecording parameters.
-type RecordOptions struct {
-	FileName string             // replaces the naming policy
-	Template string             // replaces stream_record_policy_template
-	Rotation *recorder.Rotation // replaces record_rotation
-	// Room marks this recording as one of a conference stream (REST "room": true): never
-	// rotated, like a stream published in a room.
-	Room bool
-}
-
-// StartRecording records the stream from the last keyframe on. Only PUBLISHING streams can be recorded.
-func (s *Stream) StartRecording(o RecordOptions) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.status != StatusPublishing {
-		return fmt.Errorf("%w (it is %s)", ErrNotPublishing, s.status)
-	}
-	if s.rec != nil {
-		return fmt.Errorf("%w to %s", ErrRecording, s.rec.Name())
-	}
-	frames, requestKeyframe := s.startFrames()
-	rec, err := recorder.Start(s.recorderOptions(o), frames) // takes over the frames' references
-	if err != nil {
-		s.recordErr = err.Error()
-		return fmt.Errorf("start recording %s: %w", s.id.Name, err)
-	}
-	s.rec, s.recSince, s.recordName, s.recordErr, s.recOpts = rec, time.Now(), rec.Name(), "", o
-	s.log.Info("recording started", "file", s.recordName, "cached", len(frames), "keyframeRequested", requestKeyframe != nil)
-	go s.watch(rec)
-	if requestKeyframe != nil {
-		go requestKeyframe()
-	}
-	return nil
-}
-
-// recorderOptions builds a recorder's options. Caller holds s.mu.
-func (s *Stream) recorderOptions(o RecordOptions) recorder.Options {
-	return recorder.Options{
-		Settings: s.reg.cfg.Settings(),
-		Values: naming.Values{
-			StreamName:     s.id.Name,
-			SessionID:      s.id.SessionID,
-			MediaSessionID: s.id.MediaSessionID,
-			Login:          s.id.Login,
-			AudioCodec:     codecOf(s.tracks, media.Audio),
-			VideoCodec:     codecOf(s.tracks, media.Video),
-		},
-		Tracks:     s.tracks,
-		Files:      s.reg.cfg.Files,
-		Log:        s.log,
-		FileName:   o.FileName,
-		Template:   o.Template,
-		Rotation:   o.Rotation,
-		NoRotation: s.id.Room || o.Room,
-		OnFile:     s.reg.cfg.OnFile,
+	for _, sub := range s.subs {
+		sub.Tracks(s.tracks, false)
 	}
 }
 
-// watch notices a recorder that ended on its own (a write error) and detaches it.
-func (s *Stream) watch(rec *recorder.Recorder) {
-	<-rec.Done()
-	s.mu.Lock()
-	if s.rec != rec {
-		s.mu.Unlock()
-		return // stopped normally
-	}
-	s.rec = nil
-	s.recordName = rec.Name()
-	err := rec.Err()
-	if err != nil {
-		s.recordErr = err.Error()
-	}
-	o := s.recOpts
-	s.mu.Unlock()
-	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) { // a full disk or quota
-		s.resumeLater(o)
-	}
-	s.reg.notify(s.Snapshot())
-}
-
-// resumeEvery is how often a stream whose recording stopped for lack of space looks again.
-const resumeEvery = 2 * time.Second
-
-// resumeLater starts recording the stream again, into a new file, once the records disk has
-// recorder.MinFreeSpace free: its recording stopped, or could not start, for lack of space. It
-// gives up when the stream ends or is recorded again meanwhile (a REST startRecording).
-func (s *Stream) resumeLater(o RecordOptions) {
-	s.mu.Lock()
-	s.recordErr += fmt.Sprintf(" (recording resumes, in a new file, once %d MB are free)", recorder.MinFreeSpace>>20)
-	s.mu.Unlock()
-	s.log.Warn("recording stopped for lack of space: it resumes by itself once the records disk has room",
-		"needFree", fmt.Sprintf("%d MB", recorder.MinFreeSpace>>20))
-	go func() {
-		tick := time.NewTicker(resumeEvery)
-		defer tick.Stop()
-		for range tick.C {
-			s.mu.Lock()
-			over := s.status != StatusPublishing || s.rec != nil
-			s.mu.Unlock()
-			if over {
-				return
-			}
-			if recorder.CheckSpace(s.reg.cfg.Dir) != nil {
-				continue
-			}
-			err := s.StartRecording(o)
-			if err == nil {
-				s.log.Info("recording resumed: the records disk has room again", "file", s.Snapshot().RecordName)
-				s.reg.notify(s.Snapshot())
-				return
-			}
-			if !errors.Is(err, recorder.ErrNoSpace) {
-				s.log.Error("recording did not resume", "err", err)
-				return
-			}
-		}
-	}()
-}
-
-// StopRecording finishes the stream's recording and returns its files.
-func (s *Stream) StopRecording() ([]recorder.File, error) {
-	s.mu.Lock()
-	rec := s.rec
-	s.rec = nil
-	s.mu.Unlock()
-	if rec == nil {
-		return nil, ErrNotRecording
-	}
-	files, err := rec.Stop()
-	s.mu.Lock()
-	s.recordName = rec.Name()
-	if err != nil {
-		s.recordErr = err.Error()
-	}
-	s.mu.Unlock()
-	s.log.Info("recording stopped", "file", rec.Name(), "files", len(files))
-	s.reg.notify(s.Snapshot())
-	return files, err
-}
-
-// Unpublish ends the stream: its recording is finished first, so the UNPUBLISHED event names a
-// complete file.
+// Unpublish ends the stream: its subscribers finish first (a recording closes its file), so
+// the UNPUBLISHED event names a complete file.
 func (s *Stream) Unpublish() { s.end(StatusUnpublished, "") }
 
 // UnpublishBecause is Unpublish for a publication the server ended, with the reason in the
@@ -322,47 +210,42 @@ func (s *Stream) Note(info string) {
 	live := s.status == StatusPublishing // a pending stream shows it when it publishes
 	s.mu.Unlock()
 	if live {
-		s.reg.notify(s.Snapshot())
+		s.Changed()
 	}
 }
 
-func (s *Stream) end(status, info string) {
+func (s *Stream) end(status Status, info string) {
 	s.mu.Lock()
-	if s.status == StatusUnpublished || s.status == StatusFailed {
+	if s.status.Ended() {
 		s.mu.Unlock()
 		return
 	}
-	rec := s.rec
-	s.rec = nil
+	first := !s.ending
+	s.ending = true
+	subs := s.subs
 	s.mu.Unlock()
-	if rec != nil {
-		_, err := rec.Stop()
-		s.mu.Lock()
-		s.recordName = rec.Name()
-		if err != nil && !errors.Is(err, recorder.ErrStopped) {
-			s.recordErr = err.Error()
+	if first {
+		for _, sub := range subs {
+			sub.Ended()
 		}
-		s.mu.Unlock()
 	}
 	s.mu.Lock()
-	if s.gop != nil {
-		s.gop.Reset()
-	}
-	s.status, s.gop = status, nil
+	s.status = status
 	if info != "" || status == StatusFailed {
 		s.info = info
 	}
 	s.mu.Unlock()
 	s.reg.remove(s)
 	s.log.Info("stream ended", "status", status, "info", info)
-	s.reg.notify(s.Snapshot())
+	s.Changed()
 }
 
 func hasKind(tracks []media.Track, k media.Kind) bool {
-	return codecOf(tracks, k) != ""
+	return CodecOf(tracks, k) != ""
 }
 
-func codecOf(tracks []media.Track, k media.Kind) string {
+// CodecOf returns the codec of the first track of kind k, "" when there is none.
+func CodecOf(tracks []media.Track, k media.Kind) string {
 	for _, t := range tracks {
 		if t.Kind == k {
 			return string(t.Codec)

@@ -43,7 +43,7 @@ type session struct {
 type published struct {
 	st     *stream.Stream
 	pub    *webrtc.Publisher
-	status string // last status sent to the client
+	status stream.Status // last status sent to the client
 	ended  bool
 }
 
@@ -347,7 +347,7 @@ func (se *session) streamFailed(m streamMsg, published bool, info string) {
 	se.warnRefused("stream refused", "stream", m.Name, "mediaSessionId", m.MediaSessionID, "info", info)
 	se.send("notifyStreamStatusEvent", map[string]any{
 		"mediaSessionId": m.MediaSessionID, "name": m.Name, "published": published,
-		"status": stream.StatusFailed, "info": info, "record": false,
+		"status": StatusName(stream.StatusFailed), "info": info, "record": false,
 		"audioState": map[string]bool{"muted": false}, "videoState": map[string]bool{"muted": false},
 	})
 }
@@ -482,7 +482,7 @@ func (se *session) available(obj json.RawMessage) {
 
 // statusEvent is the stream object of notifyStreamStatusEvent.
 type statusEvent struct {
-	stream.Snapshot
+	Stream
 	AudioState struct {
 		Muted bool `json:"muted"`
 	} `json:"audioState"`
@@ -500,13 +500,13 @@ func (se *session) streamEvent(snap stream.Snapshot) {
 		return
 	}
 	p.status = snap.Status
-	end := snap.Status == stream.StatusUnpublished || snap.Status == stream.StatusFailed
+	end := snap.Status.Ended()
 	if end {
 		p.ended = true
 	}
 	pub := p.pub
 	se.mu.Unlock()
-	se.send("notifyStreamStatusEvent", statusEvent{Snapshot: snap})
+	se.send("notifyStreamStatusEvent", statusEvent{Stream: StreamOf(snap)})
 	if end {
 		se.srv.disown(snap.MediaSessionID, se)
 		if pub != nil {

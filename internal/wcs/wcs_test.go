@@ -17,6 +17,8 @@ import (
 	"github.com/fasthttp/websocket"
 
 	"github.com/streamrec/streamrec/internal/conf"
+	"github.com/streamrec/streamrec/internal/recording"
+	"github.com/streamrec/streamrec/internal/records"
 	"github.com/streamrec/streamrec/internal/stream"
 	"github.com/streamrec/streamrec/internal/wcs"
 	"github.com/streamrec/streamrec/internal/webrtc"
@@ -35,7 +37,7 @@ func start(t *testing.T, ping time.Duration, portFrom, portTo int) *env {
 	w := &testWriter{t: t}
 	log := slog.New(slog.NewTextHandler(w, nil))
 	settings := conf.Defaults()
-	reg := stream.New(stream.Config{Settings: func() *conf.Settings { return settings }, Dir: t.TempDir(), Log: log})
+	reg := stream.New(stream.Config{Log: log, Attach: recording.New(recording.Config{Settings: func() *conf.Settings { return settings }, Files: records.New(t.TempDir(), nil)}).Attach})
 	engine, err := webrtc.New(webrtc.Config{PortFrom: portFrom, PortTo: portTo, Log: log, ConnectTimeout: 30 * time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -339,7 +341,7 @@ func TestPublishAnswersWithCandidatesInTheMediaRange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s := st.Snapshot(); s.Status != "PENDING" || s.Login != "bob" || s.MediaProvider != "WebRTC" || s.Name != "range" {
+	if s := st.Snapshot(); wcs.StatusName(s.Status) != "PENDING" || s.Login != "bob" || s.MediaProvider != "WebRTC" || s.Name != "range" {
 		t.Errorf("registry: %+v", s)
 	}
 }

@@ -9,8 +9,8 @@ import (
 	"github.com/pion/rtp/codecs"
 
 	"github.com/streamrec/streamrec/internal/fuzzmem"
-	"github.com/streamrec/streamrec/internal/rtpfuzz"
 	"github.com/streamrec/streamrec/internal/media"
+	"github.com/streamrec/streamrec/internal/rtpfuzz"
 )
 
 // FuzzDepacketize feeds RTP packets built from the input through the reorder buffer and the

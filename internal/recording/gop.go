@@ -1,15 +1,15 @@
-package recorder
+package recording
 
 import (
 	"github.com/streamrec/streamrec/internal/media"
 )
 
-// GOP keeps the frames of a stream since its last video keyframe, so a recording started on
+// gop keeps the frames of a stream since its last video keyframe, so a recording started on
 // demand begins at a keyframe at or before the request instead of waiting for the next one.
 // It holds a reference to each pooled frame it keeps (media.Buffer) until the next keyframe
-// replaces them or Reset. It is not safe for concurrent use; the stream that owns it serializes
-// access.
-type GOP struct {
+// replaces them or reset. It is not safe for concurrent use; the Recording that owns it
+// serializes access.
+type gop struct {
 	frames  []media.Frame
 	bytes   int
 	video   bool // the stream has a video track: cache from keyframes only
@@ -19,11 +19,11 @@ type GOP struct {
 // gopMaxBytes bounds the cache: a stream without keyframes for this long simply has no cache.
 const gopMaxBytes = 32 << 20
 
-// NewGOP returns a cache for a stream that has video (hasVideo) or is audio-only.
-func NewGOP(hasVideo bool) *GOP { return &GOP{video: hasVideo, maxSize: gopMaxBytes} }
+// newGOP returns a cache for a stream that has video (hasVideo) or is audio-only.
+func newGOP(hasVideo bool) *gop { return &gop{video: hasVideo, maxSize: gopMaxBytes} }
 
-// Add records f. tracks tells the kind of f's track.
-func (g *GOP) Add(f media.Frame, kind media.Kind) {
+// add records f; kind is the kind of f's track.
+func (g *gop) add(f media.Frame, kind media.Kind) {
 	switch {
 	case g.video && kind == media.Video && f.Key:
 		g.reset()
@@ -42,10 +42,7 @@ func (g *GOP) Add(f media.Frame, kind media.Kind) {
 	g.bytes += len(f.Data)
 }
 
-// Reset empties the cache, releasing its frames.
-func (g *GOP) Reset() { g.reset() }
-
-func (g *GOP) reset() {
+func (g *gop) reset() {
 	for _, f := range g.frames {
 		f.Release()
 	}
@@ -54,19 +51,12 @@ func (g *GOP) reset() {
 	g.bytes = 0
 }
 
-// Frames returns a copy of the cached frames, oldest first, with a reference to each pooled
-// frame for the caller (see ReleaseFrames).
-func (g *GOP) Frames() []media.Frame {
+// cached returns a copy of the cached frames, oldest first, with a reference to each pooled
+// frame for the caller (see recorder.ReleaseFrames).
+func (g *gop) cached() []media.Frame {
 	out := append([]media.Frame(nil), g.frames...)
 	for _, f := range out {
 		f.Retain()
 	}
 	return out
-}
-
-// ReleaseFrames releases the references of frames that Frames returned and that are not used.
-func ReleaseFrames(frames []media.Frame) {
-	for _, f := range frames {
-		f.Release()
-	}
 }
