@@ -9,9 +9,7 @@ import (
 	"time"
 
 	"github.com/streamrec/streamrec/internal/media"
-	"github.com/streamrec/streamrec/internal/mp4"
 	"github.com/streamrec/streamrec/internal/naming"
-	"github.com/streamrec/streamrec/internal/webm"
 )
 
 // errNothingRecorded ends a recording stopped before its first keyframe: no file is left behind.
@@ -358,14 +356,7 @@ func (w *writer) write(p *part, f media.Frame) {
 
 // frameRejected tells the errors with which a container refuses one frame and stays usable;
 // any other write error ends the recording.
-func frameRejected(err error) bool {
-	for _, e := range []error{mp4.ErrDTSBackwards, mp4.ErrNegativeTimestamp, mp4.ErrFrameTooLarge, mp4.ErrUnknownTrack, webm.ErrEmptyFrame} {
-		if errors.Is(err, e) {
-			return true
-		}
-	}
-	return false
-}
+func frameRejected(err error) bool { return errors.Is(err, media.ErrFrameRefused) }
 
 // rotateDue tells whether a part that would begin at recording time dts is due.
 func (w *writer) rotateDue(dts time.Duration) bool {
