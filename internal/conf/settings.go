@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/streamrec/streamrec/internal/naming"
 )
 
 // Settings is one validated snapshot of the settings file. A *Settings handed out by this
@@ -25,9 +27,9 @@ type Settings struct {
 	// ("mp4", "webm"); a codec absent from it is not recorded. Never empty.
 	RecordFormats map[string]string
 
-	Policy   string // "template" or "streamName" (canonical spelling)
-	Template string // stream_record_policy_template; checked by CheckTemplate
-	Encode   string // "", "HEX" or "BASE64"
+	Policy   naming.Mode     // stream_record_policy: naming.ModeTemplate or naming.ModeStreamName
+	Template string          // stream_record_policy_template; checked by CheckTemplate
+	Encode   naming.Encoding // encode_record_name: naming.EncodeNone, EncodeHex or EncodeBase64
 	Exclude  string // exclude_record_name_characters, exactly as given (spaces included)
 
 	// Rotation: at most one is non-zero; both zero = off.
@@ -104,7 +106,7 @@ type setting struct {
 }
 
 // DefaultTemplate is the default of stream_record_policy_template.
-const DefaultTemplate = "stream-{mediaSessionId}-{login}"
+const DefaultTemplate = naming.DefaultTemplate
 
 // templateElements are the elements a file name template may use, without braces.
 var templateElements = []string{
@@ -134,17 +136,7 @@ var table = []setting{
 		apply: func(s *Settings, v string) (err error) { s.RecordFormats, err = parseFormats(v); return }},
 	{Spec: Spec{Key: "stream_record_policy", Default: "template",
 		Help: "How a recording is named: template (stream_record_policy_template) or streamName (the stream's name)"},
-		apply: func(s *Settings, v string) error {
-			switch {
-			case strings.EqualFold(v, "template"):
-				s.Policy = "template"
-			case strings.EqualFold(v, "streamName"):
-				s.Policy = "streamName"
-			default:
-				return fmt.Errorf("%q is not a policy (template or streamName)", v)
-			}
-			return nil
-		}},
+		apply: func(s *Settings, v string) (err error) { s.Policy, err = parsePolicy(v); return }},
 	{Spec: Spec{Key: "stream_record_policy_template", Default: DefaultTemplate,
 		Help: "File name template; elements: {" + strings.Join(templateElements, "} {") + "}"},
 		apply: func(s *Settings, v string) error {
@@ -402,7 +394,7 @@ func build(raw map[string]string, lines map[string]int, file string) (*Settings,
 			fail(st.Key, v, err.Error())
 		}
 	}
-	if s.Policy == "template" && values["stream_record_policy_template"] == "" {
+	if s.Policy == naming.ModeTemplate && values["stream_record_policy_template"] == "" {
 		fail("stream_record_policy_template", "", "must not be empty when stream_record_policy is template")
 	}
 	if s.MediaPortFrom > 0 && s.MediaPortTo > 0 && s.MediaPortFrom > s.MediaPortTo {
@@ -492,23 +484,35 @@ func parseFormats(v string) (map[string]string, error) {
 	return m, nil
 }
 
-func parseEncode(v string) (string, error) {
+// parsePolicy reads stream_record_policy, in any case, into its canonical spelling.
+func parsePolicy(v string) (naming.Mode, error) {
+	for _, m := range []naming.Mode{naming.ModeTemplate, naming.ModeStreamName} {
+		if strings.EqualFold(v, string(m)) {
+			return m, nil
+		}
+	}
+	return "", fmt.Errorf("%q is not a policy (template or streamName)", v)
+}
+
+// parseEncode reads encode_record_name: false, true (HEX), true,HEX or true,BASE64.
+func parseEncode(v string) (naming.Encoding, error) {
 	on, enc, hasEnc := strings.Cut(v, ",")
 	on, enc = strings.TrimSpace(on), strings.ToUpper(strings.TrimSpace(enc))
 	bad := fmt.Errorf("%q is not valid (false, true,HEX or true,BASE64)", v)
-	if hasEnc && enc != "HEX" && enc != "BASE64" {
-		return "", bad
+	encoding := naming.Encoding(enc)
+	if hasEnc && encoding != naming.EncodeHex && encoding != naming.EncodeBase64 {
+		return naming.EncodeNone, bad
 	}
 	switch {
 	case strings.EqualFold(on, "false"):
-		return "", nil
+		return naming.EncodeNone, nil
 	case strings.EqualFold(on, "true"):
 		if !hasEnc {
-			return "HEX", nil
+			return naming.EncodeHex, nil
 		}
-		return enc, nil
+		return encoding, nil
 	}
-	return "", bad
+	return naming.EncodeNone, bad
 }
 
 // ParseRotation reads a record_rotation value: "N" = parts of N seconds, "NM" = parts of N

@@ -21,21 +21,50 @@ const (
 	TimeLayout = "2006-01-02T15-04-05Z"
 )
 
-// Policy modes and encodings as the settings spell them.
+// Mode is how a recording is named (stream_record_policy), spelled as the settings spell it.
+type Mode string
+
 const (
-	ModeTemplate   = "template"
-	ModeStreamName = "streamName"
-	EncodeHex      = "HEX"
-	EncodeBase64   = "BASE64"
+	ModeTemplate   Mode = "template"   // the template with its elements replaced
+	ModeStreamName Mode = "streamName" // the stream's name
+)
+
+// Encoding is how a name is encoded (encode_record_name), spelled as the settings spell it.
+type Encoding string
+
+const (
+	EncodeNone   Encoding = ""
+	EncodeHex    Encoding = "HEX"
+	EncodeBase64 Encoding = "BASE64"
 )
 
 // Policy is the naming part of the settings.
 type Policy struct {
-	Mode     string // "template" or "streamName"
+	Mode     Mode
 	Template string // e.g. "stream-{mediaSessionId}-{login}"
-	Encode   string // "", "HEX" or "BASE64"
+	Encode   Encoding
 	Exclude  string // characters deleted from the name, e.g. "/" or ":., /"
 }
+
+// byStreamName tells whether the policy names by the stream name rather than a template.
+func (p Policy) byStreamName() bool { return strings.EqualFold(string(p.Mode), string(ModeStreamName)) }
+
+// template is the template the policy expands, "" when it names by the stream name.
+func (p Policy) template() string {
+	switch {
+	case p.byStreamName():
+		return ""
+	case p.Template == "":
+		return DefaultTemplate
+	}
+	return p.Template
+}
+
+// HasTime reports whether the policy's names carry a time element (see [HasTime]).
+func (p Policy) HasTime() bool { return HasTime(p.template()) }
+
+// HasEndTime reports whether the policy's names carry the end time (see [HasEndTime]).
+func (p Policy) HasEndTime() bool { return HasEndTime(p.template()) }
 
 // Values are what a template element can refer to. Empty strings are fine (an RTMP publisher
 // has no login).
@@ -48,21 +77,15 @@ type Values struct {
 // The result is always a safe, non-empty, valid UTF-8 single file name of at most
 // MaxNameBytes bytes (see the package documentation for the steps).
 func (p Policy) Base(v Values) string {
-	var name string
-	if strings.EqualFold(p.Mode, ModeStreamName) {
-		name = v.StreamName
-	} else {
-		tmpl := p.Template
-		if tmpl == "" {
-			tmpl = DefaultTemplate
-		}
-		name = expand(tmpl, v)
+	name := v.StreamName
+	if !p.byStreamName() {
+		name = expand(p.template(), v)
 	}
 	name = exclude(name, p.Exclude)
 	switch {
-	case strings.EqualFold(p.Encode, EncodeHex):
+	case strings.EqualFold(string(p.Encode), string(EncodeHex)):
 		name = hex.EncodeToString([]byte(name))
-	case strings.EqualFold(p.Encode, EncodeBase64):
+	case strings.EqualFold(string(p.Encode), string(EncodeBase64)):
 		name = base64.RawURLEncoding.EncodeToString([]byte(name))
 	}
 	return truncBytes(sanitize(name), MaxNameBytes)

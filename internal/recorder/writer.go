@@ -102,9 +102,9 @@ func newWriter(r *Recorder) *writer {
 	switch {
 	case o.FileName != "":
 		// An explicit name is used as given, only made safe.
-		w.policy = naming.Policy{Mode: "streamName"}
+		w.policy = naming.Policy{Mode: naming.ModeStreamName}
 	case o.Template != "":
-		w.policy.Mode, w.policy.Template = "template", o.Template
+		w.policy.Mode, w.policy.Template = naming.ModeTemplate, o.Template
 	}
 	w.rotation = Rotation{Seconds: s.RotationSeconds, Bytes: s.RotationBytes}
 	if o.Rotation != nil {
@@ -116,7 +116,7 @@ func newWriter(r *Recorder) *writer {
 		}
 		w.rotation = Rotation{}
 	}
-	w.numbered = w.rotation.on() && !(w.policy.Mode == "template" && naming.HasTime(w.policy.Template))
+	w.numbered = w.rotation.on() && !w.policy.HasTime()
 	w.split = w.p.hasVideo && w.p.audioIn >= 0
 	return w
 }
@@ -511,7 +511,7 @@ func (w *writer) finishPart(p *part) {
 	ferr := p.file.Close()
 	p.c = nil
 	end := time.Now()
-	if w.policy.Mode == "template" && naming.HasEndTime(w.policy.Template) {
+	if w.policy.HasEndTime() {
 		name = w.rename(p, end)
 	}
 	w.r.opts.Files.done(p.name)
