@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/streamrec/streamrec/internal/media"
 	"github.com/streamrec/streamrec/internal/naming"
 )
 
@@ -30,7 +31,7 @@ type Settings struct {
 	Policy   naming.Mode     // stream_record_policy: naming.ModeTemplate or naming.ModeStreamName
 	Template string          // stream_record_policy_template; checked by CheckTemplate
 	Encode   naming.Encoding // encode_record_name: naming.EncodeNone, EncodeHex or EncodeBase64
-	Exclude  string // exclude_record_name_characters, exactly as given (spaces included)
+	Exclude  string          // exclude_record_name_characters, exactly as given (spaces included)
 
 	// Rotation: at most one is non-zero; both zero = off.
 	RotationSeconds int
@@ -131,8 +132,8 @@ var table = []setting{
 	{Spec: Spec{Key: "record_rtsp_streams", Default: "false",
 		Help: "Record RTSP camera and RTSP-published streams automatically"},
 		apply: func(s *Settings, v string) (err error) { s.RecordRTSP, err = parseBool(v); return }},
-	{Spec: Spec{Key: "record_formats", Default: "h264-mp4,vp8-webm",
-		Help: "Container per video codec, comma-separated codec-container items: h264-mp4, vp8-webm; a codec not listed is not recorded"},
+	{Spec: Spec{Key: "record_formats", Default: strings.Join(formatItems(), ","),
+		Help: "Container per video codec, comma-separated codec-container items: " + strings.Join(formatItems(), ", ") + "; a codec not listed is not recorded"},
 		apply: func(s *Settings, v string) (err error) { s.RecordFormats, err = parseFormats(v); return }},
 	{Spec: Spec{Key: "stream_record_policy", Default: "template",
 		Help: "How a recording is named: template (stream_record_policy_template) or streamName (the stream's name)"},
@@ -451,13 +452,26 @@ func joinInts(ns []int) string {
 	return strings.Join(s, ", ")
 }
 
-// containers gives the one container each codec can be recorded to (the MP4 writer takes
-// H.264 + AAC, the WebM writer VP8 + Vorbis).
-var containers = map[string]string{"h264": "mp4", "vp8": "webm"}
+// formatItems are the record_formats items of every container (media.Containers): "h264-mp4", ...
+func formatItems() []string {
+	var items []string
+	for _, c := range media.Containers() {
+		items = append(items, media.FormatKey(c.Video)+"-"+c.Name)
+	}
+	return items
+}
 
+// parseFormats reads record_formats: codec-container items, each codec to the one container
+// that holds it (media.ContainerFor).
 func parseFormats(v string) (map[string]string, error) {
 	if v == "" {
-		return nil, fmt.Errorf(`"" lists no format (use h264-mp4,vp8-webm; record_streams=false turns recording off)`)
+		return nil, fmt.Errorf(`"" lists no format (use %s; record_streams=false turns recording off)`, strings.Join(formatItems(), ","))
+	}
+	byCodec := map[string]media.Container{}
+	var codecs, names []string
+	for _, c := range media.Containers() {
+		byCodec[media.FormatKey(c.Video)] = c
+		codecs, names = append(codecs, media.FormatKey(c.Video)), append(names, c.Name)
 	}
 	m := map[string]string{}
 	for item := range strings.SplitSeq(v, ",") {
@@ -466,15 +480,15 @@ func parseFormats(v string) (map[string]string, error) {
 		if !ok || codec == "" || container == "" {
 			return nil, fmt.Errorf("%q: item %q is not codec-container (e.g. h264-mp4)", v, item)
 		}
-		want, known := containers[codec]
+		want, known := byCodec[codec]
 		if !known {
-			return nil, fmt.Errorf("%q: unknown codec %q (h264 or vp8)", v, codec)
+			return nil, fmt.Errorf("%q: unknown codec %q (%s)", v, codec, strings.Join(codecs, " or "))
 		}
-		if container != "mp4" && container != "webm" {
-			return nil, fmt.Errorf("%q: unknown container %q (mp4 or webm)", v, container)
+		if !slices.Contains(names, container) {
+			return nil, fmt.Errorf("%q: unknown container %q (%s)", v, container, strings.Join(names, " or "))
 		}
-		if container != want {
-			return nil, fmt.Errorf("%q: %s can only be recorded to %s", v, codec, want)
+		if container != want.Name {
+			return nil, fmt.Errorf("%q: %s can only be recorded to %s", v, codec, want.Name)
 		}
 		if _, dup := m[codec]; dup {
 			return nil, fmt.Errorf("%q: %s is listed twice", v, codec)
