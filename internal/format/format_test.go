@@ -17,7 +17,7 @@ func TestTableCoversContainers(t *testing.T) {
 	}
 	for _, c := range media.Containers() {
 		f, ok := ForVideo(c.Video)
-		if !ok || f.Container != c || f.create == nil || f.probe == nil {
+		if !ok || f.Container != c || f.create == nil || f.recover == nil || f.probe == nil {
 			t.Errorf("ForVideo(%s): %+v, %v", c.Video, f.Container, ok)
 		}
 		for _, ext := range []string{c.Name, "." + c.Name, "." + string([]byte{c.Name[0] - 'a' + 'A'}) + c.Name[1:]} {
