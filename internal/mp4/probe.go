@@ -59,71 +59,88 @@ func Probe(r io.ReaderAt, size int64) (media.FileInfo, error) {
 
 // readMoov reads the mvhd, mehd and traks of a moov's content.
 func readMoov(moov []byte, info *media.FileInfo) error {
-	var timescale uint32
-	var movieDur, fragDur uint64
-	seenMvhd := false
-	var t trakProbe
-	minfEnd := 0
-	var visit func(typ string, start, end int) error
-	// within walks the children of a box; a malformed one ends that box's walk, not its
-	// parent's, and what came before it counts.
-	within := func(start, end int) error {
-		_ = walkBoxes(moov, start+8, end, visit)
-		return nil
-	}
-	visit = func(typ string, start, end int) error {
-		p := moov[start+8 : end]
-		switch typ {
-		case "trak":
-			t.finish(info)
-			t = trakProbe{seen: true}
-			return within(start, end)
-		case "mvex", "mdia", "stbl":
-			return within(start, end)
-		case "minf":
-			minfEnd = end
-			return within(start, end)
-		case "mvhd":
-			if seenMvhd {
-				break
-			}
-			if created, ts, dur, ok := fullTimes(p); ok {
-				seenMvhd, timescale, movieDur = true, ts, dur
-				if created > 0 {
-					info.Created = epoch.Add(time.Duration(created) * time.Second)
-				}
-			}
-		case "mehd":
-			if fragDur == 0 && len(p) >= 8 {
-				if p[0] == 1 && len(p) >= 12 {
-					fragDur = binary.BigEndian.Uint64(p[4:12])
-				} else {
-					fragDur = uint64(binary.BigEndian.Uint32(p[4:8]))
-				}
-			}
-		case "hdlr":
-			if start >= minfEnd { // the media handler, not a data handler inside minf
-				t.hdlr(p)
-			}
-		case "mdhd":
-			t.mdhd = first(t.mdhd, p)
-		case "stsd":
-			t.stsd = first(t.stsd, p)
-		}
-		return nil
-	}
-	within(-8, len(moov))
-	t.finish(info)
-	if !seenMvhd {
+	m := &moovReader{moov: moov, info: info}
+	_ = walkBoxes(moov, 0, len(moov), m.visit)
+	m.trak.finish(info)
+	if !m.seenMvhd {
 		return errors.New("mp4: moov lacks mvhd")
 	}
-	if movieDur == 0 || movieDur == math.MaxUint64 {
-		movieDur = fragDur
+	dur := m.movieDur
+	if dur == 0 || dur == math.MaxUint64 {
+		dur = m.fragDur
 	}
-	if timescale > 0 && movieDur != math.MaxUint64 {
-		info.Duration = float64(movieDur) / float64(timescale)
+	if m.timescale > 0 && dur != math.MaxUint64 {
+		info.Duration = float64(dur) / float64(m.timescale)
 	}
 	return nil
+}
+
+// moovReader is what readMoov found so far, box by box.
+type moovReader struct {
+	moov              []byte
+	info              *media.FileInfo
+	seenMvhd          bool
+	timescale         uint32
+	movieDur, fragDur uint64
+	trak              trakProbe // the trak being read
+	minfEnd           int       // end of the latest minf
+}
+
+func (m *moovReader) visit(typ string, start, end int) error {
+	p := m.moov[start+8 : end]
+	switch typ {
+	case "trak":
+		m.trak.finish(m.info)
+		m.trak = trakProbe{seen: true}
+		return m.into(start, end)
+	case "mvex", "mdia", "stbl":
+		return m.into(start, end)
+	case "minf":
+		m.minfEnd = end
+		return m.into(start, end)
+	case "mvhd":
+		m.mvhd(p)
+	case "mehd":
+		m.mehd(p)
+	case "hdlr":
+		if start >= m.minfEnd { // the media handler, not a data handler inside minf
+			m.trak.hdlr(p)
+		}
+	case "mdhd":
+		m.trak.mdhd = first(m.trak.mdhd, p)
+	case "stsd":
+		m.trak.stsd = first(m.trak.stsd, p)
+	}
+	return nil
+}
+
+// into walks the children of the box at moov[start:end]; a malformed one ends that box's walk,
+// not its parent's, and what came before it counts.
+func (m *moovReader) into(start, end int) error {
+	_ = walkBoxes(m.moov, start+8, end, m.visit)
+	return nil
+}
+
+func (m *moovReader) mvhd(p []byte) {
+	if m.seenMvhd {
+		return
+	}
+	if created, ts, dur, ok := fullTimes(p); ok {
+		m.seenMvhd, m.timescale, m.movieDur = true, ts, dur
+		if created > 0 {
+			m.info.Created = epoch.Add(time.Duration(created) * time.Second)
+		}
+	}
+}
+
+func (m *moovReader) mehd(p []byte) {
+	switch {
+	case m.fragDur != 0 || len(p) < 8:
+	case p[0] == 1 && len(p) >= 12:
+		m.fragDur = binary.BigEndian.Uint64(p[4:12])
+	default:
+		m.fragDur = uint64(binary.BigEndian.Uint32(p[4:8]))
+	}
 }
 
 // first keeps the first payload found of a box.
