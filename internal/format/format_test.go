@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/streamrec/streamrec/internal/media"
@@ -20,7 +21,7 @@ func TestTableCoversContainers(t *testing.T) {
 		if !ok || f.Container != c || f.create == nil || f.recover == nil || f.probe == nil {
 			t.Errorf("ForVideo(%s): %+v, %v", c.Video, f.Container, ok)
 		}
-		for _, ext := range []string{c.Name, "." + c.Name, "." + string([]byte{c.Name[0] - 'a' + 'A'}) + c.Name[1:]} {
+		for _, ext := range []string{c.Name, "." + c.Name, "." + strings.ToUpper(c.Name)} {
 			if f, ok := ForExt(ext); !ok || f.Container != c {
 				t.Errorf("ForExt(%q): %+v, %v", ext, f.Container, ok)
 			}
