@@ -34,16 +34,6 @@ func ContainerFor(c Codec) (Container, bool) {
 	return Container{}, false
 }
 
-// ContainerNamed gives the container named name (a file extension, without its dot), in any case.
-func ContainerNamed(name string) (Container, bool) {
-	for _, k := range Containers() {
-		if strings.EqualFold(k.Name, name) {
-			return k, true
-		}
-	}
-	return Container{}, false
-}
-
 // FormatKey is how record_formats spells a video codec: "h264", "vp8".
 func FormatKey(c Codec) string { return strings.ToLower(string(c)) }
 
