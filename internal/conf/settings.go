@@ -110,10 +110,7 @@ type setting struct {
 const DefaultTemplate = naming.DefaultTemplate
 
 // templateElements are the elements a file name template may use, without braces.
-var templateElements = []string{
-	"streamName", "startTime", "endTime", "startTimeMillis", "endTimeMillis",
-	"sessionId", "mediaSessionId", "login", "audioCodec", "videoCodec",
-}
+var templateElements = naming.Elements()
 
 // sampleRates are the rates an AAC encoder accepts (and Vorbis too) between 8 and 96 kHz.
 var sampleRates = []int{8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200, 96000}

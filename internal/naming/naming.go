@@ -91,25 +91,45 @@ func (p Policy) Base(v Values) string {
 	return truncBytes(sanitize(name), MaxNameBytes)
 }
 
-// element is one template element: its value for v, cut to max characters (0 = no limit).
+// element is one template element: {name}, its value for v, cut to max characters (0 = no limit).
 type element struct {
+	name  string
 	max   int
 	value func(v Values) string
 }
 
-var elements = map[string]element{
-	"streamName":      {0, func(v Values) string { return v.StreamName }},
-	"startTime":       {20, func(v Values) string { return layoutTime(v.Start) }},
-	"endTime":         {20, func(v Values) string { return layoutTime(v.End) }},
-	"startTimeMillis": {20, func(v Values) string { return millis(v.Start) }},
-	"endTimeMillis":   {20, func(v Values) string { return millis(v.End) }},
-	"sessionId": {60, func(v Values) string {
+// elements are the template elements, in the order the settings list them.
+var elements = []element{
+	{"streamName", 0, func(v Values) string { return v.StreamName }},
+	{"startTime", 20, func(v Values) string { return layoutTime(v.Start) }},
+	{"endTime", 20, func(v Values) string { return layoutTime(v.End) }},
+	{"startTimeMillis", 20, func(v Values) string { return millis(v.Start) }},
+	{"endTimeMillis", 20, func(v Values) string { return millis(v.End) }},
+	{"sessionId", 60, func(v Values) string {
 		return base64.RawURLEncoding.EncodeToString([]byte(v.SessionID))
 	}},
-	"mediaSessionId": {36, func(v Values) string { return v.MediaSessionID }},
-	"login":          {32, func(v Values) string { return v.Login }},
-	"audioCodec":     {4, func(v Values) string { return v.AudioCodec }},
-	"videoCodec":     {4, func(v Values) string { return v.VideoCodec }},
+	{"mediaSessionId", 36, func(v Values) string { return v.MediaSessionID }},
+	{"login", 32, func(v Values) string { return v.Login }},
+	{"audioCodec", 4, func(v Values) string { return v.AudioCodec }},
+	{"videoCodec", 4, func(v Values) string { return v.VideoCodec }},
+}
+
+// Elements lists the names of the template elements, without braces, in the settings' order.
+func Elements() []string {
+	names := make([]string, len(elements))
+	for i, e := range elements {
+		names[i] = e.name
+	}
+	return names
+}
+
+func lookup(name string) (element, bool) {
+	for _, e := range elements {
+		if e.name == name {
+			return e, true
+		}
+	}
+	return element{}, false
 }
 
 func layoutTime(t time.Time) string {
@@ -142,7 +162,7 @@ func expand(tmpl string, v Values) string {
 			b.WriteString(tmpl[i:])
 			return b.String()
 		}
-		if e, ok := elements[rest[:j]]; ok {
+		if e, ok := lookup(rest[:j]); ok {
 			val := e.value(v)
 			if e.max > 0 {
 				val = truncRunes(val, e.max)
