@@ -11,6 +11,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/streamrec/streamrec/internal/media"
+	"github.com/streamrec/streamrec/internal/naming"
 )
 
 // Settings is one validated snapshot of the settings file. A *Settings handed out by this
@@ -25,10 +28,10 @@ type Settings struct {
 	// ("mp4", "webm"); a codec absent from it is not recorded. Never empty.
 	RecordFormats map[string]string
 
-	Policy   string // "template" or "streamName" (canonical spelling)
-	Template string // stream_record_policy_template; checked by CheckTemplate
-	Encode   string // "", "HEX" or "BASE64"
-	Exclude  string // exclude_record_name_characters, exactly as given (spaces included)
+	Policy   naming.Mode     // stream_record_policy: naming.ModeTemplate or naming.ModeStreamName
+	Template string          // stream_record_policy_template; checked by CheckTemplate
+	Encode   naming.Encoding // encode_record_name: naming.EncodeNone, EncodeHex or EncodeBase64
+	Exclude  string          // exclude_record_name_characters, exactly as given (spaces included)
 
 	// Rotation: at most one is non-zero; both zero = off.
 	RotationSeconds int
@@ -104,13 +107,10 @@ type setting struct {
 }
 
 // DefaultTemplate is the default of stream_record_policy_template.
-const DefaultTemplate = "stream-{mediaSessionId}-{login}"
+const DefaultTemplate = naming.DefaultTemplate
 
 // templateElements are the elements a file name template may use, without braces.
-var templateElements = []string{
-	"streamName", "startTime", "endTime", "startTimeMillis", "endTimeMillis",
-	"sessionId", "mediaSessionId", "login", "audioCodec", "videoCodec",
-}
+var templateElements = naming.Elements()
 
 // sampleRates are the rates an AAC encoder accepts (and Vorbis too) between 8 and 96 kHz.
 var sampleRates = []int{8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200, 96000}
@@ -129,22 +129,12 @@ var table = []setting{
 	{Spec: Spec{Key: "record_rtsp_streams", Default: "false",
 		Help: "Record RTSP camera and RTSP-published streams automatically"},
 		apply: func(s *Settings, v string) (err error) { s.RecordRTSP, err = parseBool(v); return }},
-	{Spec: Spec{Key: "record_formats", Default: "h264-mp4,vp8-webm",
-		Help: "Container per video codec, comma-separated codec-container items: h264-mp4, vp8-webm; a codec not listed is not recorded"},
+	{Spec: Spec{Key: "record_formats", Default: strings.Join(formatItems(), ","),
+		Help: "Container per video codec, comma-separated codec-container items: " + strings.Join(formatItems(), ", ") + "; a codec not listed is not recorded"},
 		apply: func(s *Settings, v string) (err error) { s.RecordFormats, err = parseFormats(v); return }},
 	{Spec: Spec{Key: "stream_record_policy", Default: "template",
 		Help: "How a recording is named: template (stream_record_policy_template) or streamName (the stream's name)"},
-		apply: func(s *Settings, v string) error {
-			switch {
-			case strings.EqualFold(v, "template"):
-				s.Policy = "template"
-			case strings.EqualFold(v, "streamName"):
-				s.Policy = "streamName"
-			default:
-				return fmt.Errorf("%q is not a policy (template or streamName)", v)
-			}
-			return nil
-		}},
+		apply: func(s *Settings, v string) (err error) { s.Policy, err = parsePolicy(v); return }},
 	{Spec: Spec{Key: "stream_record_policy_template", Default: DefaultTemplate,
 		Help: "File name template; elements: {" + strings.Join(templateElements, "} {") + "}"},
 		apply: func(s *Settings, v string) error {
@@ -402,7 +392,7 @@ func build(raw map[string]string, lines map[string]int, file string) (*Settings,
 			fail(st.Key, v, err.Error())
 		}
 	}
-	if s.Policy == "template" && values["stream_record_policy_template"] == "" {
+	if s.Policy == naming.ModeTemplate && values["stream_record_policy_template"] == "" {
 		fail("stream_record_policy_template", "", "must not be empty when stream_record_policy is template")
 	}
 	if s.MediaPortFrom > 0 && s.MediaPortTo > 0 && s.MediaPortFrom > s.MediaPortTo {
@@ -459,13 +449,26 @@ func joinInts(ns []int) string {
 	return strings.Join(s, ", ")
 }
 
-// containers gives the one container each codec can be recorded to (the MP4 writer takes
-// H.264 + AAC, the WebM writer VP8 + Vorbis).
-var containers = map[string]string{"h264": "mp4", "vp8": "webm"}
+// formatItems are the record_formats items of every container (media.Containers): "h264-mp4", ...
+func formatItems() []string {
+	var items []string
+	for _, c := range media.Containers() {
+		items = append(items, media.FormatKey(c.Video)+"-"+c.Name)
+	}
+	return items
+}
 
+// parseFormats reads record_formats: codec-container items, each codec to the one container
+// that holds it (media.ContainerFor).
 func parseFormats(v string) (map[string]string, error) {
 	if v == "" {
-		return nil, fmt.Errorf(`"" lists no format (use h264-mp4,vp8-webm; record_streams=false turns recording off)`)
+		return nil, fmt.Errorf(`"" lists no format (use %s; record_streams=false turns recording off)`, strings.Join(formatItems(), ","))
+	}
+	byCodec := map[string]media.Container{}
+	var codecs, names []string
+	for _, c := range media.Containers() {
+		byCodec[media.FormatKey(c.Video)] = c
+		codecs, names = append(codecs, media.FormatKey(c.Video)), append(names, c.Name)
 	}
 	m := map[string]string{}
 	for item := range strings.SplitSeq(v, ",") {
@@ -474,15 +477,15 @@ func parseFormats(v string) (map[string]string, error) {
 		if !ok || codec == "" || container == "" {
 			return nil, fmt.Errorf("%q: item %q is not codec-container (e.g. h264-mp4)", v, item)
 		}
-		want, known := containers[codec]
+		want, known := byCodec[codec]
 		if !known {
-			return nil, fmt.Errorf("%q: unknown codec %q (h264 or vp8)", v, codec)
+			return nil, fmt.Errorf("%q: unknown codec %q (%s)", v, codec, strings.Join(codecs, " or "))
 		}
-		if container != "mp4" && container != "webm" {
-			return nil, fmt.Errorf("%q: unknown container %q (mp4 or webm)", v, container)
+		if !slices.Contains(names, container) {
+			return nil, fmt.Errorf("%q: unknown container %q (%s)", v, container, strings.Join(names, " or "))
 		}
-		if container != want {
-			return nil, fmt.Errorf("%q: %s can only be recorded to %s", v, codec, want)
+		if container != want.Name {
+			return nil, fmt.Errorf("%q: %s can only be recorded to %s", v, codec, want.Name)
 		}
 		if _, dup := m[codec]; dup {
 			return nil, fmt.Errorf("%q: %s is listed twice", v, codec)
@@ -492,23 +495,35 @@ func parseFormats(v string) (map[string]string, error) {
 	return m, nil
 }
 
-func parseEncode(v string) (string, error) {
+// parsePolicy reads stream_record_policy, in any case, into its canonical spelling.
+func parsePolicy(v string) (naming.Mode, error) {
+	for _, m := range []naming.Mode{naming.ModeTemplate, naming.ModeStreamName} {
+		if strings.EqualFold(v, string(m)) {
+			return m, nil
+		}
+	}
+	return "", fmt.Errorf("%q is not a policy (template or streamName)", v)
+}
+
+// parseEncode reads encode_record_name: false, true (HEX), true,HEX or true,BASE64.
+func parseEncode(v string) (naming.Encoding, error) {
 	on, enc, hasEnc := strings.Cut(v, ",")
 	on, enc = strings.TrimSpace(on), strings.ToUpper(strings.TrimSpace(enc))
 	bad := fmt.Errorf("%q is not valid (false, true,HEX or true,BASE64)", v)
-	if hasEnc && enc != "HEX" && enc != "BASE64" {
-		return "", bad
+	encoding := naming.Encoding(enc)
+	if hasEnc && encoding != naming.EncodeHex && encoding != naming.EncodeBase64 {
+		return naming.EncodeNone, bad
 	}
 	switch {
 	case strings.EqualFold(on, "false"):
-		return "", nil
+		return naming.EncodeNone, nil
 	case strings.EqualFold(on, "true"):
 		if !hasEnc {
-			return "HEX", nil
+			return naming.EncodeHex, nil
 		}
-		return enc, nil
+		return encoding, nil
 	}
-	return "", bad
+	return naming.EncodeNone, bad
 }
 
 // ParseRotation reads a record_rotation value: "N" = parts of N seconds, "NM" = parts of N

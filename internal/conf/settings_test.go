@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/streamrec/streamrec/internal/naming"
 )
 
 func parseString(t *testing.T, s string) (*Settings, error) {
@@ -333,7 +335,7 @@ func TestPolicyAndTemplate(t *testing.T) {
 }
 
 func TestEncode(t *testing.T) {
-	for in, want := range map[string]string{
+	for in, want := range map[string]naming.Encoding{
 		"false": "", "FALSE": "", "true": "HEX", "True": "HEX", "true,HEX": "HEX", "true,hex": "HEX",
 		"true,BASE64": "BASE64", "true, base64": "BASE64", " true,Base64 ": "BASE64", "false,HEX": "",
 	} {

@@ -4,6 +4,7 @@
 package media
 
 import (
+	"errors"
 	"fmt"
 	"time"
 )
@@ -24,6 +25,11 @@ const (
 	Speex      Codec = "speex"
 	Nellymoser Codec = "nellymoser"
 )
+
+// ErrFrameRefused is wrapped by every error with which a container writer refuses one frame
+// and stays usable (a timestamp stepping back, a frame for no track, ...): the recording goes
+// on without that frame. Any other write error ends the file.
+var ErrFrameRefused = errors.New("frame refused")
 
 // Kind says whether a track carries video or audio.
 type Kind int

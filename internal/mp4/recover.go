@@ -166,7 +166,7 @@ type boxHeader struct {
 }
 
 // boxAt reads the header of the box at off, which must lie wholly inside a file of size bytes.
-func boxAt(f *os.File, off, size int64) (boxHeader, error) {
+func boxAt(f io.ReaderAt, off, size int64) (boxHeader, error) {
 	var b [16]byte
 	n, err := f.ReadAt(b[:min(16, max(size-off, 0))], off)
 	if n < 8 {

@@ -60,18 +60,20 @@ const (
 	flagsNonSync = 0x01010000 // sample_depends_on=1, sample_is_non_sync_sample=1
 )
 
+// Errors with which WriteFrame refuses one frame; all wrap media.ErrFrameRefused.
 var (
 	// ErrUnknownTrack is returned for a frame whose Track index has no track.
-	ErrUnknownTrack = errors.New("mp4: frame for unknown track")
+	ErrUnknownTrack = fmt.Errorf("mp4: %w: unknown track", media.ErrFrameRefused)
 	// ErrDTSBackwards is returned (and the frame dropped) when a track's DTS decreases.
-	ErrDTSBackwards = errors.New("mp4: DTS went backwards")
+	ErrDTSBackwards = fmt.Errorf("mp4: %w: DTS went backwards", media.ErrFrameRefused)
 	// ErrNegativeTimestamp is returned (and the frame dropped) for a DTS below the origin.
-	ErrNegativeTimestamp = errors.New("mp4: negative timestamp")
+	ErrNegativeTimestamp = fmt.Errorf("mp4: %w: negative timestamp", media.ErrFrameRefused)
 	// ErrFrameTooLarge is returned for a frame that cannot be a single MP4 sample.
-	ErrFrameTooLarge = errors.New("mp4: frame too large")
-	// ErrClosed is returned by calls after Close.
-	ErrClosed = errors.New("mp4: writer closed")
+	ErrFrameTooLarge = fmt.Errorf("mp4: %w: frame too large", media.ErrFrameRefused)
 )
+
+// ErrClosed is returned by calls after Close.
+var ErrClosed = errors.New("mp4: writer closed")
 
 // Writer writes one fragmented MP4 file. Its methods are safe for concurrent use (a recorder
 // may call Flush from a ticker goroutine while another goroutine calls WriteFrame).

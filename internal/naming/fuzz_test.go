@@ -14,7 +14,7 @@ func FuzzBase(f *testing.F) {
 	f.Add("template", "{{streamName}{startTime}{endTime}{login}", "", "", ".", "m", "Ж", "\xff", int64(253402300800000))
 	f.Add("template", "..{login}", "", "", "", "", "", "", int64(0))
 	f.Fuzz(func(t *testing.T, mode, template, encode, exclude, stream, msid, login, sid string, ms int64) {
-		p := Policy{Mode: mode, Template: template, Encode: encode, Exclude: exclude}
+		p := Policy{Mode: Mode(mode), Template: template, Encode: Encoding(encode), Exclude: exclude}
 		tm := time.UnixMilli(ms)
 		v := Values{StreamName: stream, SessionID: sid, MediaSessionID: msid, Login: login,
 			AudioCodec: login, VideoCodec: msid, Start: tm, End: tm}

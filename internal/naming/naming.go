@@ -21,21 +21,50 @@ const (
 	TimeLayout = "2006-01-02T15-04-05Z"
 )
 
-// Policy modes and encodings as the settings spell them.
+// Mode is how a recording is named (stream_record_policy), spelled as the settings spell it.
+type Mode string
+
 const (
-	ModeTemplate   = "template"
-	ModeStreamName = "streamName"
-	EncodeHex      = "HEX"
-	EncodeBase64   = "BASE64"
+	ModeTemplate   Mode = "template"   // the template with its elements replaced
+	ModeStreamName Mode = "streamName" // the stream's name
+)
+
+// Encoding is how a name is encoded (encode_record_name), spelled as the settings spell it.
+type Encoding string
+
+const (
+	EncodeNone   Encoding = ""
+	EncodeHex    Encoding = "HEX"
+	EncodeBase64 Encoding = "BASE64"
 )
 
 // Policy is the naming part of the settings.
 type Policy struct {
-	Mode     string // "template" or "streamName"
+	Mode     Mode
 	Template string // e.g. "stream-{mediaSessionId}-{login}"
-	Encode   string // "", "HEX" or "BASE64"
+	Encode   Encoding
 	Exclude  string // characters deleted from the name, e.g. "/" or ":., /"
 }
+
+// byStreamName tells whether the policy names by the stream name rather than a template.
+func (p Policy) byStreamName() bool { return strings.EqualFold(string(p.Mode), string(ModeStreamName)) }
+
+// template is the template the policy expands, "" when it names by the stream name.
+func (p Policy) template() string {
+	switch {
+	case p.byStreamName():
+		return ""
+	case p.Template == "":
+		return DefaultTemplate
+	}
+	return p.Template
+}
+
+// HasTime reports whether the policy's names carry a time element (see [HasTime]).
+func (p Policy) HasTime() bool { return HasTime(p.template()) }
+
+// HasEndTime reports whether the policy's names carry the end time (see [HasEndTime]).
+func (p Policy) HasEndTime() bool { return HasEndTime(p.template()) }
 
 // Values are what a template element can refer to. Empty strings are fine (an RTMP publisher
 // has no login).
@@ -48,45 +77,59 @@ type Values struct {
 // The result is always a safe, non-empty, valid UTF-8 single file name of at most
 // MaxNameBytes bytes (see the package documentation for the steps).
 func (p Policy) Base(v Values) string {
-	var name string
-	if strings.EqualFold(p.Mode, ModeStreamName) {
-		name = v.StreamName
-	} else {
-		tmpl := p.Template
-		if tmpl == "" {
-			tmpl = DefaultTemplate
-		}
-		name = expand(tmpl, v)
+	name := v.StreamName
+	if !p.byStreamName() {
+		name = expand(p.template(), v)
 	}
 	name = exclude(name, p.Exclude)
 	switch {
-	case strings.EqualFold(p.Encode, EncodeHex):
+	case strings.EqualFold(string(p.Encode), string(EncodeHex)):
 		name = hex.EncodeToString([]byte(name))
-	case strings.EqualFold(p.Encode, EncodeBase64):
+	case strings.EqualFold(string(p.Encode), string(EncodeBase64)):
 		name = base64.RawURLEncoding.EncodeToString([]byte(name))
 	}
 	return truncBytes(sanitize(name), MaxNameBytes)
 }
 
-// element is one template element: its value for v, cut to max characters (0 = no limit).
+// element is one template element: {name}, its value for v, cut to max characters (0 = no limit).
 type element struct {
+	name  string
 	max   int
 	value func(v Values) string
 }
 
-var elements = map[string]element{
-	"streamName":      {0, func(v Values) string { return v.StreamName }},
-	"startTime":       {20, func(v Values) string { return layoutTime(v.Start) }},
-	"endTime":         {20, func(v Values) string { return layoutTime(v.End) }},
-	"startTimeMillis": {20, func(v Values) string { return millis(v.Start) }},
-	"endTimeMillis":   {20, func(v Values) string { return millis(v.End) }},
-	"sessionId": {60, func(v Values) string {
+// elements are the template elements, in the order the settings list them.
+var elements = []element{
+	{"streamName", 0, func(v Values) string { return v.StreamName }},
+	{"startTime", 20, func(v Values) string { return layoutTime(v.Start) }},
+	{"endTime", 20, func(v Values) string { return layoutTime(v.End) }},
+	{"startTimeMillis", 20, func(v Values) string { return millis(v.Start) }},
+	{"endTimeMillis", 20, func(v Values) string { return millis(v.End) }},
+	{"sessionId", 60, func(v Values) string {
 		return base64.RawURLEncoding.EncodeToString([]byte(v.SessionID))
 	}},
-	"mediaSessionId": {36, func(v Values) string { return v.MediaSessionID }},
-	"login":          {32, func(v Values) string { return v.Login }},
-	"audioCodec":     {4, func(v Values) string { return v.AudioCodec }},
-	"videoCodec":     {4, func(v Values) string { return v.VideoCodec }},
+	{"mediaSessionId", 36, func(v Values) string { return v.MediaSessionID }},
+	{"login", 32, func(v Values) string { return v.Login }},
+	{"audioCodec", 4, func(v Values) string { return v.AudioCodec }},
+	{"videoCodec", 4, func(v Values) string { return v.VideoCodec }},
+}
+
+// Elements lists the names of the template elements, without braces, in the settings' order.
+func Elements() []string {
+	names := make([]string, len(elements))
+	for i, e := range elements {
+		names[i] = e.name
+	}
+	return names
+}
+
+func lookup(name string) (element, bool) {
+	for _, e := range elements {
+		if e.name == name {
+			return e, true
+		}
+	}
+	return element{}, false
 }
 
 func layoutTime(t time.Time) string {
@@ -119,7 +162,7 @@ func expand(tmpl string, v Values) string {
 			b.WriteString(tmpl[i:])
 			return b.String()
 		}
-		if e, ok := elements[rest[:j]]; ok {
+		if e, ok := lookup(rest[:j]); ok {
 			val := e.value(v)
 			if e.max > 0 {
 				val = truncRunes(val, e.max)

@@ -3,23 +3,15 @@ package recorder
 import (
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/streamrec/streamrec/internal/audio"
+	"github.com/streamrec/streamrec/internal/format"
 	"github.com/streamrec/streamrec/internal/media"
-	"github.com/streamrec/streamrec/internal/mp4"
-	"github.com/streamrec/streamrec/internal/webm"
 )
 
-// container is what the MP4 and WebM writers have in common.
-type container interface {
-	WriteFrame(media.Frame) error
-	Flush() error
-	Close() error
-	Size() int64
-	Duration() time.Duration
-}
+// container is a recording file being written (an MP4 or WebM writer).
+type container = format.Writer
 
 // endCloser is a container that can end a file at a given time (see mp4.Writer.CloseAt): a part
 // ended by a cut is closed at the cut, so its duration is exactly its span and the parts tile
@@ -39,7 +31,7 @@ func closeAt(c container, end time.Duration) error {
 
 // plan is how a stream's tracks map onto a container: decided once, when recording starts.
 type plan struct {
-	ext       string                                           // "mp4" or "webm"
+	ext       string                                           // the container's name and file extension
 	tracks    []media.Track                                    // the container's tracks
 	index     []int                                            // stream track -> container track, -1 = not recorded
 	kinds     []media.Kind                                     // kind of each stream track
@@ -48,9 +40,6 @@ type plan struct {
 	transcode *audio.Transcoder                                // nil: audio is copied
 	create    func(*os.File, []media.Track) (container, error) // opens the container on a new file
 }
-
-// formats maps a video codec to a container when the settings say nothing usable.
-var defaultFormats = map[string]string{"h264": "mp4", "vp8": "webm"}
 
 func newPlan(o Options) (plan, error) {
 	p := plan{audioIn: -1, index: make([]int, len(o.Tracks)), kinds: make([]media.Kind, len(o.Tracks))}
@@ -67,22 +56,18 @@ func newPlan(o Options) (plan, error) {
 	if video < 0 && aud < 0 {
 		return p, fmt.Errorf("nothing to record: the stream has no audio or video track")
 	}
-	ext, err := containerFor(o, video)
+	f, err := formatFor(o, video)
 	if err != nil {
 		return p, err
 	}
-	p.ext = ext
-	p.create = func(f *os.File, t []media.Track) (container, error) { return mp4.Create(f, t) }
-	if ext == "webm" {
-		p.create = func(f *os.File, t []media.Track) (container, error) { return webm.Create(f, t) }
-	}
+	p.ext, p.create = f.Name, f.Create
 	if video >= 0 {
 		p.index[video] = len(p.tracks)
 		p.tracks = append(p.tracks, o.Tracks[video])
 		p.hasVideo = true
 	}
 	if aud >= 0 {
-		out, err := p.audioTrack(o.Tracks[aud], o.Settings.SampleRate)
+		out, err := p.audioTrack(o.Tracks[aud], f.Audio, o.Settings.SampleRate)
 		if err != nil {
 			p.close()
 			return p, err
@@ -94,33 +79,30 @@ func newPlan(o Options) (plan, error) {
 	return p, nil
 }
 
-// containerFor picks the container from the video codec (record_formats); audio-only goes to MP4.
-func containerFor(o Options, video int) (string, error) {
+// formatFor picks the format from the video codec (record_formats); audio-only has its own.
+func formatFor(o Options, video int) (format.Format, error) {
 	if video < 0 {
-		return "mp4", nil
+		return format.AudioOnly(), nil
 	}
-	codec := strings.ToLower(string(o.Tracks[video].Codec))
+	codec := o.Tracks[video].Codec
 	formats := o.Settings.RecordFormats
 	if len(formats) == 0 {
-		formats = defaultFormats
+		formats = media.DefaultFormats()
 	}
-	ext, ok := formats[codec]
+	name, ok := formats[media.FormatKey(codec)]
 	if !ok {
-		return "", fmt.Errorf("video codec %s cannot be recorded: record_formats has no container for it", o.Tracks[video].Codec)
+		return format.Format{}, fmt.Errorf("video codec %s cannot be recorded: record_formats has no container for it", codec)
 	}
-	want := map[string]media.Codec{"mp4": media.H264, "webm": media.VP8}[ext]
-	if want != o.Tracks[video].Codec {
-		return "", fmt.Errorf("record_formats maps %s to %s, which cannot hold it", o.Tracks[video].Codec, ext)
+	f, ok := format.ForExt(name)
+	if !ok || f.Video != codec {
+		return format.Format{}, fmt.Errorf("record_formats maps %s to %s, which cannot hold it", codec, name)
 	}
-	return ext, nil
+	return f, nil
 }
 
-// audioTrack decides whether audio is copied or transcoded and returns the container's audio track.
-func (p *plan) audioTrack(in media.Track, rate int) (media.Track, error) {
-	want := media.AAC
-	if p.ext == "webm" {
-		want = media.Vorbis
-	}
+// audioTrack decides whether audio is copied or transcoded to want, the container's audio
+// codec, and returns the container's audio track.
+func (p *plan) audioTrack(in media.Track, want media.Codec, rate int) (media.Track, error) {
 	if in.Codec == want && in.SampleRate == rate {
 		return in, nil
 	}

@@ -8,10 +8,8 @@ import (
 	"time"
 
 	"github.com/streamrec/streamrec/internal/media"
-	"github.com/streamrec/streamrec/internal/mp4"
 	"github.com/streamrec/streamrec/internal/naming"
 	"github.com/streamrec/streamrec/internal/records"
-	"github.com/streamrec/streamrec/internal/webm"
 )
 
 // errNothingRecorded ends a recording stopped before its first keyframe: no file is left behind.
@@ -104,9 +102,9 @@ func newWriter(r *Recorder) *writer {
 	switch {
 	case o.FileName != "":
 		// An explicit name is used as given, only made safe.
-		w.policy = naming.Policy{Mode: "streamName"}
+		w.policy = naming.Policy{Mode: naming.ModeStreamName}
 	case o.Template != "":
-		w.policy.Mode, w.policy.Template = "template", o.Template
+		w.policy.Mode, w.policy.Template = naming.ModeTemplate, o.Template
 	}
 	w.rotation = Rotation{Seconds: s.RotationSeconds, Bytes: s.RotationBytes}
 	if o.Rotation != nil {
@@ -118,7 +116,7 @@ func newWriter(r *Recorder) *writer {
 		}
 		w.rotation = Rotation{}
 	}
-	w.numbered = w.rotation.on() && !(w.policy.Mode == "template" && naming.HasTime(w.policy.Template))
+	w.numbered = w.rotation.on() && !w.policy.HasTime()
 	w.split = w.p.hasVideo && w.p.audioIn >= 0
 	return w
 }
@@ -358,14 +356,7 @@ func (w *writer) write(p *part, f media.Frame) {
 
 // frameRejected tells the errors with which a container refuses one frame and stays usable;
 // any other write error ends the recording.
-func frameRejected(err error) bool {
-	for _, e := range []error{mp4.ErrDTSBackwards, mp4.ErrNegativeTimestamp, mp4.ErrFrameTooLarge, mp4.ErrUnknownTrack, webm.ErrEmptyFrame} {
-		if errors.Is(err, e) {
-			return true
-		}
-	}
-	return false
-}
+func frameRejected(err error) bool { return errors.Is(err, media.ErrFrameRefused) }
 
 // rotateDue tells whether a part that would begin at recording time dts is due.
 func (w *writer) rotateDue(dts time.Duration) bool {
@@ -520,7 +511,7 @@ func (w *writer) finishPart(p *part) {
 	ferr := p.file.Close()
 	p.c = nil
 	end := time.Now()
-	if w.policy.Mode == "template" && naming.HasEndTime(w.policy.Template) {
+	if w.policy.HasEndTime() {
 		name = w.rename(p, end)
 	}
 	w.r.opts.Files.End(p.name)

@@ -9,10 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
-	"github.com/streamrec/streamrec/internal/mp4"
-	"github.com/streamrec/streamrec/internal/webm"
+	"github.com/streamrec/streamrec/internal/format"
 )
 
 // maxJournalEntry bounds what is read of one journal entry (a few hundred bytes when valid).
@@ -94,20 +92,12 @@ func recoverFile(dir string, w Writing) (File, error) {
 	if err != nil {
 		return File{}, err
 	}
-	var dur time.Duration
-	var size, cut int64
-	switch w.Container {
-	case "mp4":
-		var r mp4.Recovered
-		r, err = mp4.Recover(f)
-		dur, size, cut = r.Duration, r.Size, r.Cut
-	case "webm":
-		var r webm.Recovered
-		r, err = webm.Recover(f)
-		dur, size, cut = r.Duration, r.Size, r.Cut
-	default:
+	kind, ok := format.ForExt(w.Container)
+	if !ok {
 		return File{}, fmt.Errorf("unknown container %q", w.Container)
 	}
+	r, err := kind.Recover(f)
+	dur, size, cut := r.Duration, r.Size, r.Cut
 	if err == nil && dur <= 0 {
 		err = errors.New("no complete fragment")
 	}

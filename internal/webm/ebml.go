@@ -142,3 +142,23 @@ func appendVoid(b []byte, n int) []byte {
 	b = append(b, idVoid, 0x80|byte(n-2))
 	return append(b, make([]byte, n-2)...)
 }
+
+// uintValue reads an unsigned-integer element's data.
+func uintValue(p []byte) uint64 {
+	var v uint64
+	for _, c := range p {
+		v = v<<8 | uint64(c)
+	}
+	return v
+}
+
+// floatValue reads a float element's data (4 or 8 bytes; anything else reads as 0).
+func floatValue(p []byte) float64 {
+	switch len(p) {
+	case 4:
+		return float64(math.Float32frombits(binary.BigEndian.Uint32(p)))
+	case 8:
+		return math.Float64frombits(binary.BigEndian.Uint64(p))
+	}
+	return 0
+}

@@ -190,10 +190,7 @@ func parseTrackEntries(head []byte, tracks element) ([]track, error) {
 		}
 		var t track
 		err := children(head, te, func(e element) error {
-			v := uint64(0)
-			for _, c := range head[e.data:e.end] {
-				v = v<<8 | uint64(c)
-			}
+			v := uintValue(head[e.data:e.end])
 			switch e.id {
 			case idTrackNumber:
 				t.number = v

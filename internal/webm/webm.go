@@ -48,11 +48,26 @@ const (
 	maxCues = 1 << 20
 )
 
+// ErrClosed is returned by calls on a Writer after Close.
+var ErrClosed = errors.New("webm: writer closed")
+
+// Errors with which WriteFrame refuses one frame: nothing is written and the Writer stays
+// usable. All wrap media.ErrFrameRefused.
+//
+// A timestamp stepping back is refused, as the MP4 writer refuses it, rather than clamped to
+// the track's previous one: both containers then follow one rule, the frame never lands at a
+// time it does not have, and the ingest stage in front of the recorder hands over frames in
+// timestamp order, so a refusal means a fault upstream, which the recorder logs.
 var (
-	// ErrClosed is returned by calls on a Writer after Close.
-	ErrClosed = errors.New("webm: writer closed")
-	// ErrEmptyFrame rejects a frame without data; nothing is written and the Writer stays usable.
-	ErrEmptyFrame = errors.New("webm: empty frame")
+	// ErrEmptyFrame rejects a frame without data.
+	ErrEmptyFrame = fmt.Errorf("webm: %w: empty frame", media.ErrFrameRefused)
+	// ErrUnknownTrack rejects a frame whose Track index has no track.
+	ErrUnknownTrack = fmt.Errorf("webm: %w: unknown track", media.ErrFrameRefused)
+	// ErrTimestampBackwards rejects a frame whose PTS is below its track's previous one.
+	// WebM blocks carry presentation times; VP8 and Vorbis frames have PTS = DTS.
+	ErrTimestampBackwards = fmt.Errorf("webm: %w: timestamp went backwards", media.ErrFrameRefused)
+	// ErrNegativeTimestamp rejects a frame whose PTS is below the origin.
+	ErrNegativeTimestamp = fmt.Errorf("webm: %w: negative timestamp", media.ErrFrameRefused)
 )
 
 // Writer writes one WebM file. Its methods are safe for concurrent use.
@@ -96,8 +111,9 @@ type track struct {
 	number  uint64 // TrackNumber: index+1
 	video   bool
 	started bool
-	last    int64 // timecode of the track's latest block, ms
-	step    int64 // latest positive gap between the track's timecodes, ms
+	last    int64         // timecode of the track's latest block, ms
+	lastPTS time.Duration // PTS of the track's latest frame (Recover leaves it 0: it writes no frame)
+	step    int64         // latest positive gap between the track's timecodes, ms
 }
 
 type cue struct {
@@ -309,10 +325,11 @@ func putSeekHead(p []byte, infoPos, tracksPos, cuesPos int64) {
 }
 
 // WriteFrame adds fr as a SimpleBlock to the pending cluster, first writing that cluster out
-// when fr starts a new one. The block's timecode is fr.PTS in ms, clamped to 0 and to the
-// track's previous timecode when it goes backwards. Video keyframes and all audio blocks are
-// flagged as keyframes. A frame for an unknown track or without data is rejected with an error
-// and the Writer stays usable; a write error is returned by this and every later call.
+// when fr starts a new one. The block's timecode is fr.PTS in ms. Video keyframes and all
+// audio blocks are flagged as keyframes. A frame for an unknown track, without data, or whose
+// PTS is negative or below its track's previous one is refused with an error (see
+// ErrFrameRefused) and the Writer stays usable; a write error is returned by this and every
+// later call.
 func (w *Writer) WriteFrame(fr media.Frame) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -323,20 +340,20 @@ func (w *Writer) WriteFrame(fr media.Frame) error {
 		return w.err
 	}
 	if fr.Track < 0 || fr.Track >= len(w.tracks) {
-		return fmt.Errorf("webm: frame for unknown track %d (have %d)", fr.Track, len(w.tracks))
+		return fmt.Errorf("%w %d (have %d)", ErrUnknownTrack, fr.Track, len(w.tracks))
 	}
 	if len(fr.Data) == 0 {
 		return ErrEmptyFrame
 	}
 	t := &w.tracks[fr.Track]
+	if fr.PTS < 0 {
+		return ErrNegativeTimestamp
+	}
+	if t.started && fr.PTS < t.lastPTS {
+		return fmt.Errorf("%w: %v after %v", ErrTimestampBackwards, fr.PTS, t.lastPTS)
+	}
 	key := fr.Key || !t.video
-	var tc int64
-	if fr.PTS > 0 {
-		tc = int64((fr.PTS + time.Millisecond/2) / time.Millisecond)
-	}
-	if t.started && tc < t.last {
-		tc = t.last
-	}
+	tc := int64((fr.PTS + time.Millisecond/2) / time.Millisecond)
 	if t.video && key && w.dimsOff != 0 {
 		if err := w.learnSize(fr.Data); err != nil {
 			return err
@@ -364,6 +381,7 @@ func (w *Writer) WriteFrame(fr media.Frame) error {
 	}
 
 	w.noteBlock(t, tc, key)
+	t.lastPTS = fr.PTS
 
 	var flags byte
 	if key {

@@ -23,6 +23,7 @@ import (
 	pion "github.com/pion/webrtc/v4"
 
 	"github.com/streamrec/streamrec/internal/lograte"
+	"github.com/streamrec/streamrec/internal/media"
 	"github.com/streamrec/streamrec/internal/stream"
 )
 
@@ -179,7 +180,7 @@ func (e *Engine) formats() map[string]string {
 			return f
 		}
 	}
-	return map[string]string{"h264": "mp4", "vp8": "webm"}
+	return media.DefaultFormats()
 }
 
 // ErrClosed refuses publishers once the engine is closed.
