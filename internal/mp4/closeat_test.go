@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/streamrec/streamrec/internal/media"
+	"github.com/streamrec/streamrec/internal/mediatest"
 )
 
 // A part cut at 1 s whose last audio frame reaches past the cut ends at exactly 1 s.
@@ -41,8 +42,8 @@ func TestCloseAtEndsEveryTrackAtTheCut(t *testing.T) {
 	if d := w.Duration(); d != time.Second {
 		t.Errorf("Duration() after CloseAt(1s) = %v", d)
 	}
-	p := ffprobe(t, f.Name(), "-show_format")
-	if s := seconds(p.Format.Duration); s != 1 {
+	p := mediatest.ProbeFile(t, f.Name(), "-show_format")
+	if s := mediatest.Seconds(p.Format.Duration); s != 1 {
 		t.Errorf("ffprobe duration %v, want 1", s)
 	}
 }

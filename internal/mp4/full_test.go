@@ -8,8 +8,9 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/streamrec/streamrec/internal/tmpfs"
 	"github.com/streamrec/streamrec/internal/media"
+	"github.com/streamrec/streamrec/internal/mediatest"
+	"github.com/streamrec/streamrec/internal/tmpfs"
 )
 
 // writeUntilFull writes frames to a new file in dir, flushing every flushEvery frames, until a
@@ -44,7 +45,7 @@ func writeUntilFull(t *testing.T, dir string, tracks []media.Track, frames []med
 func checkRepaired(t *testing.T, w *Writer, f *os.File, wantMfra bool) {
 	t.Helper()
 	path := f.Name()
-	if msg := decodeErrors(t, path); msg != "" {
+	if msg := mediatest.DecodeErrors(t, path); msg != "" {
 		t.Errorf("ffmpeg decoding the repaired file printed:\n%s", msg)
 	}
 	file, samples, nFrag := readBack(t, path)
@@ -53,7 +54,7 @@ func checkRepaired(t *testing.T, w *Writer, f *os.File, wantMfra bool) {
 	if d < 1 || math.Abs(mvhd-d) > 0.001 {
 		t.Errorf("header duration %.3f s, writer's %.3f s; want equal and more than 1 s", mvhd, d)
 	}
-	if probe := ffprobe(t, path, "-show_format"); math.Abs(seconds(probe.Format.Duration)-d) > 0.05 {
+	if probe := mediatest.ProbeFile(t, path, "-show_format"); math.Abs(mediatest.Seconds(probe.Format.Duration)-d) > 0.05 {
 		t.Errorf("ffprobe duration %s s, want %.3f", probe.Format.Duration, d)
 	}
 	if (file.Mfra != nil) != wantMfra {
@@ -70,7 +71,7 @@ func checkRepaired(t *testing.T, w *Writer, f *os.File, wantMfra bool) {
 // torn fragment off, patches the durations and appends the mfra in the space that freed, and
 // still returns the write error.
 func TestFullDiskLeavesPlayableFile(t *testing.T) {
-	needFFmpeg(t)
+	mediatest.NeedFFmpeg(t)
 	tracks, frames := demux(t, makeSource(t, sourceOpts{video: true, audio: true, seconds: 10}))
 	dir := tmpfs.Mount(t, "", 256<<10)
 	w, f, err := writeUntilFull(t, dir, tracks, frames, 0)
@@ -88,7 +89,7 @@ func TestFullDiskLeavesPlayableFile(t *testing.T) {
 // the mfra (over a page: many fragments) does not fit: the file is cut back to its last complete
 // fragment and plays without a seek index.
 func TestFullDiskNoRoomForIndex(t *testing.T) {
-	needFFmpeg(t)
+	mediatest.NeedFFmpeg(t)
 	tracks, frames := demux(t, makeSource(t, sourceOpts{video: true, audio: true, seconds: 10}))
 	dir := tmpfs.Mount(t, "", 4<<20)
 	f, err := os.Create(filepath.Join(dir, "full.mp4"))

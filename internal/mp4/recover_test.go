@@ -12,6 +12,7 @@ import (
 
 	"github.com/streamrec/streamrec/internal/fuzzmem"
 	"github.com/streamrec/streamrec/internal/media"
+	"github.com/streamrec/streamrec/internal/mediatest"
 )
 
 // checkpoint is what a killed writer leaves: the bytes on disk after a Flush, and the media
@@ -181,7 +182,7 @@ func TestRecoverFinishedFileUnchanged(t *testing.T) {
 // TestRecoverPlays: a real recording (ffmpeg's H.264 + AAC) killed mid-fragment and recovered
 // decodes clean and has its real duration in the header, as ffprobe reads it.
 func TestRecoverPlays(t *testing.T) {
-	needFFmpeg(t)
+	mediatest.NeedFFmpeg(t)
 	tracks, frames := demux(t, makeSource(t, sourceOpts{video: true, audio: true, seconds: 6}))
 	w, path, f := newTestWriter(t, tracks...)
 	for i, fr := range frames {
@@ -216,10 +217,10 @@ func TestRecoverPlays(t *testing.T) {
 	if r.Duration != want || r.Cut != 500 || want < 5*time.Second {
 		t.Errorf("recovered %+v, want duration %v and 500 bytes cut", r, want)
 	}
-	if msg := decodeErrors(t, tear); msg != "" {
+	if msg := mediatest.DecodeErrors(t, tear); msg != "" {
 		t.Errorf("ffmpeg decoding the recovered file printed:\n%s", msg)
 	}
-	if p := ffprobe(t, tear, "-show_format"); math.Abs(seconds(p.Format.Duration)-want.Seconds()) > 0.05 {
+	if p := mediatest.ProbeFile(t, tear, "-show_format"); math.Abs(mediatest.Seconds(p.Format.Duration)-want.Seconds()) > 0.05 {
 		t.Errorf("ffprobe duration %s s, want %.3f", p.Format.Duration, want.Seconds())
 	}
 }
