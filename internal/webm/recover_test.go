@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"testing"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/streamrec/streamrec/internal/fuzzmem"
 	"github.com/streamrec/streamrec/internal/media"
+	"github.com/streamrec/streamrec/internal/mediatest"
 )
 
 // checkpoint is a point where everything written is in whole clusters: what a kill leaves.
@@ -187,12 +187,11 @@ func TestRecoverPlays(t *testing.T) {
 	if r.Duration != want || r.Cut != 100 || want < 9*time.Second {
 		t.Errorf("recovered %+v, want %v and 100 bytes cut", r, want)
 	}
-	out, err := exec.Command("ffmpeg", "-v", "warning", "-i", path, "-f", "null", "-").CombinedOutput()
-	if err != nil || len(bytes.TrimSpace(out)) > 0 {
-		t.Errorf("ffmpeg decoding the recovered file: %v\n%s", err, out)
+	if msg := mediatest.DecodeErrors(t, path, "-v", "warning"); msg != "" {
+		t.Errorf("ffmpeg decoding the recovered file:\n%s", msg)
 	}
-	if p := mustProbe(t, path); (p.duration() - want).Abs() > 50*time.Millisecond {
-		t.Errorf("ffprobe duration %v, want %v", p.duration(), want)
+	if p := mediatest.CountFrames(t, path); (duration(p) - want).Abs() > 50*time.Millisecond {
+		t.Errorf("ffprobe duration %v, want %v", duration(p), want)
 	}
 	b, _ := os.ReadFile(path)
 	_, segData, _ := walkSegment(t, b)
