@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/streamrec/streamrec/internal/media"
+	"github.com/streamrec/streamrec/internal/mediatest"
 )
 
 // Inputs are made once per test binary run (ffmpeg takes a moment) and shared read-only.
@@ -146,9 +147,10 @@ func TestTranscodeFiles(t *testing.T) {
 			}
 
 			path := writeOutput(t, t.TempDir(), tr, anchor, frames)
-			p := ffprobe(t, path)
+			p := mediatest.ProbeFile(t, path, "-count_packets", "-select_streams", "a:0",
+				"-show_entries", "stream=codec_type,codec_name,sample_rate,channels,duration,nb_read_packets").Audio(t)
 			wantCodec := map[media.Codec]string{media.AAC: "aac", media.Vorbis: "vorbis"}[c.out]
-			if p.Codec != wantCodec || p.SampleRate != strconv.Itoa(c.rate) || p.Channels != c.wantCh || p.Packets != strconv.Itoa(len(frames)) {
+			if p.CodecName != wantCodec || p.SampleRate != strconv.Itoa(c.rate) || p.Channels != c.wantCh || p.Packets != strconv.Itoa(len(frames)) {
 				t.Errorf("ffprobe: %+v; want %s %d Hz %d ch %d packets", p, wantCodec, c.rate, c.wantCh, len(frames))
 			}
 
