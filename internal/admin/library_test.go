@@ -11,8 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/streamrec/streamrec/internal/recorder"
 	"github.com/streamrec/streamrec/internal/admin"
+	"github.com/streamrec/streamrec/internal/mediatest"
+	"github.com/streamrec/streamrec/internal/recorder"
 )
 
 var (
@@ -25,9 +26,7 @@ var (
 // (VP8 + Vorbis) once per test binary.
 func clips(t testing.TB) (mp4, webm string) {
 	t.Helper()
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		t.Fatal("ffmpeg is not installed: run `make test`, which installs it")
-	}
+	mediatest.NeedFFmpeg(t)
 	clipsOnce.Do(func() {
 		clipsDir, clipsErr = os.MkdirTemp("", "admin-clips-")
 		if clipsErr != nil {
