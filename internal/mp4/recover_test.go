@@ -1,7 +1,6 @@
 package mp4
 
 import (
-	"bytes"
 	"encoding/binary"
 	"math"
 	"os"
@@ -10,25 +9,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/streamrec/streamrec/internal/fuzzmem"
 	"github.com/streamrec/streamrec/internal/media"
 	"github.com/streamrec/streamrec/internal/mediatest"
+	"github.com/streamrec/streamrec/internal/recovertest"
 )
-
-// checkpoint is what a killed writer leaves: the bytes on disk after a Flush, and the media
-// they hold.
-type checkpoint struct {
-	good     int64
-	duration time.Duration
-}
 
 // crashedFile writes seconds of synthetic 30 fps video (a keyframe a second, B-frame offsets)
 // and AAC audio, flushing every 10 video frames as the recorder's ticker would, and returns the
 // bytes on disk without Close (a kill -9), the checkpoints, and the bytes Close would have made.
-func crashedFile(t testing.TB, seconds int) (crashed []byte, cps []checkpoint, closed []byte) {
+func crashedFile(t testing.TB, seconds int) (crashed []byte, cps []recovertest.Checkpoint, closed []byte) {
 	t.Helper()
 	w, path, f := newTestWriter(t, videoTrack(), audioTrack(44100))
-	cps = []checkpoint{{good: w.good}}
+	cps = []recovertest.Checkpoint{{Good: w.good}}
 	audio := time.Duration(0)
 	for i := range seconds * 30 {
 		dts := time.Duration(i) * time.Second / 30
@@ -49,7 +41,7 @@ func crashedFile(t testing.TB, seconds int) (crashed []byte, cps []checkpoint, c
 			for j := range w.tracks {
 				d = max(d, fromTicks(w.tracks[j].doneEnd, w.tracks[j].timescale))
 			}
-			cps = append(cps, checkpoint{good: w.good, duration: d})
+			cps = append(cps, recovertest.Checkpoint{Good: w.good, Duration: d})
 		}
 	}
 	crashed, err := os.ReadFile(path)
@@ -66,23 +58,10 @@ func crashedFile(t testing.TB, seconds int) (crashed []byte, cps []checkpoint, c
 	return crashed, cps, closed
 }
 
-// recoverBytes writes data to a file, recovers it and returns the result and the file after.
-func recoverBytes(t testing.TB, dir string, data []byte) (Recovered, []byte, error) {
-	path := filepath.Join(dir, "cut.mp4")
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+// recoverFile is Recover as the shared recovery checks take it.
+func recoverFile(f *os.File) (recovertest.Recovered, error) {
 	r, err := Recover(f)
-	after, rerr := os.ReadFile(path)
-	if rerr != nil {
-		t.Fatal(rerr)
-	}
-	return r, after, err
+	return recovertest.Recovered(r), err
 }
 
 // boxBoundaries lists every box start and end in data (descending into moov, trak, mdia, minf,
@@ -119,39 +98,16 @@ func boxBoundaries(data []byte) []int {
 // the cut, with their duration in the header and an mfra that indexes them.
 func TestRecoverCutEverywhere(t *testing.T) {
 	crashed, cps, _ := crashedFile(t, 4)
-	dir := t.TempDir()
-	initEnd := int(cps[0].good)
-	for _, c := range boxBoundaries(crashed) {
-		r, after, err := recoverBytes(t, dir, crashed[:c])
-		if c < initEnd {
-			if err == nil {
-				t.Errorf("cut at %d, inside the header: recovered %+v, want an error", c, r)
-			}
-			continue
-		}
-		if err != nil {
-			t.Fatalf("cut at %d: %v", c, err)
-		}
-		want := cps[0]
-		for _, cp := range cps {
-			if cp.good <= int64(c) {
-				want = cp
-			}
-		}
-		if r.Duration != want.duration || r.Cut != int64(c)-want.good || r.Size != int64(len(after)) {
-			t.Fatalf("cut at %d: recovered %+v, want duration %v, cut %d", c, r, want.duration, int64(c)-want.good)
-		}
-		if !bytes.Equal(after[initEnd:want.good], crashed[initEnd:want.good]) {
-			t.Fatalf("cut at %d: the media changed", c)
-		}
+	path := filepath.Join(t.TempDir(), "cut.mp4")
+	recovertest.CutEverywhere(t, path, crashed, cps, boxBoundaries(crashed), recoverFile, func(c int, want recovertest.Checkpoint, after []byte) {
 		mvhd := binary.BigEndian.Uint64(after[mvhdDurOffset(t, after):])
-		if time.Duration(mvhd)*time.Millisecond != want.duration.Round(time.Millisecond) {
-			t.Fatalf("cut at %d: mvhd duration %d ms, want %v", c, mvhd, want.duration)
+		if time.Duration(mvhd)*time.Millisecond != want.Duration.Round(time.Millisecond) {
+			t.Fatalf("cut at %d: mvhd duration %d ms, want %v", c, mvhd, want.Duration)
 		}
-		if want.good > int64(initEnd) && string(after[want.good+4:want.good+8]) != "mfra" {
+		if want.Good > cps[0].Good && string(after[want.Good+4:want.Good+8]) != "mfra" {
 			t.Fatalf("cut at %d: no mfra after the last fragment", c)
 		}
-	}
+	})
 }
 
 // mvhdDurOffset finds the mvhd duration in a file's init segment.
@@ -170,13 +126,7 @@ func mvhdDurOffset(t testing.TB, data []byte) int {
 // byte for byte the same.
 func TestRecoverFinishedFileUnchanged(t *testing.T) {
 	_, _, closed := crashedFile(t, 3)
-	r, after, err := recoverBytes(t, t.TempDir(), closed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(after, closed) || r.Cut != 0 {
-		t.Errorf("a finished file recovered to %d bytes (was %d), cut %d; want it unchanged", len(after), len(closed), r.Cut)
-	}
+	recovertest.Unchanged(t, filepath.Join(t.TempDir(), "cut.mp4"), closed, recoverFile)
 }
 
 // TestRecoverPlays: a real recording (ffmpeg's H.264 + AAC) killed mid-fragment and recovered
@@ -229,21 +179,5 @@ func TestRecoverPlays(t *testing.T) {
 // a file it repaired repairs again to the same thing.
 func FuzzRecover(f *testing.F) {
 	crashed, cps, closed := crashedFile(f, 2)
-	f.Add(closed)
-	for _, c := range []int{len(crashed), int(cps[1].good) + 30, int(cps[0].good) + 9, int(cps[0].good) - 1, 40} {
-		f.Add(crashed[:c])
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		fuzzmem.Check(t, func() {
-			dir := t.TempDir()
-			r, after, err := recoverBytes(t, dir, data)
-			if err != nil {
-				return
-			}
-			r2, again, err := recoverBytes(t, dir, after)
-			if err != nil || r2.Duration != r.Duration || !bytes.Equal(again, after) {
-				t.Fatalf("recovered twice: %+v then %+v (%v), bytes equal %v", r, r2, err, bytes.Equal(again, after))
-			}
-		})
-	})
+	recovertest.Fuzz(f, "cut.mp4", crashed, cps, closed, recoverFile)
 }
