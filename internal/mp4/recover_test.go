@@ -2,10 +2,11 @@ package mp4
 
 import (
 	"encoding/binary"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"testing"
 	"time"
 
@@ -85,12 +86,7 @@ func boxBoundaries(data []byte) []int {
 		}
 	}
 	walk(0, len(data))
-	var cuts []int
-	for c := range seen {
-		cuts = append(cuts, c)
-	}
-	sort.Ints(cuts)
-	return cuts
+	return slices.Sorted(maps.Keys(seen))
 }
 
 // TestRecoverCutEverywhere cuts a crashed recording at every box boundary, inside every box

@@ -3,10 +3,11 @@ package webm
 import (
 	"bytes"
 	"encoding/binary"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"testing"
 	"time"
 
@@ -85,12 +86,7 @@ func cutPoints(t testing.TB, data []byte) []int {
 		}
 	}
 	walk(0, int64(len(data)), true)
-	var cuts []int
-	for c := range seen {
-		cuts = append(cuts, c)
-	}
-	sort.Ints(cuts)
-	return cuts
+	return slices.Sorted(maps.Keys(seen))
 }
 
 // TestRecoverCutEverywhere cuts a crashed recording at every element boundary, a byte into
