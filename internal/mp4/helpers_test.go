@@ -139,6 +139,25 @@ func demux(t testing.TB, path string) ([]media.Track, []media.Frame) {
 	return tracks, frames
 }
 
+// synthAV hands out synthetic 30 fps video (a keyframe every 2 s) and 44.1 kHz AAC frames
+// carrying the given payloads, interleaved in DTS order as a publisher sends them.
+type synthAV struct {
+	video, audio []byte
+	vi, ai       int // frames handed out
+}
+
+// next returns the frame due next: the video frame unless it is later than the audio one.
+func (s *synthAV) next() media.Frame {
+	vd := time.Duration(s.vi) * time.Second / 30
+	ad := time.Duration(s.ai) * 1024 * time.Second / 44100
+	if vd <= ad {
+		s.vi++
+		return media.Frame{Track: 0, DTS: vd, PTS: vd, Key: (s.vi-1)%60 == 0, Data: s.video}
+	}
+	s.ai++
+	return media.Frame{Track: 1, DTS: ad, PTS: ad, Key: true, Data: s.audio}
+}
+
 // writeFile writes frames through a Writer into a new file and closes it.
 func writeFile(t testing.TB, path string, tracks []media.Track, frames []media.Frame) {
 	t.Helper()
