@@ -145,6 +145,17 @@ func makeG711(tb testing.TB, codec media.Codec) input {
 	return in
 }
 
+// newTranscoder makes a Transcoder from in to out at rate and ch, closed when the test ends.
+func newTranscoder(tb testing.TB, in media.Track, out media.Codec, rate, ch int) *Transcoder {
+	tb.Helper()
+	tr, err := NewTranscoder(in, out, rate, ch)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(tr.Close)
+	return tr
+}
+
 // transcodeAll runs every frame through tr and flushes it.
 func transcodeAll(tb testing.TB, tr *Transcoder, frames []media.Frame) []media.Frame {
 	tb.Helper()
