@@ -1,7 +1,6 @@
 package mp4
 
 import (
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -12,15 +11,7 @@ import (
 
 // A part cut at 1 s whose last audio frame reaches past the cut ends at exactly 1 s.
 func TestCloseAtEndsEveryTrackAtTheCut(t *testing.T) {
-	f, err := os.Create(filepath.Join(t.TempDir(), "part.mp4"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	w, err := Create(f, []media.Track{videoTrack(), audioTrack(44100)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, f := createWriter(t, filepath.Join(t.TempDir(), "part.mp4"), []media.Track{videoTrack(), audioTrack(44100)})
 	aframe := 1024 * time.Second / 44100
 	for i := 0; i < 30; i++ {
 		ts := time.Duration(i) * time.Second / 30

@@ -17,17 +17,9 @@ import (
 // write fails; it returns the writer, the file and the error.
 func writeUntilFull(t *testing.T, dir string, tracks []media.Track, frames []media.Frame, flushEvery int) (*Writer, *os.File, error) {
 	t.Helper()
-	f, err := os.Create(filepath.Join(dir, "full.mp4"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	w, err := Create(f, tracks)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, f := createWriter(t, filepath.Join(dir, "full.mp4"), tracks)
 	for i, fr := range frames {
-		err = w.WriteFrame(fr)
+		err := w.WriteFrame(fr)
 		if err == nil && flushEvery > 0 && i%flushEvery == 0 {
 			err = w.Flush()
 		}
@@ -92,15 +84,7 @@ func TestFullDiskNoRoomForIndex(t *testing.T) {
 	mediatest.NeedFFmpeg(t)
 	tracks, frames := demux(t, makeSource(t, sourceOpts{video: true, audio: true, seconds: 10}))
 	dir := tmpfs.Mount(t, "", 4<<20)
-	f, err := os.Create(filepath.Join(dir, "full.mp4"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	w, err := Create(f, tracks)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, f := createWriter(t, filepath.Join(dir, "full.mp4"), tracks)
 	i := 0
 	for ; i < len(frames)/2; i++ {
 		if err := w.WriteFrame(frames[i]); err != nil {
@@ -113,6 +97,7 @@ func TestFullDiskNoRoomForIndex(t *testing.T) {
 		}
 	}
 	tmpfs.Fill(t, dir, 0)
+	var err error
 	for ; i < len(frames) && err == nil; i++ {
 		if err = w.WriteFrame(frames[i]); err == nil {
 			err = w.Flush()

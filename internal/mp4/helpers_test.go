@@ -158,18 +158,26 @@ func (s *synthAV) next() media.Frame {
 	return media.Frame{Track: 1, DTS: ad, PTS: ad, Key: true, Data: s.audio}
 }
 
-// writeFile writes frames through a Writer into a new file and closes it.
-func writeFile(t testing.TB, path string, tracks []media.Track, frames []media.Frame) {
+// createWriter creates the file at path and a Writer of tracks on it; the file is closed when
+// the test ends.
+func createWriter(t testing.TB, path string, tracks []media.Track) (*Writer, *os.File) {
 	t.Helper()
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	t.Cleanup(func() { f.Close() })
 	w, err := Create(f, tracks)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return w, f
+}
+
+// writeFile writes frames through a Writer into a new file and closes it.
+func writeFile(t testing.TB, path string, tracks []media.Track, frames []media.Frame) {
+	t.Helper()
+	w, f := createWriter(t, path, tracks)
 	for _, fr := range frames {
 		if err := w.WriteFrame(fr); err != nil {
 			t.Fatalf("WriteFrame(track %d, dts %v): %v", fr.Track, fr.DTS, err)

@@ -44,15 +44,7 @@ func avcAU(key bool, n int) []byte {
 func newTestWriter(t testing.TB, tracks ...media.Track) (*Writer, string, *os.File) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "out.mp4")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	w, err := Create(f, tracks)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, f := createWriter(t, path, tracks)
 	return w, path, f
 }
 

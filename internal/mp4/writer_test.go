@@ -273,15 +273,7 @@ func TestCrashLeavesPlayableFile(t *testing.T) {
 
 	// Cleanly abandoned (no torn fragment): everything up to the Flush is there.
 	path2 := filepath.Join(t.TempDir(), "crash2.mp4")
-	f2, err := os.Create(path2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f2.Close()
-	w2, err := Create(f2, tracks)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w2, _ := createWriter(t, path2, tracks)
 	var wantVideo int
 	for _, fr := range frames {
 		if fr.DTS >= 5*time.Second {

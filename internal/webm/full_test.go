@@ -58,15 +58,8 @@ func TestFullDiskLeavesPlayableFile(t *testing.T) {
 	tracks, frames := loadSource(t)
 	dir := tmpfs.Mount(t, "", 256<<10)
 	path := filepath.Join(dir, "full.webm")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	w, err := Create(f, tracks)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, _ := createWriter(t, path, tracks)
+	var err error
 	for _, fr := range frames {
 		if err = w.WriteFrame(fr); err != nil {
 			break

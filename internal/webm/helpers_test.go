@@ -58,6 +58,22 @@ func loadSource(t testing.TB) ([]media.Track, []media.Frame) {
 	return source.tracks, source.frames
 }
 
+// createWriter creates the file at path and a Writer of tracks on it; the file is closed when
+// the test ends.
+func createWriter(t testing.TB, path string, tracks []media.Track) (*Writer, *os.File) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	w, err := Create(f, tracks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w, f
+}
+
 // demux reads a WebM file into tracks (video first, then audio) and frames sorted by PTS.
 func demux(path string) ([]media.Track, []media.Frame, error) {
 	f, err := os.Open(path)

@@ -22,15 +22,7 @@ import (
 func crashedFile(t testing.TB, tracks []media.Track, frames []media.Frame) (crashed []byte, cps []recovertest.Checkpoint, closed []byte) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "crash.webm")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	w, err := Create(f, tracks)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, _ := createWriter(t, path, tracks)
 	cps = []recovertest.Checkpoint{{Good: w.good}}
 	for i, fr := range frames {
 		if err := w.WriteFrame(fr); err != nil {
@@ -45,7 +37,8 @@ func crashedFile(t testing.TB, tracks []media.Track, frames []media.Frame) (cras
 			cps = append(cps, recovertest.Checkpoint{Good: w.good, Duration: time.Duration(w.done) * time.Millisecond})
 		}
 	}
-	if crashed, err = os.ReadFile(path); err != nil {
+	crashed, err := os.ReadFile(path)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if err := w.Close(); err != nil {

@@ -45,15 +45,7 @@ func only(frames []media.Frame, track int) []media.Frame {
 func writeFile(t testing.TB, tracks []media.Track, frames []media.Frame) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "out.webm")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	w, err := Create(f, tracks)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, f := createWriter(t, path, tracks)
 	next := time.Second
 	for _, fr := range frames {
 		if fr.PTS >= next { // the recorder's 1 s Flush
