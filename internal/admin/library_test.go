@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streamrec/streamrec/internal/recorder"
 	"github.com/streamrec/streamrec/internal/admin"
 	"github.com/streamrec/streamrec/internal/mediatest"
-	"github.com/streamrec/streamrec/internal/recorder"
 )
 
 var (
