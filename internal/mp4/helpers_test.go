@@ -11,6 +11,7 @@ import (
 
 	mp4ff "github.com/Eyevinn/mp4ff/mp4"
 
+	"github.com/streamrec/streamrec/internal/containertest"
 	"github.com/streamrec/streamrec/internal/media"
 	"github.com/streamrec/streamrec/internal/mediatest"
 )
@@ -162,16 +163,7 @@ func (s *synthAV) next() media.Frame {
 // the test ends.
 func createWriter(t testing.TB, path string, tracks []media.Track) (*Writer, *os.File) {
 	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	w, err := Create(f, tracks)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return w, f
+	return containertest.Create(t, path, tracks, Create)
 }
 
 // writeFile writes frames through a Writer into a new file and closes it.

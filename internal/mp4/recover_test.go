@@ -10,18 +10,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streamrec/streamrec/internal/containertest"
 	"github.com/streamrec/streamrec/internal/media"
 	"github.com/streamrec/streamrec/internal/mediatest"
-	"github.com/streamrec/streamrec/internal/recovertest"
 )
 
 // crashedFile writes seconds of synthetic 30 fps video (a keyframe a second, B-frame offsets)
 // and AAC audio, flushing every 10 video frames as the recorder's ticker would, and returns the
 // bytes on disk without Close (a kill -9), the checkpoints, and the bytes Close would have made.
-func crashedFile(t testing.TB, seconds int) (crashed []byte, cps []recovertest.Checkpoint, closed []byte) {
+func crashedFile(t testing.TB, seconds int) (crashed []byte, cps []containertest.Checkpoint, closed []byte) {
 	t.Helper()
 	w, path, f := newTestWriter(t, videoTrack(), audioTrack(44100))
-	cps = []recovertest.Checkpoint{{Good: w.good}}
+	cps = []containertest.Checkpoint{{Good: w.good}}
 	audio := time.Duration(0)
 	for i := range seconds * 30 {
 		dts := time.Duration(i) * time.Second / 30
@@ -42,7 +42,7 @@ func crashedFile(t testing.TB, seconds int) (crashed []byte, cps []recovertest.C
 			for j := range w.tracks {
 				d = max(d, fromTicks(w.tracks[j].doneEnd, w.tracks[j].timescale))
 			}
-			cps = append(cps, recovertest.Checkpoint{Good: w.good, Duration: d})
+			cps = append(cps, containertest.Checkpoint{Good: w.good, Duration: d})
 		}
 	}
 	crashed, err := os.ReadFile(path)
@@ -60,9 +60,9 @@ func crashedFile(t testing.TB, seconds int) (crashed []byte, cps []recovertest.C
 }
 
 // recoverFile is Recover as the shared recovery checks take it.
-func recoverFile(f *os.File) (recovertest.Recovered, error) {
+func recoverFile(f *os.File) (containertest.Recovered, error) {
 	r, err := Recover(f)
-	return recovertest.Recovered(r), err
+	return containertest.Recovered(r), err
 }
 
 // boxBoundaries lists every box start and end in data (descending into moov, trak, mdia, minf,
@@ -95,7 +95,7 @@ func boxBoundaries(data []byte) []int {
 func TestRecoverCutEverywhere(t *testing.T) {
 	crashed, cps, _ := crashedFile(t, 4)
 	path := filepath.Join(t.TempDir(), "cut.mp4")
-	recovertest.CutEverywhere(t, path, crashed, cps, boxBoundaries(crashed), recoverFile, func(c int, want recovertest.Checkpoint, after []byte) {
+	containertest.RecoverCutEverywhere(t, path, crashed, cps, boxBoundaries(crashed), recoverFile, func(c int, want containertest.Checkpoint, after []byte) {
 		mvhd := binary.BigEndian.Uint64(after[mvhdDurOffset(t, after):])
 		if time.Duration(mvhd)*time.Millisecond != want.Duration.Round(time.Millisecond) {
 			t.Fatalf("cut at %d: mvhd duration %d ms, want %v", c, mvhd, want.Duration)
@@ -122,7 +122,7 @@ func mvhdDurOffset(t testing.TB, data []byte) int {
 // byte for byte the same.
 func TestRecoverFinishedFileUnchanged(t *testing.T) {
 	_, _, closed := crashedFile(t, 3)
-	recovertest.Unchanged(t, filepath.Join(t.TempDir(), "cut.mp4"), closed, recoverFile)
+	containertest.RecoverUnchanged(t, filepath.Join(t.TempDir(), "cut.mp4"), closed, recoverFile)
 }
 
 // TestRecoverPlays: a real recording (ffmpeg's H.264 + AAC) killed mid-fragment and recovered
@@ -175,5 +175,5 @@ func TestRecoverPlays(t *testing.T) {
 // a file it repaired repairs again to the same thing.
 func FuzzRecover(f *testing.F) {
 	crashed, cps, closed := crashedFile(f, 2)
-	recovertest.Fuzz(f, "cut.mp4", crashed, cps, closed, recoverFile)
+	containertest.FuzzRecover(f, "cut.mp4", crashed, cps, closed, recoverFile)
 }

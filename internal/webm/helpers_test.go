@@ -13,6 +13,7 @@ import (
 	"github.com/at-wat/ebml-go"
 	ebmlwebm "github.com/at-wat/ebml-go/webm"
 
+	"github.com/streamrec/streamrec/internal/containertest"
 	"github.com/streamrec/streamrec/internal/media"
 	"github.com/streamrec/streamrec/internal/mediatest"
 )
@@ -62,16 +63,7 @@ func loadSource(t testing.TB) ([]media.Track, []media.Frame) {
 // the test ends.
 func createWriter(t testing.TB, path string, tracks []media.Track) (*Writer, *os.File) {
 	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	w, err := Create(f, tracks)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return w, f
+	return containertest.Create(t, path, tracks, Create)
 }
 
 // demux reads a WebM file into tracks (video first, then audio) and frames sorted by PTS.

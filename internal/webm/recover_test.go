@@ -11,19 +11,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streamrec/streamrec/internal/containertest"
 	"github.com/streamrec/streamrec/internal/media"
 	"github.com/streamrec/streamrec/internal/mediatest"
-	"github.com/streamrec/streamrec/internal/recovertest"
 )
 
 // crashedFile writes frames (a Flush every 20, as the recorder's ticker would), noting every
 // point where a cluster was completed; it returns the bytes on disk without Close (a kill -9),
 // the checkpoints, and the bytes Close would have made.
-func crashedFile(t testing.TB, tracks []media.Track, frames []media.Frame) (crashed []byte, cps []recovertest.Checkpoint, closed []byte) {
+func crashedFile(t testing.TB, tracks []media.Track, frames []media.Frame) (crashed []byte, cps []containertest.Checkpoint, closed []byte) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "crash.webm")
 	w, _ := createWriter(t, path, tracks)
-	cps = []recovertest.Checkpoint{{Good: w.good}}
+	cps = []containertest.Checkpoint{{Good: w.good}}
 	for i, fr := range frames {
 		if err := w.WriteFrame(fr); err != nil {
 			t.Fatal(err)
@@ -34,7 +34,7 @@ func crashedFile(t testing.TB, tracks []media.Track, frames []media.Frame) (cras
 			}
 		}
 		if w.good != cps[len(cps)-1].Good {
-			cps = append(cps, recovertest.Checkpoint{Good: w.good, Duration: time.Duration(w.done) * time.Millisecond})
+			cps = append(cps, containertest.Checkpoint{Good: w.good, Duration: time.Duration(w.done) * time.Millisecond})
 		}
 	}
 	crashed, err := os.ReadFile(path)
@@ -51,9 +51,9 @@ func crashedFile(t testing.TB, tracks []media.Track, frames []media.Frame) (cras
 }
 
 // recoverFile is Recover as the shared recovery checks take it.
-func recoverFile(f *os.File) (recovertest.Recovered, error) {
+func recoverFile(f *os.File) (containertest.Recovered, error) {
 	r, err := Recover(f)
-	return recovertest.Recovered(r), err
+	return containertest.Recovered(r), err
 }
 
 // cutPoints lists every element start and end in the Segment and in each cluster, a byte into
@@ -90,7 +90,7 @@ func TestRecoverCutEverywhere(t *testing.T) {
 	crashed, cps, _ := crashedFile(t, tracks, frames[:300])
 	cuts := cutPoints(t, crashed)
 	path := filepath.Join(t.TempDir(), "cut.webm")
-	recovertest.CutEverywhere(t, path, crashed, cps, cuts, recoverFile, func(c int, want recovertest.Checkpoint, after []byte) {
+	containertest.RecoverCutEverywhere(t, path, crashed, cps, cuts, recoverFile, func(c int, want containertest.Checkpoint, after []byte) {
 		children, segData, segSize := walkSegment(t, after)
 		if segSize != int64(len(after))-segData {
 			t.Fatalf("cut at %d: Segment size %d, holds %d", c, segSize, int64(len(after))-segData)
@@ -106,7 +106,7 @@ func TestRecoverCutEverywhere(t *testing.T) {
 func TestRecoverFinishedFileUnchanged(t *testing.T) {
 	tracks, frames := loadSource(t)
 	_, _, closed := crashedFile(t, tracks, frames[:200])
-	recovertest.Unchanged(t, filepath.Join(t.TempDir(), "cut.webm"), closed, recoverFile)
+	containertest.RecoverUnchanged(t, filepath.Join(t.TempDir(), "cut.webm"), closed, recoverFile)
 }
 
 // TestRecoverPlays: a VP8 + Vorbis recording torn mid-cluster and recovered reads and decodes
@@ -118,7 +118,7 @@ func TestRecoverPlays(t *testing.T) {
 	torn := crashed[:last.Good]
 	torn = append(torn, crashed[cps[len(cps)-2].Good:cps[len(cps)-1].Good][:100]...) // half a cluster
 	path := filepath.Join(t.TempDir(), "cut.webm")
-	r, _, err := recovertest.Bytes(t, path, torn, recoverFile)
+	r, _, err := containertest.RecoverBytes(t, path, torn, recoverFile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,5 +163,5 @@ func FuzzRecover(f *testing.F) {
 		frames = append(frames, media.Frame{DTS: ts, PTS: ts, Key: i%30 == 0, Data: bytes.Repeat([]byte{byte(i)}, 100+i)})
 	}
 	crashed, cps, closed := crashedFile(f, tracks, frames)
-	recovertest.Fuzz(f, "cut.webm", crashed, cps, closed, recoverFile)
+	containertest.FuzzRecover(f, "cut.webm", crashed, cps, closed, recoverFile)
 }

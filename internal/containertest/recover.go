@@ -1,8 +1,4 @@
-// Package recovertest holds the crash-recovery checks every container's tests share: a file cut
-// anywhere recovers to its last whole checkpoint, a finished file recovers unchanged, and
-// recovering a recovered file changes nothing. Each container brings its writer's crashed file
-// and its Recover; what is particular to its format stays in its own tests.
-package recovertest
+package containertest
 
 import (
 	"bytes"
@@ -14,15 +10,16 @@ import (
 	"github.com/streamrec/streamrec/internal/fuzzmem"
 )
 
-// Recovered is what a container's Recover reports (mp4.Recovered and webm.Recovered convert to it).
+// Recovered is what a container's Recover reports (mp4.Recovered and webm.Recovered convert
+// to it).
 type Recovered struct {
 	Duration time.Duration // media the file holds after the repair
 	Size     int64         // file length after the repair
 	Cut      int64         // bytes cut off the torn end
 }
 
-// Func is a container's Recover: it repairs the open file in place.
-type Func func(*os.File) (Recovered, error)
+// RecoverFunc is a container's Recover: it repairs the open file in place.
+type RecoverFunc func(*os.File) (Recovered, error)
 
 // Checkpoint is what a killed writer leaves at a point where everything written is whole: the
 // bytes on disk (the first checkpoint is the end of the file's head) and the media they hold.
@@ -31,8 +28,9 @@ type Checkpoint struct {
 	Duration time.Duration
 }
 
-// Bytes writes data to path, recovers it in place and returns the result and the file after.
-func Bytes(t testing.TB, path string, data []byte, recover Func) (Recovered, []byte, error) {
+// RecoverBytes writes data to path, recovers it in place and returns the result and the file
+// after.
+func RecoverBytes(t testing.TB, path string, data []byte, recover RecoverFunc) (Recovered, []byte, error) {
 	t.Helper()
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)
@@ -50,16 +48,16 @@ func Bytes(t testing.TB, path string, data []byte, recover Func) (Recovered, []b
 	return r, after, err
 }
 
-// CutEverywhere recovers crashed cut at each of cuts (through a file at path). A cut inside the
-// head is an error; any other keeps exactly the media up to the last checkpoint at or before the
-// cut, with its duration, and cuts the rest off. check then judges the repaired file the way
-// its container's format wants.
-func CutEverywhere(t *testing.T, path string, crashed []byte, cps []Checkpoint, cuts []int, recover Func,
+// RecoverCutEverywhere recovers crashed cut at each of cuts (through a file at path). A cut
+// inside the head is an error; any other keeps exactly the media up to the last checkpoint at or
+// before the cut, with its duration, and cuts the rest off. check then judges the repaired file
+// the way its container's format wants.
+func RecoverCutEverywhere(t *testing.T, path string, crashed []byte, cps []Checkpoint, cuts []int, recover RecoverFunc,
 	check func(cut int, want Checkpoint, after []byte)) {
 	t.Helper()
 	head := int(cps[0].Good)
 	for _, c := range cuts {
-		r, after, err := Bytes(t, path, crashed[:c], recover)
+		r, after, err := RecoverBytes(t, path, crashed[:c], recover)
 		if c < head {
 			if err == nil {
 				t.Errorf("cut at %d, inside the head: recovered %+v, want an error", c, r)
@@ -85,11 +83,11 @@ func CutEverywhere(t *testing.T, path string, crashed []byte, cps []Checkpoint, 
 	}
 }
 
-// Unchanged checks that a file finished cleanly before the crash (the journal still listed it)
-// is finished again, byte for byte the same.
-func Unchanged(t *testing.T, path string, closed []byte, recover Func) {
+// RecoverUnchanged checks that a file finished cleanly before the crash (the journal still
+// listed it) is finished again, byte for byte the same.
+func RecoverUnchanged(t *testing.T, path string, closed []byte, recover RecoverFunc) {
 	t.Helper()
-	r, after, err := Bytes(t, path, closed, recover)
+	r, after, err := RecoverBytes(t, path, closed, recover)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,12 +96,12 @@ func Unchanged(t *testing.T, path string, closed []byte, recover Func) {
 	}
 }
 
-// Fuzz seeds f with the closed file and cuts of the crashed one (whole, inside the second
+// FuzzRecover seeds f with the closed file and cuts of the crashed one (whole, inside the second
 // checkpoint, just past and just before the head, inside the first bytes), then checks that
 // whatever a file holds, recover neither panics nor allocates past fuzzmem's bound, and a file
 // it repaired repairs again to the same thing. name is the file's name in each input's
 // directory.
-func Fuzz(f *testing.F, name string, crashed []byte, cps []Checkpoint, closed []byte, recover Func) {
+func FuzzRecover(f *testing.F, name string, crashed []byte, cps []Checkpoint, closed []byte, recover RecoverFunc) {
 	f.Add(closed)
 	for _, c := range []int{len(crashed), int(cps[1].Good) + 30, int(cps[0].Good) + 9, int(cps[0].Good) - 1, 40} {
 		f.Add(crashed[:c])
@@ -111,11 +109,11 @@ func Fuzz(f *testing.F, name string, crashed []byte, cps []Checkpoint, closed []
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fuzzmem.Check(t, func() {
 			path := filepath.Join(t.TempDir(), name)
-			r, after, err := Bytes(t, path, data, recover)
+			r, after, err := RecoverBytes(t, path, data, recover)
 			if err != nil {
 				return
 			}
-			r2, again, err := Bytes(t, path, after, recover)
+			r2, again, err := RecoverBytes(t, path, after, recover)
 			if err != nil || r2.Duration != r.Duration || !bytes.Equal(again, after) {
 				t.Fatalf("recovered twice: %+v then %+v (%v), bytes equal %v", r, r2, err, bytes.Equal(again, after))
 			}
