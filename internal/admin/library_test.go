@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/streamrec/streamrec/internal/admin"
+	"github.com/streamrec/streamrec/internal/mediatest"
 	"github.com/streamrec/streamrec/internal/records"
 )
 
@@ -25,9 +26,7 @@ var (
 // (VP8 + Vorbis) once per test binary.
 func clips(t testing.TB) (mp4, webm string) {
 	t.Helper()
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		t.Fatal("ffmpeg is not installed: run `make test`, which installs it")
-	}
+	mediatest.NeedFFmpeg(t)
 	clipsOnce.Do(func() {
 		clipsDir, clipsErr = os.MkdirTemp("", "admin-clips-")
 		if clipsErr != nil {

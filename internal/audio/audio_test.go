@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/streamrec/streamrec/internal/media"
+	"github.com/streamrec/streamrec/internal/mediatest"
 )
 
 // Inputs are made once per test binary run (ffmpeg takes a moment) and shared read-only.
@@ -130,11 +131,7 @@ func TestTranscodeFiles(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			in := c.in(t).shifted(3*time.Second + 7*time.Millisecond) // any origin works
 			anchor := in.frames[0].DTS
-			tr, err := NewTranscoder(in.track, c.out, c.rate, c.ch)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer tr.Close()
+			tr := newTranscoder(t, in.track, c.out, c.rate, c.ch)
 			track := tr.Track()
 			if track.Kind != media.Audio || track.Codec != c.out || track.SampleRate != c.rate || track.Channels != c.wantCh || len(track.Config) == 0 {
 				t.Fatalf("output track %+v", track)
@@ -146,9 +143,10 @@ func TestTranscodeFiles(t *testing.T) {
 			}
 
 			path := writeOutput(t, t.TempDir(), tr, anchor, frames)
-			p := ffprobe(t, path)
+			p := mediatest.ProbeFile(t, path, "-count_packets", "-select_streams", "a:0",
+				"-show_entries", "stream=codec_type,codec_name,sample_rate,channels,duration,nb_read_packets").Audio(t)
 			wantCodec := map[media.Codec]string{media.AAC: "aac", media.Vorbis: "vorbis"}[c.out]
-			if p.Codec != wantCodec || p.SampleRate != strconv.Itoa(c.rate) || p.Channels != c.wantCh || p.Packets != strconv.Itoa(len(frames)) {
+			if p.CodecName != wantCodec || p.SampleRate != strconv.Itoa(c.rate) || p.Channels != c.wantCh || p.Packets != strconv.Itoa(len(frames)) {
 				t.Errorf("ffprobe: %+v; want %s %d Hz %d ch %d packets", p, wantCodec, c.rate, c.wantCh, len(frames))
 			}
 
@@ -227,11 +225,7 @@ func TestTimestamps(t *testing.T) {
 	}
 	t.Run("Opus-Vorbis48k", func(t *testing.T) {
 		in := opus(t).shifted(42 * time.Second)
-		tr, err := NewTranscoder(in.track, media.Vorbis, 48000, 2)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer tr.Close()
+		tr := newTranscoder(t, in.track, media.Vorbis, 48000, 2)
 		frames := transcodeAll(t, tr, in.frames)
 		checkFrames(t, frames)
 		if frames[0].DTS != in.frames[0].DTS-tr.Delay() || tr.Delay() <= 0 || tr.Delay() > 25*time.Millisecond {
@@ -274,11 +268,7 @@ func withHole(in input, from, to, shift time.Duration) input {
 func TestGapFilledWithSilence(t *testing.T) {
 	in := withHole(opus(t), 2*time.Second, 2500*time.Millisecond, 0)
 	anchor := in.frames[0].DTS
-	tr, err := NewTranscoder(in.track, media.AAC, 48000, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tr.Close()
+	tr := newTranscoder(t, in.track, media.AAC, 48000, 2)
 	frames := transcodeAll(t, tr, in.frames)
 	checkFrames(t, frames)
 	for i, f := range frames {
@@ -323,11 +313,7 @@ func TestGapReanchors(t *testing.T) {
 			break
 		}
 	}
-	tr, err := NewTranscoder(in.track, media.AAC, 48000, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tr.Close()
+	tr := newTranscoder(t, in.track, media.AAC, 48000, 2)
 	frames := transcodeAll(t, tr, in.frames)
 	checkFrames(t, frames)
 	step := samplesToDuration(1024, 48000)
@@ -368,11 +354,7 @@ func TestSilenceBoundedByWallClock(t *testing.T) {
 		f.PTS = f.DTS
 		in = append(in, f)
 	}
-	tr, err := NewTranscoder(src.track, media.AAC, 48000, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tr.Close()
+	tr := newTranscoder(t, src.track, media.AAC, 48000, 2)
 	frozen := time.Now()
 	tr.now = func() time.Time { return frozen } // no wall-clock time passes
 	frames := transcodeAll(t, tr, in)
@@ -402,11 +384,7 @@ func TestFollowsInputClock(t *testing.T) {
 				f.PTS = f.DTS
 				frames[i] = f
 			}
-			tr, err := NewTranscoder(in.track, media.AAC, 48000, 2)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer tr.Close()
+			tr := newTranscoder(t, in.track, media.AAC, 48000, 2)
 			out := transcodeAll(t, tr, frames)
 			checkFrames(t, out)
 			inEnd := frames[len(frames)-1].DTS + 20*time.Millisecond
@@ -466,11 +444,7 @@ func TestGarbage(t *testing.T) {
 	}{{"AAC", aac48}, {"Opus", opus}, {"PCMA", pcma}} {
 		t.Run(c.name, func(t *testing.T) {
 			in := c.in(t)
-			tr, err := NewTranscoder(in.track, media.AAC, 48000, 2)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer tr.Close()
+			tr := newTranscoder(t, in.track, media.AAC, 48000, 2)
 			if _, err := tr.Transcode(media.Frame{DTS: -time.Second}); err == nil || !strings.Contains(err.Error(), "empty") {
 				t.Errorf("empty frame: %v", err)
 			}
@@ -585,17 +559,9 @@ func TestNewTranscoderErrors(t *testing.T) {
 // the same Xiph-laced Config) and checks the tone survives.
 func TestVorbisRoundTrip(t *testing.T) {
 	in := aac48(t)
-	enc, err := NewTranscoder(in.track, media.Vorbis, 48000, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer enc.Close()
+	enc := newTranscoder(t, in.track, media.Vorbis, 48000, 2)
 	vorbis := transcodeAll(t, enc, in.frames)
-	dec, err := NewTranscoder(enc.Track(), media.AAC, 44100, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dec.Close()
+	dec := newTranscoder(t, enc.Track(), media.AAC, 44100, 2)
 	frames := transcodeAll(t, dec, vorbis)
 	checkFrames(t, frames)
 	s := decodeMono(t, writeOutput(t, t.TempDir(), dec, 0, frames))[1024:]

@@ -3,17 +3,16 @@ package audio
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/streamrec/streamrec/internal/media"
+	"github.com/streamrec/streamrec/internal/mediatest"
 )
 
 // Test inputs are made by ffmpeg from a 440 Hz sine (lavfi's default amplitude 1/8).
@@ -46,18 +45,6 @@ func (in input) shifted(d time.Duration) input {
 	return out
 }
 
-func runFFmpeg(tb testing.TB, args ...string) []byte {
-	tb.Helper()
-	cmd := exec.Command("ffmpeg", append([]string{"-hide_banner", "-loglevel", "error", "-nostdin", "-y"}, args...)...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		tb.Fatalf("ffmpeg %v: %v\n%s", args, err, stderr.String())
-	}
-	return out
-}
-
 func sineSource(rate, channels int) []string {
 	return []string{"-f", "lavfi", "-i", fmt.Sprintf("sine=frequency=%d:sample_rate=%d:duration=%d", toneHz, rate, toneSec),
 		"-ac", strconv.Itoa(channels)}
@@ -68,7 +55,7 @@ func sineSource(rate, channels int) []string {
 func makeAAC(tb testing.TB, rate, channels int) input {
 	tb.Helper()
 	f := filepath.Join(tb.TempDir(), "in.aac")
-	runFFmpeg(tb, append(sineSource(rate, channels), "-c:a", "aac", "-b:a", "128k", "-f", "adts", f)...)
+	mediatest.FFmpeg(tb, append(sineSource(rate, channels), "-c:a", "aac", "-b:a", "128k", "-f", "adts", f)...)
 	data, err := os.ReadFile(f)
 	if err != nil {
 		tb.Fatal(err)
@@ -105,7 +92,7 @@ func makeAAC(tb testing.TB, rate, channels int) input {
 func makeOpus(tb testing.TB, channels int) input {
 	tb.Helper()
 	f := filepath.Join(tb.TempDir(), "in.ogg")
-	runFFmpeg(tb, append(sineSource(48000, channels), "-c:a", "libopus", "-b:a", "64k", "-f", "ogg", f)...)
+	mediatest.FFmpeg(tb, append(sineSource(48000, channels), "-c:a", "libopus", "-b:a", "64k", "-f", "ogg", f)...)
 	pkts := readOgg(tb, f)
 	if len(pkts) < 3 || !bytes.HasPrefix(pkts[0], []byte("OpusHead")) {
 		tb.Fatalf("not an Ogg Opus file")
@@ -147,7 +134,7 @@ func opusDuration(p []byte) time.Duration {
 func makeG711(tb testing.TB, codec media.Codec) input {
 	tb.Helper()
 	format := map[media.Codec]string{media.PCMA: "alaw", media.PCMU: "mulaw"}[codec]
-	data := runFFmpeg(tb, append(sineSource(8000, 1), "-f", format, "-")...)
+	data := mediatest.FFmpeg(tb, append(sineSource(8000, 1), "-f", format, "-")...)
 	in := input{track: media.Track{Kind: media.Audio, Codec: codec, SampleRate: 8000, Channels: 1}}
 	for i := 0; i < len(data); i += 160 {
 		p := data[i:min(i+160, len(data))]
@@ -156,6 +143,17 @@ func makeG711(tb testing.TB, codec media.Codec) input {
 		in.durs = append(in.durs, time.Duration(len(p))*time.Second/8000)
 	}
 	return in
+}
+
+// newTranscoder makes a Transcoder from in to out at rate and ch, closed when the test ends.
+func newTranscoder(tb testing.TB, in media.Track, out media.Codec, rate, ch int) *Transcoder {
+	tb.Helper()
+	tr, err := NewTranscoder(in, out, rate, ch)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(tr.Close)
+	return tr
 }
 
 // transcodeAll runs every frame through tr and flushes it.
@@ -308,33 +306,10 @@ func readOgg(tb testing.TB, path string) [][]byte {
 	return pkts
 }
 
-// probe is what ffprobe says about a file's first audio stream.
-type probe struct {
-	Codec      string `json:"codec_name"`
-	SampleRate string `json:"sample_rate"`
-	Channels   int    `json:"channels"`
-	Duration   string `json:"duration"`
-	Packets    string `json:"nb_read_packets"`
-}
-
-func ffprobe(tb testing.TB, path string) probe {
-	tb.Helper()
-	out, err := exec.Command("ffprobe", "-v", "error", "-count_packets", "-select_streams", "a:0",
-		"-show_entries", "stream=codec_name,sample_rate,channels,duration,nb_read_packets", "-of", "json", path).Output()
-	if err != nil {
-		tb.Fatalf("ffprobe %s: %v", path, err)
-	}
-	var r struct{ Streams []probe }
-	if err := json.Unmarshal(out, &r); err != nil || len(r.Streams) != 1 {
-		tb.Fatalf("ffprobe %s: %s", path, out)
-	}
-	return r.Streams[0]
-}
-
 // decodeMono decodes a file with ffmpeg to mono 16-bit samples at its own rate.
 func decodeMono(tb testing.TB, path string) []int16 {
 	tb.Helper()
-	raw := runFFmpeg(tb, "-i", path, "-ac", "1", "-f", "s16le", "-")
+	raw := mediatest.FFmpeg(tb, "-i", path, "-ac", "1", "-f", "s16le", "-")
 	s := make([]int16, len(raw)/2)
 	for i := range s {
 		s[i] = int16(binary.LittleEndian.Uint16(raw[2*i:]))

@@ -107,20 +107,9 @@ func TestSteadyStateAllocs(t *testing.T) {
 		t.Skip()
 	}
 	w, _, _ := newTestWriter(t, videoTrack(), audioTrack(44100))
-	video, audio := avcAU(true, 5000), make([]byte, 300)
-	var vi, ai int
+	av := synthAV{video: avcAU(true, 5000), audio: make([]byte, 300)}
 	next := func() {
-		vd := time.Duration(vi) * time.Second / 30
-		ad := time.Duration(ai) * 1024 * time.Second / 44100
-		var err error
-		if vd <= ad {
-			err = w.WriteFrame(media.Frame{Track: 0, DTS: vd, PTS: vd, Key: vi%60 == 0, Data: video})
-			vi++
-		} else {
-			err = w.WriteFrame(media.Frame{Track: 1, DTS: ad, PTS: ad, Key: true, Data: audio})
-			ai++
-		}
-		if err != nil {
+		if err := w.WriteFrame(av.next()); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -34,25 +34,13 @@ func BenchmarkClose(b *testing.B) {
 					b.Fatal(err)
 				}
 				end := time.Duration(minutes) * time.Minute
-				vi, ai := 0, 0
+				av := synthAV{video: video, audio: audio}
 				next := time.Second
-				for {
-					vd := time.Duration(vi) * time.Second / 30
-					ad := time.Duration(ai) * 1024 * time.Second / 44100
-					if vd >= end && ad >= end {
-						break
-					}
-					if vd <= ad {
-						err = w.WriteFrame(media.Frame{Track: 0, DTS: vd, PTS: vd, Key: vi%60 == 0, Data: video})
-						vi++
-					} else {
-						err = w.WriteFrame(media.Frame{Track: 1, DTS: ad, PTS: ad, Key: true, Data: audio})
-						ai++
-					}
-					if err != nil {
+				for fr := av.next(); fr.DTS < end; fr = av.next() {
+					if err := w.WriteFrame(fr); err != nil {
 						b.Fatal(err)
 					}
-					if vd >= next {
+					if fr.DTS >= next {
 						next += time.Second
 						if err := w.Flush(); err != nil {
 							b.Fatal(err)

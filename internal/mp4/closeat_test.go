@@ -1,25 +1,17 @@
 package mp4
 
 import (
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/streamrec/streamrec/internal/media"
+	"github.com/streamrec/streamrec/internal/mediatest"
 )
 
 // A part cut at 1 s whose last audio frame reaches past the cut ends at exactly 1 s.
 func TestCloseAtEndsEveryTrackAtTheCut(t *testing.T) {
-	f, err := os.Create(filepath.Join(t.TempDir(), "part.mp4"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	w, err := Create(f, []media.Track{videoTrack(), audioTrack(44100)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, f := createWriter(t, filepath.Join(t.TempDir(), "part.mp4"), []media.Track{videoTrack(), audioTrack(44100)})
 	aframe := 1024 * time.Second / 44100
 	for i := 0; i < 30; i++ {
 		ts := time.Duration(i) * time.Second / 30
@@ -41,8 +33,8 @@ func TestCloseAtEndsEveryTrackAtTheCut(t *testing.T) {
 	if d := w.Duration(); d != time.Second {
 		t.Errorf("Duration() after CloseAt(1s) = %v", d)
 	}
-	p := ffprobe(t, f.Name(), "-show_format")
-	if s := seconds(p.Format.Duration); s != 1 {
+	p := mediatest.ProbeFile(t, f.Name(), "-show_format")
+	if s := mediatest.Seconds(p.Format.Duration); s != 1 {
 		t.Errorf("ffprobe duration %v, want 1", s)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/streamrec/streamrec/internal/media"
+	"github.com/streamrec/streamrec/internal/mediatest"
 	"github.com/streamrec/streamrec/internal/tmpfs"
 )
 
@@ -16,17 +17,9 @@ import (
 // write fails; it returns the writer, the file and the error.
 func writeUntilFull(t *testing.T, dir string, tracks []media.Track, frames []media.Frame, flushEvery int) (*Writer, *os.File, error) {
 	t.Helper()
-	f, err := os.Create(filepath.Join(dir, "full.mp4"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	w, err := Create(f, tracks)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, f := createWriter(t, filepath.Join(dir, "full.mp4"), tracks)
 	for i, fr := range frames {
-		err = w.WriteFrame(fr)
+		err := w.WriteFrame(fr)
 		if err == nil && flushEvery > 0 && i%flushEvery == 0 {
 			err = w.Flush()
 		}
@@ -44,7 +37,7 @@ func writeUntilFull(t *testing.T, dir string, tracks []media.Track, frames []med
 func checkRepaired(t *testing.T, w *Writer, f *os.File, wantMfra bool) {
 	t.Helper()
 	path := f.Name()
-	if msg := decodeErrors(t, path); msg != "" {
+	if msg := mediatest.DecodeErrors(t, path); msg != "" {
 		t.Errorf("ffmpeg decoding the repaired file printed:\n%s", msg)
 	}
 	file, samples, nFrag := readBack(t, path)
@@ -53,7 +46,7 @@ func checkRepaired(t *testing.T, w *Writer, f *os.File, wantMfra bool) {
 	if d < 1 || math.Abs(mvhd-d) > 0.001 {
 		t.Errorf("header duration %.3f s, writer's %.3f s; want equal and more than 1 s", mvhd, d)
 	}
-	if probe := ffprobe(t, path, "-show_format"); math.Abs(seconds(probe.Format.Duration)-d) > 0.05 {
+	if probe := mediatest.ProbeFile(t, path, "-show_format"); math.Abs(mediatest.Seconds(probe.Format.Duration)-d) > 0.05 {
 		t.Errorf("ffprobe duration %s s, want %.3f", probe.Format.Duration, d)
 	}
 	if (file.Mfra != nil) != wantMfra {
@@ -70,7 +63,7 @@ func checkRepaired(t *testing.T, w *Writer, f *os.File, wantMfra bool) {
 // torn fragment off, patches the durations and appends the mfra in the space that freed, and
 // still returns the write error.
 func TestFullDiskLeavesPlayableFile(t *testing.T) {
-	needFFmpeg(t)
+	mediatest.NeedFFmpeg(t)
 	tracks, frames := demux(t, makeSource(t, sourceOpts{video: true, audio: true, seconds: 10}))
 	dir := tmpfs.Mount(t, "", 256<<10)
 	w, f, err := writeUntilFull(t, dir, tracks, frames, 0)
@@ -88,18 +81,10 @@ func TestFullDiskLeavesPlayableFile(t *testing.T) {
 // the mfra (over a page: many fragments) does not fit: the file is cut back to its last complete
 // fragment and plays without a seek index.
 func TestFullDiskNoRoomForIndex(t *testing.T) {
-	needFFmpeg(t)
+	mediatest.NeedFFmpeg(t)
 	tracks, frames := demux(t, makeSource(t, sourceOpts{video: true, audio: true, seconds: 10}))
 	dir := tmpfs.Mount(t, "", 4<<20)
-	f, err := os.Create(filepath.Join(dir, "full.mp4"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	w, err := Create(f, tracks)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, f := createWriter(t, filepath.Join(dir, "full.mp4"), tracks)
 	i := 0
 	for ; i < len(frames)/2; i++ {
 		if err := w.WriteFrame(frames[i]); err != nil {
@@ -112,6 +97,7 @@ func TestFullDiskNoRoomForIndex(t *testing.T) {
 		}
 	}
 	tmpfs.Fill(t, dir, 0)
+	var err error
 	for ; i < len(frames) && err == nil; i++ {
 		if err = w.WriteFrame(frames[i]); err == nil {
 			err = w.Flush()

@@ -2,9 +2,7 @@ package mp4
 
 import (
 	"bytes"
-	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -13,18 +11,10 @@ import (
 
 	mp4ff "github.com/Eyevinn/mp4ff/mp4"
 
+	"github.com/streamrec/streamrec/internal/containertest"
 	"github.com/streamrec/streamrec/internal/media"
+	"github.com/streamrec/streamrec/internal/mediatest"
 )
-
-// needFFmpeg skips the test when ffmpeg/ffprobe are not installed.
-func needFFmpeg(t testing.TB) {
-	t.Helper()
-	for _, bin := range []string{"ffmpeg", "ffprobe"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			t.Skipf("%s not installed", bin)
-		}
-	}
-}
 
 type sourceOpts struct {
 	video, audio bool
@@ -48,7 +38,7 @@ func makeSource(t testing.TB, o sourceOpts) string {
 		o.pixFmt = "yuv420p"
 	}
 	path := filepath.Join(t.TempDir(), "source.mp4")
-	args := []string{"-v", "error", "-y"}
+	var args []string
 	if o.video {
 		args = append(args, "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30")
 	}
@@ -64,10 +54,7 @@ func makeSource(t testing.TB, o sourceOpts) string {
 	if o.audio {
 		args = append(args, "-c:a", "aac", "-b:a", "64k", "-ac", "2")
 	}
-	args = append(args, "-f", "mp4", path)
-	if out, err := exec.Command("ffmpeg", args...).CombinedOutput(); err != nil {
-		t.Fatalf("ffmpeg: %v\n%s", err, out)
-	}
+	mediatest.FFmpeg(t, append(args, "-f", "mp4", path)...)
 	return path
 }
 
@@ -153,18 +140,36 @@ func demux(t testing.TB, path string) ([]media.Track, []media.Frame) {
 	return tracks, frames
 }
 
+// synthAV hands out synthetic 30 fps video (a keyframe every 2 s) and 44.1 kHz AAC frames
+// carrying the given payloads, interleaved in DTS order as a publisher sends them.
+type synthAV struct {
+	video, audio []byte
+	vi, ai       int // frames handed out
+}
+
+// next returns the frame due next: the video frame unless it is later than the audio one.
+func (s *synthAV) next() media.Frame {
+	vd := time.Duration(s.vi) * time.Second / 30
+	ad := time.Duration(s.ai) * 1024 * time.Second / 44100
+	if vd <= ad {
+		s.vi++
+		return media.Frame{Track: 0, DTS: vd, PTS: vd, Key: (s.vi-1)%60 == 0, Data: s.video}
+	}
+	s.ai++
+	return media.Frame{Track: 1, DTS: ad, PTS: ad, Key: true, Data: s.audio}
+}
+
+// createWriter creates the file at path and a Writer of tracks on it; the file is closed when
+// the test ends.
+func createWriter(t testing.TB, path string, tracks []media.Track) (*Writer, *os.File) {
+	t.Helper()
+	return containertest.Create(t, path, tracks, Create)
+}
+
 // writeFile writes frames through a Writer into a new file and closes it.
 func writeFile(t testing.TB, path string, tracks []media.Track, frames []media.Frame) {
 	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	w, err := Create(f, tracks)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, f := createWriter(t, path, tracks)
 	for _, fr := range frames {
 		if err := w.WriteFrame(fr); err != nil {
 			t.Fatalf("WriteFrame(track %d, dts %v): %v", fr.Track, fr.DTS, err)
@@ -186,90 +191,15 @@ func writeFile(t testing.TB, path string, tracks []media.Track, frames []media.F
 	}
 }
 
-type probeStream struct {
-	Index        int    `json:"index"`
-	CodecName    string `json:"codec_name"`
-	CodecType    string `json:"codec_type"`
-	SampleRate   string `json:"sample_rate"`
-	Channels     int    `json:"channels"`
-	Width        int    `json:"width"`
-	Height       int    `json:"height"`
-	NbReadFrames string `json:"nb_read_frames"`
-	StartTime    string `json:"start_time"`
-	Duration     string `json:"duration"`
-}
-
-type probeFrame struct {
-	MediaType string `json:"media_type"`
-	PtsTime   string `json:"pts_time"`
-	KeyFrame  int    `json:"key_frame"`
-}
-
-type probePacket struct {
-	CodecType string `json:"codec_type"`
-	PtsTime   string `json:"pts_time"`
-	DtsTime   string `json:"dts_time"`
-	Flags     string `json:"flags"`
-}
-
-type probeResult struct {
-	Streams []probeStream `json:"streams"`
-	Frames  []probeFrame  `json:"frames"`
-	Packets []probePacket `json:"packets"`
-	Format  struct {
-		Duration  string `json:"duration"`
-		StartTime string `json:"start_time"`
-	} `json:"format"`
-}
-
-func ffprobe(t testing.TB, path string, args ...string) probeResult {
-	t.Helper()
-	all := append([]string{"-v", "error", "-of", "json"}, args...)
-	all = append(all, path)
-	cmd := exec.Command("ffprobe", all...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("ffprobe %v: %v\n%s", args, err, stderr.String())
-	}
-	var r probeResult
-	if err := json.Unmarshal(out, &r); err != nil {
-		t.Fatalf("ffprobe output: %v\n%s", err, out)
-	}
-	return r
-}
-
 // countFrames returns ffprobe's decoded frame count per codec type.
-func countFrames(t testing.TB, path string) (map[string]int, probeResult) {
+func countFrames(t testing.TB, path string) (map[string]int, mediatest.Probe) {
 	t.Helper()
-	r := ffprobe(t, path, "-count_frames", "-show_streams", "-show_format")
+	p := mediatest.CountFrames(t, path)
 	counts := map[string]int{}
-	for _, s := range r.Streams {
-		n, _ := strconv.Atoi(s.NbReadFrames)
-		counts[s.CodecType] = n
+	for _, s := range p.Streams {
+		counts[s.CodecType] = mediatest.Count(s.Frames)
 	}
-	return counts, r
-}
-
-func seconds(s string) float64 {
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		return -1
-	}
-	return v
-}
-
-// decodeErrors decodes the whole file with ffmpeg and returns anything it printed.
-func decodeErrors(t testing.TB, path string, pre ...string) string {
-	t.Helper()
-	args := append([]string{"-nostdin", "-v", "error"}, pre...)
-	args = append(args, "-i", path, "-f", "null", "-")
-	out, err := exec.Command("ffmpeg", args...).CombinedOutput()
-	if err != nil {
-		return "ffmpeg failed: " + err.Error() + "\n" + string(out)
-	}
-	return string(out)
+	return counts, p
 }
 
 func readMP4(t testing.TB, path string) *mp4ff.File {

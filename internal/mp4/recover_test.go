@@ -1,33 +1,27 @@
 package mp4
 
 import (
-	"bytes"
 	"encoding/binary"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"testing"
 	"time"
 
-	"github.com/streamrec/streamrec/internal/fuzzmem"
+	"github.com/streamrec/streamrec/internal/containertest"
 	"github.com/streamrec/streamrec/internal/media"
+	"github.com/streamrec/streamrec/internal/mediatest"
 )
-
-// checkpoint is what a killed writer leaves: the bytes on disk after a Flush, and the media
-// they hold.
-type checkpoint struct {
-	good     int64
-	duration time.Duration
-}
 
 // crashedFile writes seconds of synthetic 30 fps video (a keyframe a second, B-frame offsets)
 // and AAC audio, flushing every 10 video frames as the recorder's ticker would, and returns the
 // bytes on disk without Close (a kill -9), the checkpoints, and the bytes Close would have made.
-func crashedFile(t testing.TB, seconds int) (crashed []byte, cps []checkpoint, closed []byte) {
+func crashedFile(t testing.TB, seconds int) (crashed []byte, cps []containertest.Checkpoint, closed []byte) {
 	t.Helper()
 	w, path, f := newTestWriter(t, videoTrack(), audioTrack(44100))
-	cps = []checkpoint{{good: w.good}}
+	cps = []containertest.Checkpoint{{Good: w.good}}
 	audio := time.Duration(0)
 	for i := range seconds * 30 {
 		dts := time.Duration(i) * time.Second / 30
@@ -48,7 +42,7 @@ func crashedFile(t testing.TB, seconds int) (crashed []byte, cps []checkpoint, c
 			for j := range w.tracks {
 				d = max(d, fromTicks(w.tracks[j].doneEnd, w.tracks[j].timescale))
 			}
-			cps = append(cps, checkpoint{good: w.good, duration: d})
+			cps = append(cps, containertest.Checkpoint{Good: w.good, Duration: d})
 		}
 	}
 	crashed, err := os.ReadFile(path)
@@ -65,23 +59,10 @@ func crashedFile(t testing.TB, seconds int) (crashed []byte, cps []checkpoint, c
 	return crashed, cps, closed
 }
 
-// recoverBytes writes data to a file, recovers it and returns the result and the file after.
-func recoverBytes(t testing.TB, dir string, data []byte) (Recovered, []byte, error) {
-	path := filepath.Join(dir, "cut.mp4")
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+// recoverFile is Recover as the shared recovery checks take it.
+func recoverFile(f *os.File) (containertest.Recovered, error) {
 	r, err := Recover(f)
-	after, rerr := os.ReadFile(path)
-	if rerr != nil {
-		t.Fatal(rerr)
-	}
-	return r, after, err
+	return containertest.Recovered(r), err
 }
 
 // boxBoundaries lists every box start and end in data (descending into moov, trak, mdia, minf,
@@ -105,12 +86,7 @@ func boxBoundaries(data []byte) []int {
 		}
 	}
 	walk(0, len(data))
-	var cuts []int
-	for c := range seen {
-		cuts = append(cuts, c)
-	}
-	sort.Ints(cuts)
-	return cuts
+	return slices.Sorted(maps.Keys(seen))
 }
 
 // TestRecoverCutEverywhere cuts a crashed recording at every box boundary, inside every box
@@ -118,39 +94,16 @@ func boxBoundaries(data []byte) []int {
 // the cut, with their duration in the header and an mfra that indexes them.
 func TestRecoverCutEverywhere(t *testing.T) {
 	crashed, cps, _ := crashedFile(t, 4)
-	dir := t.TempDir()
-	initEnd := int(cps[0].good)
-	for _, c := range boxBoundaries(crashed) {
-		r, after, err := recoverBytes(t, dir, crashed[:c])
-		if c < initEnd {
-			if err == nil {
-				t.Errorf("cut at %d, inside the header: recovered %+v, want an error", c, r)
-			}
-			continue
-		}
-		if err != nil {
-			t.Fatalf("cut at %d: %v", c, err)
-		}
-		want := cps[0]
-		for _, cp := range cps {
-			if cp.good <= int64(c) {
-				want = cp
-			}
-		}
-		if r.Duration != want.duration || r.Cut != int64(c)-want.good || r.Size != int64(len(after)) {
-			t.Fatalf("cut at %d: recovered %+v, want duration %v, cut %d", c, r, want.duration, int64(c)-want.good)
-		}
-		if !bytes.Equal(after[initEnd:want.good], crashed[initEnd:want.good]) {
-			t.Fatalf("cut at %d: the media changed", c)
-		}
+	path := filepath.Join(t.TempDir(), "cut.mp4")
+	containertest.RecoverCutEverywhere(t, path, crashed, cps, boxBoundaries(crashed), recoverFile, func(c int, want containertest.Checkpoint, after []byte) {
 		mvhd := binary.BigEndian.Uint64(after[mvhdDurOffset(t, after):])
-		if time.Duration(mvhd)*time.Millisecond != want.duration.Round(time.Millisecond) {
-			t.Fatalf("cut at %d: mvhd duration %d ms, want %v", c, mvhd, want.duration)
+		if time.Duration(mvhd)*time.Millisecond != want.Duration.Round(time.Millisecond) {
+			t.Fatalf("cut at %d: mvhd duration %d ms, want %v", c, mvhd, want.Duration)
 		}
-		if want.good > int64(initEnd) && string(after[want.good+4:want.good+8]) != "mfra" {
+		if want.Good > cps[0].Good && string(after[want.Good+4:want.Good+8]) != "mfra" {
 			t.Fatalf("cut at %d: no mfra after the last fragment", c)
 		}
-	}
+	})
 }
 
 // mvhdDurOffset finds the mvhd duration in a file's init segment.
@@ -169,19 +122,13 @@ func mvhdDurOffset(t testing.TB, data []byte) int {
 // byte for byte the same.
 func TestRecoverFinishedFileUnchanged(t *testing.T) {
 	_, _, closed := crashedFile(t, 3)
-	r, after, err := recoverBytes(t, t.TempDir(), closed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(after, closed) || r.Cut != 0 {
-		t.Errorf("a finished file recovered to %d bytes (was %d), cut %d; want it unchanged", len(after), len(closed), r.Cut)
-	}
+	containertest.RecoverUnchanged(t, filepath.Join(t.TempDir(), "cut.mp4"), closed, recoverFile)
 }
 
 // TestRecoverPlays: a real recording (ffmpeg's H.264 + AAC) killed mid-fragment and recovered
 // decodes clean and has its real duration in the header, as ffprobe reads it.
 func TestRecoverPlays(t *testing.T) {
-	needFFmpeg(t)
+	mediatest.NeedFFmpeg(t)
 	tracks, frames := demux(t, makeSource(t, sourceOpts{video: true, audio: true, seconds: 6}))
 	w, path, f := newTestWriter(t, tracks...)
 	for i, fr := range frames {
@@ -216,10 +163,10 @@ func TestRecoverPlays(t *testing.T) {
 	if r.Duration != want || r.Cut != 500 || want < 5*time.Second {
 		t.Errorf("recovered %+v, want duration %v and 500 bytes cut", r, want)
 	}
-	if msg := decodeErrors(t, tear); msg != "" {
+	if msg := mediatest.DecodeErrors(t, tear); msg != "" {
 		t.Errorf("ffmpeg decoding the recovered file printed:\n%s", msg)
 	}
-	if p := ffprobe(t, tear, "-show_format"); math.Abs(seconds(p.Format.Duration)-want.Seconds()) > 0.05 {
+	if p := mediatest.ProbeFile(t, tear, "-show_format"); math.Abs(mediatest.Seconds(p.Format.Duration)-want.Seconds()) > 0.05 {
 		t.Errorf("ffprobe duration %s s, want %.3f", p.Format.Duration, want.Seconds())
 	}
 }
@@ -228,21 +175,5 @@ func TestRecoverPlays(t *testing.T) {
 // a file it repaired repairs again to the same thing.
 func FuzzRecover(f *testing.F) {
 	crashed, cps, closed := crashedFile(f, 2)
-	f.Add(closed)
-	for _, c := range []int{len(crashed), int(cps[1].good) + 30, int(cps[0].good) + 9, int(cps[0].good) - 1, 40} {
-		f.Add(crashed[:c])
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		fuzzmem.Check(t, func() {
-			dir := t.TempDir()
-			r, after, err := recoverBytes(t, dir, data)
-			if err != nil {
-				return
-			}
-			r2, again, err := recoverBytes(t, dir, after)
-			if err != nil || r2.Duration != r.Duration || !bytes.Equal(again, after) {
-				t.Fatalf("recovered twice: %+v then %+v (%v), bytes equal %v", r, r2, err, bytes.Equal(again, after))
-			}
-		})
-	})
+	containertest.FuzzRecover(f, "cut.mp4", crashed, cps, closed, recoverFile)
 }

@@ -44,15 +44,7 @@ func avcAU(key bool, n int) []byte {
 func newTestWriter(t testing.TB, tracks ...media.Track) (*Writer, string, *os.File) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "out.mp4")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	w, err := Create(f, tracks)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, f := createWriter(t, path, tracks)
 	return w, path, f
 }
 
@@ -313,23 +305,9 @@ func TestCloseIsFastOnLongRecording(t *testing.T) {
 		t.Skip("writes an hour of (synthetic) media")
 	}
 	w, path, f := newTestWriter(t, videoTrack(), audioTrack(44100))
-	video, audio := avcAU(true, 200), []byte{0x21, 0x10, 0x04}
-	var vi, ai int
-	for {
-		vd := time.Duration(vi) * time.Second / 30
-		ad := time.Duration(ai) * 1024 * time.Second / 44100
-		if vd >= time.Hour && ad >= time.Hour {
-			break
-		}
-		var err error
-		if vd <= ad {
-			err = w.WriteFrame(media.Frame{Track: 0, DTS: vd, PTS: vd, Key: vi%60 == 0, Data: video})
-			vi++
-		} else {
-			err = w.WriteFrame(media.Frame{Track: 1, DTS: ad, PTS: ad, Key: true, Data: audio})
-			ai++
-		}
-		if err != nil {
+	av := synthAV{video: avcAU(true, 200), audio: []byte{0x21, 0x10, 0x04}}
+	for fr := av.next(); fr.DTS < time.Hour; fr = av.next() {
+		if err := w.WriteFrame(fr); err != nil {
 			t.Fatal(err)
 		}
 	}

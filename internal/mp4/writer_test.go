@@ -7,36 +7,27 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/streamrec/streamrec/internal/media"
+	"github.com/streamrec/streamrec/internal/mediatest"
 )
 
 // presentationSpan returns max(pts+duration) - min(pts) over all packets, per ffprobe.
 func presentationSpan(t testing.TB, path string) float64 {
 	t.Helper()
-	cmd := exec.Command("ffprobe", "-v", "error", "-of", "csv=p=0",
-		"-show_entries", "packet=pts_time,duration_time", path)
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("ffprobe packets: %v", err)
-	}
+	p := mediatest.ProbeFile(t, path, "-show_entries", "packet=pts_time,duration_time")
 	start, end := math.Inf(1), math.Inf(-1)
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		f := strings.Split(line, ",")
-		if len(f) < 2 {
-			continue
-		}
-		pts, dur := seconds(f[0]), seconds(f[1])
+	for _, pk := range p.Packets {
+		pts, dur := mediatest.Seconds(pk.PtsTime), mediatest.Seconds(pk.DurationTime)
 		start, end = math.Min(start, pts), math.Max(end, pts+dur)
 	}
 	return end - start
 }
 
 func TestRemuxJudgedByFFprobe(t *testing.T) {
-	needFFmpeg(t)
+	mediatest.NeedFFmpeg(t)
 	cases := []struct {
 		name string
 		src  sourceOpts
@@ -104,13 +95,13 @@ func TestRemuxJudgedByFFprobe(t *testing.T) {
 			}
 
 			// Clean decode.
-			if msg := decodeErrors(t, out); msg != "" {
+			if msg := mediatest.DecodeErrors(t, out); msg != "" {
 				t.Errorf("ffmpeg decode printed:\n%s", msg)
 			}
 
 			// Seeking.
 			if tc.src.video {
-				if msg := decodeErrors(t, out, "-ss", "7"); msg != "" {
+				if msg := mediatest.DecodeErrors(t, out, "-ss", "7"); msg != "" {
 					t.Errorf("ffmpeg -ss 7 printed:\n%s", msg)
 				}
 				cmd := exec.Command("ffmpeg", "-nostdin", "-v", "error", "-ss", "7", "-i", out, "-frames:v", "1", "-f", "null", "-")
@@ -118,13 +109,13 @@ func TestRemuxJudgedByFFprobe(t *testing.T) {
 					t.Errorf("ffmpeg -ss 7 -frames:v 1: %v %s", err, b)
 				}
 			}
-			r := ffprobe(t, out, "-read_intervals", "7%+1", "-show_entries", "frame=media_type,pts_time,key_frame")
+			r := mediatest.ProbeFile(t, out, "-read_intervals", "7%+1", "-show_entries", "frame=media_type,pts_time,key_frame")
 			if len(r.Frames) == 0 {
 				t.Fatal("read_intervals 7%+1 returned no frames")
 			}
-			first, near7 := seconds(r.Frames[0].PtsTime), false
+			first, near7 := mediatest.Seconds(r.Frames[0].PtsTime), false
 			for _, f := range r.Frames {
-				if p := seconds(f.PtsTime); p >= 6.95 && p <= 7.1 {
+				if p := mediatest.Seconds(f.PtsTime); p >= 6.95 && p <= 7.1 {
 					near7 = true
 				}
 			}
@@ -238,7 +229,7 @@ func checkStructure(t *testing.T, path string, tracks []media.Track, frames []me
 
 // TestCrashLeavesPlayableFile abandons a writer without Close, as a killed process would.
 func TestCrashLeavesPlayableFile(t *testing.T) {
-	needFFmpeg(t)
+	mediatest.NeedFFmpeg(t)
 	src := makeSource(t, sourceOpts{video: true, audio: true, seconds: 8})
 	tracks, frames := demux(t, src)
 	path := filepath.Join(t.TempDir(), "crash.mp4")
@@ -282,15 +273,7 @@ func TestCrashLeavesPlayableFile(t *testing.T) {
 
 	// Cleanly abandoned (no torn fragment): everything up to the Flush is there.
 	path2 := filepath.Join(t.TempDir(), "crash2.mp4")
-	f2, err := os.Create(path2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f2.Close()
-	w2, err := Create(f2, tracks)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w2, _ := createWriter(t, path2, tracks)
 	var wantVideo int
 	for _, fr := range frames {
 		if fr.DTS >= 5*time.Second {
@@ -310,7 +293,7 @@ func TestCrashLeavesPlayableFile(t *testing.T) {
 	if counts["video"] != wantVideo-1 { // the newest frame waits for its duration
 		t.Errorf("flushed file: %d video frames, want %d", counts["video"], wantVideo-1)
 	}
-	if msg := decodeErrors(t, path2); msg != "" {
+	if msg := mediatest.DecodeErrors(t, path2); msg != "" {
 		t.Errorf("decode of flushed file printed:\n%s", msg)
 	}
 }

@@ -6,13 +6,13 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/streamrec/streamrec/internal/mediatest"
 	st "github.com/streamrec/streamrec/internal/servertest"
 )
 
@@ -105,12 +105,8 @@ func TestRESTRecordOnDemand(t *testing.T) {
 
 // firstVideoFrameKey tells whether a file's first video frame is a keyframe.
 func firstVideoFrameKey(t *testing.T, path string) bool {
-	out, err := exec.Command("ffprobe", "-v", "error", "-select_streams", "v", "-read_intervals", "%+#1",
-		"-show_entries", "frame=key_frame", "-of", "csv=p=0", path).Output()
-	if err != nil {
-		t.Fatalf("ffprobe: %v", err)
-	}
-	return strings.TrimSpace(string(out)) == "1"
+	p := mediatest.ProbeFile(t, path, "-select_streams", "v", "-read_intervals", "%+#1", "-show_entries", "frame=key_frame")
+	return len(p.Frames) == 1 && p.Frames[0].KeyFrame == 1
 }
 
 func TestRESTStreamFindAndTerminate(t *testing.T) {

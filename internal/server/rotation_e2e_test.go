@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -13,38 +12,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streamrec/streamrec/internal/mediatest"
 	st "github.com/streamrec/streamrec/internal/servertest"
 )
 
-// packet is one packet as ffprobe -show_packets reports it.
-type packet struct {
-	CodecType string `json:"codec_type"`
-	PTS       string `json:"pts_time"`
-	DTS       string `json:"dts_time"`
-	Duration  string `json:"duration_time"`
-	Flags     string `json:"flags"`
-}
-
-func (p packet) pts() float64 { f, _ := strconv.ParseFloat(p.PTS, 64); return f }
-func (p packet) dts() float64 { f, _ := strconv.ParseFloat(p.DTS, 64); return f }
-func (p packet) dur() float64 { f, _ := strconv.ParseFloat(p.Duration, 64); return f }
-
-// probePackets lists the packets ffprobe reads, by kind ("video", "audio"); args name the input
-// (a file, or "-f concat -safe 0 -i list.txt").
-func probePackets(t *testing.T, args ...string) map[string][]packet {
+// probePackets lists the packets ffprobe reads, by kind ("video", "audio").
+func probePackets(t *testing.T, path string) map[string][]mediatest.Packet {
 	t.Helper()
-	all := append([]string{"-v", "error", "-show_entries", "packet=codec_type,pts_time,dts_time,duration_time,flags", "-of", "json"}, args...)
-	out, err := exec.Command("ffprobe", all...).Output()
-	if err != nil {
-		t.Fatalf("ffprobe %v: %v", args, err)
-	}
-	var res struct{ Packets []packet }
-	if err := json.Unmarshal(out, &res); err != nil {
-		t.Fatalf("ffprobe %v: %v", args, err)
-	}
-	byKind := map[string][]packet{}
-	for _, p := range res.Packets {
-		byKind[p.CodecType] = append(byKind[p.CodecType], p)
+	p := mediatest.ProbeFile(t, path, "-show_entries", "packet=codec_type,pts_time,dts_time,duration_time,flags")
+	byKind := map[string][]mediatest.Packet{}
+	for _, pk := range p.Packets {
+		byKind[pk.CodecType] = append(byKind[pk.CodecType], pk)
 	}
 	return byKind
 }
@@ -107,7 +85,7 @@ func checkParts(t *testing.T, dir string, files []string, src st.Source, wantRat
 			t.Errorf("%s audio: %s %s Hz, want aac %d", f, a.CodecName, a.SampleRate, wantRate)
 		}
 		pk := probePackets(t, path)
-		if len(pk["video"]) == 0 || !strings.HasPrefix(pk["video"][0].Flags, "K") || pk["video"][0].pts() != 0 {
+		if len(pk["video"]) == 0 || !strings.HasPrefix(pk["video"][0].Flags, "K") || mediatest.Seconds(pk["video"][0].PtsTime) != 0 {
 			t.Errorf("%s does not begin with a keyframe at 0: %+v", f, pk["video"][:min(1, len(pk["video"]))])
 		}
 		if out := st.Decodes(t, path); out != "" {
@@ -119,9 +97,9 @@ func checkParts(t *testing.T, dir string, files []string, src st.Source, wantRat
 			t.Errorf("%s: video lasts %.3f s for %d frames", f, d, n)
 		}
 		for _, a := range pk["audio"] {
-			audio = append(audio, at+a.dts())
+			audio = append(audio, at+mediatest.Seconds(a.DtsTime))
 		}
-		t.Logf("%s: %d video frames, %.3f s; audio %.3f-%.3f s", f, n, p.Duration(), pk["audio"][0].dts(), pk["audio"][len(pk["audio"])-1].dts()+aframe)
+		t.Logf("%s: %d video frames, %.3f s; audio %.3f-%.3f s", f, n, p.Duration(), mediatest.Seconds(pk["audio"][0].DtsTime), mediatest.Seconds(pk["audio"][len(pk["audio"])-1].DtsTime)+aframe)
 		frames += n
 		at += vdur
 		sum += p.Duration()

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streamrec/streamrec/internal/mediatest"
 	"github.com/streamrec/streamrec/internal/server"
 	st "github.com/streamrec/streamrec/internal/servertest"
 	"github.com/streamrec/streamrec/internal/stream"
@@ -208,22 +209,14 @@ func checkLiveRecording(t *testing.T, path, vcodec, acodec string, wantRate int,
 // videoSpan is the time from the first video frame to the end of the last one, from its packets.
 func videoSpan(t *testing.T, path string) float64 {
 	t.Helper()
-	out, err := exec.Command("ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
-		"packet=pts_time,duration_time", "-of", "csv=p=0", path).Output()
-	if err != nil {
-		t.Fatalf("ffprobe packets of %s: %v", path, err)
-	}
+	p := mediatest.ProbeFile(t, path, "-select_streams", "v:0", "-show_entries", "packet=pts_time,duration_time")
 	first, end := math.Inf(1), 0.0
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		f := strings.Split(line, ",")
-		pts, err := strconv.ParseFloat(f[0], 64)
+	for _, pk := range p.Packets {
+		pts, err := strconv.ParseFloat(pk.PtsTime, 64)
 		if err != nil {
 			continue
 		}
-		dur := 0.0
-		if len(f) > 1 {
-			dur, _ = strconv.ParseFloat(f[1], 64)
-		}
+		dur, _ := strconv.ParseFloat(pk.DurationTime, 64)
 		first, end = math.Min(first, pts), math.Max(end, pts+dur)
 	}
 	return end - first

@@ -8,11 +8,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/streamrec/streamrec/internal/mediatest"
 	st "github.com/streamrec/streamrec/internal/servertest"
 )
 
@@ -48,7 +48,7 @@ func TestTimestampJumpsCostWallClockTime(t *testing.T) {
 	if d := p.Duration(); d < float64(src.Seconds)-1 || d > wall.Seconds()+1 {
 		t.Errorf("file lasts %.2f s, want close to the %.2f s the publication took", d, wall.Seconds())
 	}
-	if a := p.Audio(t); a.CodecName != "aac" || a.SampleRate != "44100" || math.Abs(seconds(a.Duration)-float64(src.Seconds)) > 0.5 {
+	if a := p.Audio(t); a.CodecName != "aac" || a.SampleRate != "44100" || math.Abs(mediatest.Seconds(a.Duration)-float64(src.Seconds)) > 0.5 {
 		t.Errorf("audio %s %s Hz of %s s, want aac 44100 Hz of %d s (every frame kept)", a.CodecName, a.SampleRate, a.Duration, src.Seconds)
 	}
 	if v := p.Video(t); st.Count(v.Frames) != src.Frames() {
@@ -136,11 +136,6 @@ func flvTime(p []byte) uint32 {
 
 func setFLVTime(p []byte, ts uint32) {
 	p[0], p[1], p[2], p[3] = byte(ts>>16), byte(ts>>8), byte(ts), byte(ts>>24)
-}
-
-func seconds(s string) float64 {
-	f, _ := strconv.ParseFloat(s, 64)
-	return f
 }
 
 // cpuTime is the CPU time (user + system) this process, and so the server it runs, has used.

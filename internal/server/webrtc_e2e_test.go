@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streamrec/streamrec/internal/mediatest"
 	st "github.com/streamrec/streamrec/internal/servertest"
 )
 
@@ -115,14 +116,13 @@ func checkWebRTCRecording(t *testing.T, e *st.Env, c webrtcCase, end browserEven
 func startOffset(t *testing.T, path string) float64 {
 	t.Helper()
 	first := func(sel string) float64 {
-		out, err := st.Command(t, time.Minute, "ffprobe", "-v", "error", "-select_streams", sel, "-show_entries",
-			"packet=pts_time", "-read_intervals", "%+#1", "-of", "csv=p=0", path)
-		if err != nil {
-			t.Fatalf("ffprobe: %v %s", err, out)
+		p := mediatest.ProbeFile(t, path, "-select_streams", sel, "-show_entries", "packet=pts_time", "-read_intervals", "%+#1")
+		if len(p.Packets) == 0 {
+			t.Fatalf("ffprobe: no %s packet", sel)
 		}
-		var v float64
-		if _, err := fmt.Sscan(string(out), &v); err != nil {
-			t.Fatalf("ffprobe first %s packet: %q", sel, out)
+		v, err := strconv.ParseFloat(p.Packets[0].PtsTime, 64)
+		if err != nil {
+			t.Fatalf("ffprobe first %s packet: %+v", sel, p.Packets[0])
 		}
 		return v
 	}

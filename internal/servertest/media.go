@@ -1,7 +1,6 @@
 package servertest
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -10,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/streamrec/streamrec/internal/mediatest"
 )
 
 // Source describes a test clip made by ffmpeg: a moving test picture and a tone.
@@ -31,14 +32,10 @@ var (
 	sourceDir string
 )
 
-// RequireFFmpeg skips the test when ffmpeg or ffprobe is missing (make test installs them).
+// RequireFFmpeg is mediatest.NeedFFmpeg, under the name the end-to-end tests call.
 func RequireFFmpeg(t testing.TB) {
 	t.Helper()
-	for _, p := range []string{"ffmpeg", "ffprobe"} {
-		if _, err := exec.LookPath(p); err != nil {
-			t.Fatalf("%s is not installed: run `make test`, which installs it", p)
-		}
-	}
+	mediatest.NeedFFmpeg(t)
 }
 
 // Make returns the path of an FLV clip with H.264 + AAC, made once per test binary.
@@ -58,7 +55,7 @@ func Make(t testing.TB, s Source) string {
 		sourceDir = d
 	}
 	p := filepath.Join(sourceDir, fmt.Sprintf("src-%d-%d-%d-%d-%v-%d.flv", s.Seconds, s.FPS, s.GOP, s.SampleRate, s.NoVideo, s.BFrames))
-	args := []string{"-y", "-v", "error"}
+	var args []string
 	if !s.NoVideo {
 		args = append(args, "-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=320x240:rate=%d:duration=%d", s.FPS, s.Seconds))
 	}
@@ -72,10 +69,7 @@ func Make(t testing.TB, s Source) string {
 	if s.SampleRate > 0 {
 		args = append(args, "-c:a", "aac", "-b:a", "96k")
 	}
-	args = append(args, "-f", "flv", p)
-	if out, err := Command(t, 2*time.Minute, "ffmpeg", args...); err != nil {
-		t.Fatalf("make source: %v\n%s", err, out)
-	}
+	mediatest.FFmpeg(t, append(args, "-f", "flv", p)...)
 	sources[s] = p
 	return p
 }
@@ -137,88 +131,21 @@ func (b *syncBuffer) String() string {
 	return string(b.b)
 }
 
-// Probe is what ffprobe says of a file.
-type Probe struct {
-	Streams []ProbeStream `json:"streams"`
-	Format  struct {
-		FormatName string `json:"format_name"`
-		Duration   string `json:"duration"`
-	} `json:"format"`
-}
+// Probe is what ffprobe says of a file (the end-to-end tests' name for it).
+type Probe = mediatest.Probe
 
-// ProbeStream is one stream of a probed file.
-type ProbeStream struct {
-	CodecType  string `json:"codec_type"`
-	CodecName  string `json:"codec_name"`
-	SampleRate string `json:"sample_rate"`
-	Channels   int    `json:"channels"`
-	Width      int    `json:"width"`
-	Height     int    `json:"height"`
-	Frames     string `json:"nb_read_frames"`
-	Packets    string `json:"nb_read_packets"`
-	StartTime  string `json:"start_time"`
-	Duration   string `json:"duration"`
-}
-
-// ProbeFile runs ffprobe, counting every frame (a full decode).
+// ProbeFile runs ffprobe, counting every frame (a full decode): mediatest.CountFrames.
 func ProbeFile(t testing.TB, path string) Probe {
 	t.Helper()
-	out, err := exec.Command("ffprobe", "-v", "error", "-count_frames", "-show_streams", "-show_format", "-of", "json", path).Output()
-	if err != nil {
-		t.Fatalf("ffprobe %s: %v\n%s", path, err, out)
-	}
-	var p Probe
-	if err := json.Unmarshal(out, &p); err != nil {
-		t.Fatalf("ffprobe %s: %v", path, err)
-	}
-	return p
+	return mediatest.CountFrames(t, path)
 }
 
-// Video returns the video stream, failing the test when there is none.
-func (p Probe) Video(t testing.TB) ProbeStream { return p.kind(t, "video") }
+// Count parses a frame count field: mediatest.Count.
+func Count(s string) int { return mediatest.Count(s) }
 
-// Audio returns the audio stream, failing the test when there is none.
-func (p Probe) Audio(t testing.TB) ProbeStream { return p.kind(t, "audio") }
-
-func (p Probe) kind(t testing.TB, kind string) ProbeStream {
-	t.Helper()
-	for _, s := range p.Streams {
-		if s.CodecType == kind {
-			return s
-		}
-	}
-	t.Fatalf("no %s stream in %+v", kind, p)
-	return ProbeStream{}
-}
-
-// Has tells whether there is a stream of that kind.
-func (p Probe) Has(kind string) bool {
-	for _, s := range p.Streams {
-		if s.CodecType == kind {
-			return true
-		}
-	}
-	return false
-}
-
-// Duration is the container's duration in seconds.
-func (p Probe) Duration() float64 {
-	d, _ := strconv.ParseFloat(p.Format.Duration, 64)
-	return d
-}
-
-// Count parses a frame count field.
-func Count(s string) int {
-	n, _ := strconv.Atoi(s)
-	return n
-}
-
-// Decodes fully decodes a file and returns what ffmpeg printed at -v error (nothing for a clean file).
+// Decodes fully decodes a file and returns what ffmpeg printed at -v error (nothing for a clean
+// file): mediatest.DecodeErrors.
 func Decodes(t testing.TB, path string) string {
 	t.Helper()
-	out, err := Command(t, 2*time.Minute, "ffmpeg", "-v", "error", "-i", path, "-f", "null", "-")
-	if err != nil {
-		t.Fatalf("ffmpeg decode %s: %v\n%s", path, err, out)
-	}
-	return string(out)
+	return mediatest.DecodeErrors(t, path)
 }

@@ -1,17 +1,16 @@
 package webm
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/streamrec/streamrec/internal/mediatest"
 	"github.com/streamrec/streamrec/internal/tmpfs"
 )
 
@@ -20,9 +19,8 @@ import (
 // file holds, every cluster is whole, and the Cues are there or not as wanted.
 func checkRepaired(t *testing.T, w *Writer, path string, wantCues bool) {
 	t.Helper()
-	out, err := exec.Command("ffmpeg", "-v", "warning", "-i", path, "-f", "null", "-").CombinedOutput()
-	if err != nil || len(bytes.TrimSpace(out)) > 0 {
-		t.Errorf("ffmpeg decoding the repaired file: %v\n%s", err, out)
+	if msg := mediatest.DecodeErrors(t, path, "-v", "warning"); msg != "" {
+		t.Errorf("ffmpeg decoding the repaired file:\n%s", msg)
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -47,8 +45,8 @@ func checkRepaired(t *testing.T, w *Writer, path string, wantCues bool) {
 	if d < time.Second || inFile != float64(d.Milliseconds()) {
 		t.Errorf("Duration in the file %.0f ms, writer's %v; want equal and more than 1 s", inFile, d)
 	}
-	if p := mustProbe(t, path); (p.duration() - d).Abs() > 50*time.Millisecond {
-		t.Errorf("ffprobe duration %v, want %v", p.duration(), d)
+	if p := mediatest.CountFrames(t, path); (duration(p) - d).Abs() > 50*time.Millisecond {
+		t.Errorf("ffprobe duration %v, want %v", duration(p), d)
 	}
 	t.Logf("repaired: %d elements, %v, %d bytes, Cues %v", len(children), d, len(b), cues)
 }
@@ -60,15 +58,8 @@ func TestFullDiskLeavesPlayableFile(t *testing.T) {
 	tracks, frames := loadSource(t)
 	dir := tmpfs.Mount(t, "", 256<<10)
 	path := filepath.Join(dir, "full.webm")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	w, err := Create(f, tracks)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, _ := createWriter(t, path, tracks)
+	var err error
 	for _, fr := range frames {
 		if err = w.WriteFrame(fr); err != nil {
 			break

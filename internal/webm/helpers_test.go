@@ -2,13 +2,10 @@ package webm
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -16,7 +13,9 @@ import (
 	"github.com/at-wat/ebml-go"
 	ebmlwebm "github.com/at-wat/ebml-go/webm"
 
+	"github.com/streamrec/streamrec/internal/containertest"
 	"github.com/streamrec/streamrec/internal/media"
+	"github.com/streamrec/streamrec/internal/mediatest"
 )
 
 // The source recording every test feeds through the Writer: 10 s of VP8 (30 fps, keyframe every
@@ -27,46 +26,44 @@ var source struct {
 	path   string
 	tracks []media.Track // video, audio
 	frames []media.Frame // in presentation order
-	probe  probe
+	probe  mediatest.Probe
 	err    error
-}
-
-func needFFmpeg(t testing.TB) {
-	t.Helper()
-	for _, tool := range []string{"ffmpeg", "ffprobe"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed", tool)
-		}
-	}
+	ok     bool // made, demuxed and probed; false when the first test to try failed
 }
 
 // loadSource makes and demuxes the source recording once per test binary.
 func loadSource(t testing.TB) ([]media.Track, []media.Frame) {
 	t.Helper()
-	needFFmpeg(t)
+	mediatest.NeedFFmpeg(t)
 	source.once.Do(func() {
 		source.dir, source.err = os.MkdirTemp("", "webm-test-")
 		if source.err != nil {
 			return
 		}
 		source.path = filepath.Join(source.dir, "in.webm")
-		cmd := exec.Command("ffmpeg", "-v", "error", "-y",
-			"-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30",
+		mediatest.FFmpeg(t, "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30",
 			"-f", "lavfi", "-i", "sine=f=440:sample_rate=48000",
 			"-t", "10", "-c:v", "libvpx", "-g", "60", "-c:a", "libvorbis", "-f", "webm", source.path)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			source.err = fmt.Errorf("ffmpeg: %v: %s", err, out)
-			return
-		}
 		source.tracks, source.frames, source.err = demux(source.path)
 		if source.err == nil {
-			source.probe, source.err = runProbe(source.path)
+			source.probe = mediatest.CountFrames(t, source.path)
+			source.ok = true
 		}
 	})
 	if source.err != nil {
 		t.Fatal(source.err)
 	}
+	if !source.ok {
+		t.Fatal("the source recording could not be made: see the first test that tried")
+	}
 	return source.tracks, source.frames
+}
+
+// createWriter creates the file at path and a Writer of tracks on it; the file is closed when
+// the test ends.
+func createWriter(t testing.TB, path string, tracks []media.Track) (*Writer, *os.File) {
+	t.Helper()
+	return containertest.Create(t, path, tracks, Create)
 }
 
 // demux reads a WebM file into tracks (video first, then audio) and frames sorted by PTS.
@@ -128,67 +125,9 @@ func demux(path string) ([]media.Track, []media.Frame, error) {
 	return tracks, frames, nil
 }
 
-type probe struct {
-	Streams []struct {
-		CodecName    string `json:"codec_name"`
-		CodecType    string `json:"codec_type"`
-		SampleRate   string `json:"sample_rate"`
-		Channels     int    `json:"channels"`
-		Width        int    `json:"width"`
-		Height       int    `json:"height"`
-		NbReadFrames string `json:"nb_read_frames"`
-	} `json:"streams"`
-	Format struct {
-		Duration string `json:"duration"`
-	} `json:"format"`
-}
-
-func (p probe) duration() time.Duration {
-	s, _ := strconv.ParseFloat(p.Format.Duration, 64)
-	return time.Duration(s * float64(time.Second))
-}
-
-// stream returns the stream of codec type typ ("video", "audio"), or fails.
-func (p probe) stream(t testing.TB, typ string) (codec string, frames int, rate string, w, h int) {
-	t.Helper()
-	for _, s := range p.Streams {
-		if s.CodecType == typ {
-			n, _ := strconv.Atoi(s.NbReadFrames)
-			return s.CodecName, n, s.SampleRate, s.Width, s.Height
-		}
-	}
-	t.Fatalf("ffprobe found no %s stream", typ)
-	return
-}
-
-func runProbe(path string) (probe, error) {
-	out, err := exec.Command("ffprobe", "-v", "error", "-count_frames",
-		"-show_entries", "stream=codec_name,codec_type,sample_rate,channels,width,height,nb_read_frames:format=duration",
-		"-of", "json", path).Output()
-	if err != nil {
-		return probe{}, fmt.Errorf("ffprobe %s: %w", path, err)
-	}
-	var p probe
-	return p, json.Unmarshal(out, &p)
-}
-
-func mustProbe(t testing.TB, path string) probe {
-	t.Helper()
-	p, err := runProbe(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-// decodeErrors decodes the whole file with ffmpeg and returns what it reports at level error.
-func decodeErrors(t testing.TB, path string) string {
-	t.Helper()
-	out, err := exec.Command("ffmpeg", "-v", "error", "-i", path, "-f", "null", "-").CombinedOutput()
-	if err != nil {
-		t.Fatalf("ffmpeg decode %s: %v: %s", path, err, out)
-	}
-	return string(bytes.TrimSpace(out))
+// duration is the container's duration ffprobe read (see mediatest.Seconds).
+func duration(p mediatest.Probe) time.Duration {
+	return time.Duration(p.Duration() * float64(time.Second))
 }
 
 // segmentChild is a child of the Segment as found by walking the file.

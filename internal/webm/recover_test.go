@@ -3,40 +3,27 @@ package webm
 import (
 	"bytes"
 	"encoding/binary"
+	"maps"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"sort"
+	"slices"
 	"testing"
 	"time"
 
-	"github.com/streamrec/streamrec/internal/fuzzmem"
+	"github.com/streamrec/streamrec/internal/containertest"
 	"github.com/streamrec/streamrec/internal/media"
+	"github.com/streamrec/streamrec/internal/mediatest"
 )
-
-// checkpoint is a point where everything written is in whole clusters: what a kill leaves.
-type checkpoint struct {
-	good int64 // file length
-	done int64 // media, ms
-}
 
 // crashedFile writes frames (a Flush every 20, as the recorder's ticker would), noting every
 // point where a cluster was completed; it returns the bytes on disk without Close (a kill -9),
 // the checkpoints, and the bytes Close would have made.
-func crashedFile(t testing.TB, tracks []media.Track, frames []media.Frame) (crashed []byte, cps []checkpoint, closed []byte) {
+func crashedFile(t testing.TB, tracks []media.Track, frames []media.Frame) (crashed []byte, cps []containertest.Checkpoint, closed []byte) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "crash.webm")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	w, err := Create(f, tracks)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cps = []checkpoint{{good: w.good}}
+	w, _ := createWriter(t, path, tracks)
+	cps = []containertest.Checkpoint{{Good: w.good}}
 	for i, fr := range frames {
 		if err := w.WriteFrame(fr); err != nil {
 			t.Fatal(err)
@@ -46,11 +33,12 @@ func crashedFile(t testing.TB, tracks []media.Track, frames []media.Frame) (cras
 				t.Fatal(err)
 			}
 		}
-		if w.good != cps[len(cps)-1].good {
-			cps = append(cps, checkpoint{good: w.good, done: w.done})
+		if w.good != cps[len(cps)-1].Good {
+			cps = append(cps, containertest.Checkpoint{Good: w.good, Duration: time.Duration(w.done) * time.Millisecond})
 		}
 	}
-	if crashed, err = os.ReadFile(path); err != nil {
+	crashed, err := os.ReadFile(path)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if err := w.Close(); err != nil {
@@ -62,23 +50,10 @@ func crashedFile(t testing.TB, tracks []media.Track, frames []media.Frame) (cras
 	return crashed, cps, closed
 }
 
-// recoverBytes writes data to a file, recovers it and returns the result and the file after.
-func recoverBytes(t testing.TB, dir string, data []byte) (Recovered, []byte, error) {
-	path := filepath.Join(dir, "cut.webm")
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+// recoverFile is Recover as the shared recovery checks take it.
+func recoverFile(f *os.File) (containertest.Recovered, error) {
 	r, err := Recover(f)
-	after, rerr := os.ReadFile(path)
-	if rerr != nil {
-		t.Fatal(rerr)
-	}
-	return r, after, err
+	return containertest.Recovered(r), err
 }
 
 // cutPoints lists every element start and end in the Segment and in each cluster, a byte into
@@ -104,12 +79,7 @@ func cutPoints(t testing.TB, data []byte) []int {
 		}
 	}
 	walk(0, int64(len(data)), true)
-	var cuts []int
-	for c := range seen {
-		cuts = append(cuts, c)
-	}
-	sort.Ints(cuts)
-	return cuts
+	return slices.Sorted(maps.Keys(seen))
 }
 
 // TestRecoverCutEverywhere cuts a crashed recording at every element boundary, a byte into
@@ -118,41 +88,17 @@ func cutPoints(t testing.TB, data []byte) []int {
 func TestRecoverCutEverywhere(t *testing.T) {
 	tracks, frames := loadSource(t)
 	crashed, cps, _ := crashedFile(t, tracks, frames[:300])
-	dir := t.TempDir()
-	head := int(cps[0].good)
 	cuts := cutPoints(t, crashed)
-	for _, c := range cuts {
-		r, after, err := recoverBytes(t, dir, crashed[:c])
-		if c < head {
-			if err == nil {
-				t.Errorf("cut at %d, inside the head: recovered %+v, want an error", c, r)
-			}
-			continue
-		}
-		if err != nil {
-			t.Fatalf("cut at %d: %v", c, err)
-		}
-		want := cps[0]
-		for _, cp := range cps {
-			if cp.good <= int64(c) {
-				want = cp
-			}
-		}
-		wantDur := time.Duration(want.done) * time.Millisecond
-		if r.Duration != wantDur || r.Cut != int64(c)-want.good || r.Size != int64(len(after)) {
-			t.Fatalf("cut at %d: recovered %+v, want duration %v, cut %d", c, r, wantDur, int64(c)-want.good)
-		}
-		if !bytes.Equal(after[head:want.good], crashed[head:want.good]) {
-			t.Fatalf("cut at %d: the media changed", c)
-		}
+	path := filepath.Join(t.TempDir(), "cut.webm")
+	containertest.RecoverCutEverywhere(t, path, crashed, cps, cuts, recoverFile, func(c int, want containertest.Checkpoint, after []byte) {
 		children, segData, segSize := walkSegment(t, after)
 		if segSize != int64(len(after))-segData {
 			t.Fatalf("cut at %d: Segment size %d, holds %d", c, segSize, int64(len(after))-segData)
 		}
-		if last := children[len(children)-1]; want.good > int64(head) && last.id != idCues {
+		if last := children[len(children)-1]; want.Good > cps[0].Good && last.id != idCues {
 			t.Fatalf("cut at %d: the file ends with %x, not Cues", c, last.id)
 		}
-	}
+	})
 	t.Logf("%d cuts, %d checkpoints", len(cuts), len(cps))
 }
 
@@ -160,13 +106,7 @@ func TestRecoverCutEverywhere(t *testing.T) {
 func TestRecoverFinishedFileUnchanged(t *testing.T) {
 	tracks, frames := loadSource(t)
 	_, _, closed := crashedFile(t, tracks, frames[:200])
-	r, after, err := recoverBytes(t, t.TempDir(), closed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(after, closed) || r.Cut != 0 {
-		t.Errorf("a finished file recovered to %d bytes (was %d), cut %d; want it unchanged", len(after), len(closed), r.Cut)
-	}
+	containertest.RecoverUnchanged(t, filepath.Join(t.TempDir(), "cut.webm"), closed, recoverFile)
 }
 
 // TestRecoverPlays: a VP8 + Vorbis recording torn mid-cluster and recovered reads and decodes
@@ -175,24 +115,22 @@ func TestRecoverPlays(t *testing.T) {
 	tracks, frames := loadSource(t)
 	crashed, cps, _ := crashedFile(t, tracks, frames)
 	last := cps[len(cps)-1]
-	torn := crashed[:last.good]
-	torn = append(torn, crashed[cps[len(cps)-2].good:cps[len(cps)-1].good][:100]...) // half a cluster
-	dir := t.TempDir()
-	r, _, err := recoverBytes(t, dir, torn)
+	torn := crashed[:last.Good]
+	torn = append(torn, crashed[cps[len(cps)-2].Good:cps[len(cps)-1].Good][:100]...) // half a cluster
+	path := filepath.Join(t.TempDir(), "cut.webm")
+	r, _, err := containertest.RecoverBytes(t, path, torn, recoverFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(dir, "cut.webm")
-	want := time.Duration(last.done) * time.Millisecond
+	want := last.Duration
 	if r.Duration != want || r.Cut != 100 || want < 9*time.Second {
 		t.Errorf("recovered %+v, want %v and 100 bytes cut", r, want)
 	}
-	out, err := exec.Command("ffmpeg", "-v", "warning", "-i", path, "-f", "null", "-").CombinedOutput()
-	if err != nil || len(bytes.TrimSpace(out)) > 0 {
-		t.Errorf("ffmpeg decoding the recovered file: %v\n%s", err, out)
+	if msg := mediatest.DecodeErrors(t, path, "-v", "warning"); msg != "" {
+		t.Errorf("ffmpeg decoding the recovered file:\n%s", msg)
 	}
-	if p := mustProbe(t, path); (p.duration() - want).Abs() > 50*time.Millisecond {
-		t.Errorf("ffprobe duration %v, want %v", p.duration(), want)
+	if p := mediatest.CountFrames(t, path); (duration(p) - want).Abs() > 50*time.Millisecond {
+		t.Errorf("ffprobe duration %v, want %v", duration(p), want)
 	}
 	b, _ := os.ReadFile(path)
 	_, segData, _ := walkSegment(t, b)
@@ -225,21 +163,5 @@ func FuzzRecover(f *testing.F) {
 		frames = append(frames, media.Frame{DTS: ts, PTS: ts, Key: i%30 == 0, Data: bytes.Repeat([]byte{byte(i)}, 100+i)})
 	}
 	crashed, cps, closed := crashedFile(f, tracks, frames)
-	f.Add(closed)
-	for _, c := range []int{len(crashed), int(cps[1].good) + 30, int(cps[0].good) + 9, int(cps[0].good) - 1, 40} {
-		f.Add(crashed[:c])
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		fuzzmem.Check(t, func() {
-			dir := t.TempDir()
-			r, after, err := recoverBytes(t, dir, data)
-			if err != nil {
-				return
-			}
-			r2, again, err := recoverBytes(t, dir, after)
-			if err != nil || r2.Duration != r.Duration || !bytes.Equal(again, after) {
-				t.Fatalf("recovered twice: %+v then %+v (%v), bytes equal %v", r, r2, err, bytes.Equal(again, after))
-			}
-		})
-	})
+	containertest.FuzzRecover(f, "cut.webm", crashed, cps, closed, recoverFile)
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/streamrec/streamrec/internal/media"
+	"github.com/streamrec/streamrec/internal/mediatest"
 )
 
 func TestMain(m *testing.M) {
@@ -44,15 +45,7 @@ func only(frames []media.Frame, track int) []media.Frame {
 func writeFile(t testing.TB, tracks []media.Track, frames []media.Frame) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "out.webm")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	w, err := Create(f, tracks)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, f := createWriter(t, path, tracks)
 	next := time.Second
 	for _, fr := range frames {
 		if fr.PTS >= next { // the recorder's 1 s Flush
@@ -210,15 +203,14 @@ func keyTimes(frames []media.Frame, video int) []time.Duration {
 // seekTo asks ffprobe to seek to at and returns the time of the first packet of the stream it reads.
 func seekTo(t *testing.T, path, stream string, at time.Duration) time.Duration {
 	t.Helper()
-	out, err := exec.Command("ffprobe", "-v", "error", "-select_streams", stream,
-		"-read_intervals", strconv.FormatFloat(at.Seconds(), 'f', 3, 64)+"%+#1",
-		"-show_entries", "packet=pts_time", "-of", "csv=p=0", path).Output()
-	if err != nil {
-		t.Fatalf("ffprobe seek: %v", err)
+	p := mediatest.ProbeFile(t, path, "-select_streams", stream,
+		"-read_intervals", strconv.FormatFloat(at.Seconds(), 'f', 3, 64)+"%+#1", "-show_entries", "packet=pts_time")
+	if len(p.Packets) == 0 {
+		t.Fatal("ffprobe seek read no packet")
 	}
-	s, err := strconv.ParseFloat(strings.TrimSpace(strings.Split(string(out), "\n")[0]), 64)
+	s, err := strconv.ParseFloat(p.Packets[0].PtsTime, 64)
 	if err != nil {
-		t.Fatalf("ffprobe seek output %q: %v", out, err)
+		t.Fatalf("ffprobe seek output %+v: %v", p.Packets[0], err)
 	}
 	return time.Duration(s * float64(time.Second))
 }
@@ -231,22 +223,23 @@ func TestVideoAndAudio(t *testing.T) {
 	tracks, frames := loadSource(t)
 	path := writeFile(t, tracks, frames)
 
-	p := mustProbe(t, path)
+	p := mediatest.CountFrames(t, path)
 	src := source.probe
-	codec, n, _, w, h := p.stream(t, "video")
-	_, srcN, _, _, _ := src.stream(t, "video")
+	v, srcN := p.Video(t), mediatest.Count(src.Video(t).Frames)
+	codec, n, w, h := v.CodecName, mediatest.Count(v.Frames), v.Width, v.Height
 	if codec != "vp8" || n != srcN || w != 320 || h != 240 {
 		t.Errorf("video: %s %dx%d %d frames, want vp8 320x240 %d frames", codec, w, h, n, srcN)
 	}
-	codec, n, rate, _, _ := p.stream(t, "audio")
-	_, srcN, _, _, _ = src.stream(t, "audio")
+	a := p.Audio(t)
+	codec, n, rate := a.CodecName, mediatest.Count(a.Frames), a.SampleRate
+	srcN = mediatest.Count(src.Audio(t).Frames)
 	if codec != "vorbis" || n != srcN || rate != "48000" {
 		t.Errorf("audio: %s %s Hz %d frames, want vorbis 48000 Hz %d frames", codec, rate, n, srcN)
 	}
-	if !near(p.duration(), src.duration(), frameTol) {
-		t.Errorf("duration %v, source %v", p.duration(), src.duration())
+	if !near(duration(p), duration(src), frameTol) {
+		t.Errorf("duration %v, source %v", duration(p), duration(src))
 	}
-	if msg := decodeErrors(t, path); msg != "" {
+	if msg := mediatest.DecodeErrors(t, path); msg != "" {
 		t.Errorf("ffmpeg decode errors:\n%s", msg)
 	}
 
@@ -271,19 +264,19 @@ func TestVideoOnly(t *testing.T) {
 	tracks, frames = tracks[:1], only(frames, 0)
 	path := writeFile(t, tracks, frames)
 
-	p := mustProbe(t, path)
+	p := mediatest.CountFrames(t, path)
 	if len(p.Streams) != 1 {
 		t.Fatalf("%d streams", len(p.Streams))
 	}
-	codec, n, _, _, _ := p.stream(t, "video")
-	_, srcN, _, _, _ := source.probe.stream(t, "video")
+	v, srcN := p.Video(t), mediatest.Count(source.probe.Video(t).Frames)
+	codec, n := v.CodecName, mediatest.Count(v.Frames)
 	if codec != "vp8" || n != srcN {
 		t.Errorf("video: %s %d frames, want vp8 %d", codec, n, srcN)
 	}
-	if want := wantEnd(frames); !near(p.duration(), want, frameTol) {
-		t.Errorf("duration %v, want %v", p.duration(), want)
+	if want := wantEnd(frames); !near(duration(p), want, frameTol) {
+		t.Errorf("duration %v, want %v", duration(p), want)
 	}
-	if msg := decodeErrors(t, path); msg != "" {
+	if msg := mediatest.DecodeErrors(t, path); msg != "" {
 		t.Errorf("ffmpeg decode errors:\n%s", msg)
 	}
 	if cues := checkStructure(t, path, tracks, frames); len(cues) != len(keyTimes(frames, 0)) {
@@ -299,19 +292,19 @@ func TestAudioOnly(t *testing.T) {
 	tracks, frames = tracks[1:], only(frames, 1)
 	path := writeFile(t, tracks, frames)
 
-	p := mustProbe(t, path)
+	p := mediatest.CountFrames(t, path)
 	if len(p.Streams) != 1 {
 		t.Fatalf("%d streams", len(p.Streams))
 	}
-	codec, n, rate, _, _ := p.stream(t, "audio")
-	_, srcN, _, _, _ := source.probe.stream(t, "audio")
+	a, srcN := p.Audio(t), mediatest.Count(source.probe.Audio(t).Frames)
+	codec, n, rate := a.CodecName, mediatest.Count(a.Frames), a.SampleRate
 	if codec != "vorbis" || n != srcN || rate != "48000" {
 		t.Errorf("audio: %s %s Hz %d frames, want vorbis 48000 Hz %d", codec, rate, n, srcN)
 	}
-	if !near(p.duration(), source.probe.duration(), frameTol) {
-		t.Errorf("duration %v, source %v", p.duration(), source.probe.duration())
+	if !near(duration(p), duration(source.probe), frameTol) {
+		t.Errorf("duration %v, source %v", duration(p), duration(source.probe))
 	}
-	if msg := decodeErrors(t, path); msg != "" {
+	if msg := mediatest.DecodeErrors(t, path); msg != "" {
 		t.Errorf("ffmpeg decode errors:\n%s", msg)
 	}
 	cues := checkStructure(t, path, tracks, frames)
@@ -335,12 +328,12 @@ func TestLateVideo(t *testing.T) {
 		}
 	}
 	path := writeFile(t, tracks, in)
-	p := mustProbe(t, path)
-	_, n, _, _, _ := p.stream(t, "video")
+	p := mediatest.CountFrames(t, path)
+	n := mediatest.Count(p.Video(t).Frames)
 	if want := len(only(in, 0)); n != want {
 		t.Errorf("%d video frames, want %d", n, want)
 	}
-	if msg := decodeErrors(t, path); msg != "" {
+	if msg := mediatest.DecodeErrors(t, path); msg != "" {
 		t.Errorf("ffmpeg decode errors:\n%s", msg)
 	}
 	cues := checkStructure(t, path, tracks, in)
@@ -372,11 +365,11 @@ func TestLaggingVideo(t *testing.T) {
 	}
 	in := append(early, late...)
 	path := writeFile(t, tracks, in)
-	p := mustProbe(t, path)
-	if _, n, _, _, _ := p.stream(t, "video"); n != len(only(in, 0)) {
+	p := mediatest.CountFrames(t, path)
+	if n := mediatest.Count(p.Video(t).Frames); n != len(only(in, 0)) {
 		t.Errorf("%d video frames, want %d", n, len(only(in, 0)))
 	}
-	if msg := decodeErrors(t, path); msg != "" {
+	if msg := mediatest.DecodeErrors(t, path); msg != "" {
 		t.Errorf("ffmpeg decode errors:\n%s", msg)
 	}
 	cues := checkStructure(t, path, tracks, in) // checks the cue times increase
@@ -406,17 +399,16 @@ func TestCrash(t *testing.T) {
 		t.Fatalf("helper said %q, %v", line, err)
 	}
 
-	p := mustProbe(t, out)
-	_, vn, _, _, _ := p.stream(t, "video")
-	_, an, _, _, _ := p.stream(t, "audio")
+	p := mediatest.CountFrames(t, out)
+	vn, an := mediatest.Count(p.Video(t).Frames), mediatest.Count(p.Audio(t).Frames)
 	// 5 s is 150 video frames and ~235 Vorbis packets; at least 4 s must survive.
 	if vn < 120 || an < 188 {
 		t.Errorf("crashed file has %d video and %d audio frames, want at least 4 s (120, 188)", vn, an)
 	}
-	if d := p.duration(); d < 4*time.Second || d > 6*time.Second {
+	if d := duration(p); d < 4*time.Second || d > 6*time.Second {
 		t.Errorf("crashed file duration %v", d)
 	}
-	if msg := decodeErrors(t, out); msg != "" {
+	if msg := mediatest.DecodeErrors(t, out); msg != "" {
 		t.Errorf("ffmpeg decode errors:\n%s", msg)
 	}
 	// Flush put the duration so far into Info.
@@ -441,8 +433,8 @@ func TestCrash(t *testing.T) {
 	if err := os.WriteFile(cut, b[:segData+last.pos+last.size/2], 0o644); err != nil {
 		t.Fatal(err)
 	}
-	pc := mustProbe(t, cut)
-	if _, cn, _, _, _ := pc.stream(t, "video"); cn < vn-31 || cn >= vn {
+	pc := mediatest.CountFrames(t, cut)
+	if cn := mediatest.Count(pc.Video(t).Frames); cn < vn-31 || cn >= vn {
 		t.Errorf("cut file has %d video frames, whole %d", cn, vn)
 	}
 }
@@ -554,9 +546,10 @@ func TestOddInput(t *testing.T) {
 		t.Errorf("Flush after Close: %v", err)
 	}
 
-	p := mustProbe(t, path)
-	_, vn, _, vw, vh := p.stream(t, "video")
-	_, an, rate, _, _ := p.stream(t, "audio")
+	p := mediatest.CountFrames(t, path)
+	v, a := p.Video(t), p.Audio(t)
+	vn, vw, vh := mediatest.Count(v.Frames), v.Width, v.Height
+	an, rate := mediatest.Count(a.Frames), a.SampleRate
 	if vn != 30 || vw != 320 || vh != 240 || rate != "48000" {
 		t.Errorf("video %d frames %dx%d, audio %s Hz: want 30 frames 320x240, 48000 Hz", vn, vw, vh, rate)
 	}
@@ -581,7 +574,7 @@ func TestOddInput(t *testing.T) {
 func TestEmpty(t *testing.T) {
 	tracks, _ := loadSource(t)
 	path := writeFile(t, tracks, nil)
-	p := mustProbe(t, path)
+	p := mediatest.CountFrames(t, path)
 	if len(p.Streams) != 2 {
 		t.Errorf("%d streams, want 2", len(p.Streams))
 	}
@@ -650,12 +643,12 @@ func TestLongGap(t *testing.T) {
 		in = append(in, fr)
 	}
 	path := writeFile(t, tracks[1:], in)
-	p := mustProbe(t, path)
-	_, srcN, _, _, _ := source.probe.stream(t, "audio")
-	if _, n, _, _, _ := p.stream(t, "audio"); n != srcN {
+	p := mediatest.CountFrames(t, path)
+	srcN := mediatest.Count(source.probe.Audio(t).Frames)
+	if n := mediatest.Count(p.Audio(t).Frames); n != srcN {
 		t.Errorf("%d audio frames, source %d", n, srcN)
 	}
-	if d := p.duration(); !near(d, 70*time.Second, frameTol) {
+	if d := duration(p); !near(d, 70*time.Second, frameTol) {
 		t.Errorf("duration %v, want 70 s", d)
 	}
 	checkStructure(t, path, tracks[1:], in)
