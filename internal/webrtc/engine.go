@@ -23,6 +23,7 @@ import (
 	pion "github.com/pion/webrtc/v4"
 
 	"github.com/streamrec/streamrec/internal/lograte"
+	"github.com/streamrec/streamrec/internal/rtp"
 	"github.com/streamrec/streamrec/internal/stream"
 )
 
@@ -106,7 +107,7 @@ func New(cfg Config) (*Engine, error) {
 	// pion's default SRTP replay window (64 packets) is smaller than one keyframe: a
 	// retransmission of its first packets would be dropped as a replay before the reorder buffer
 	// sees it. The window covers everything the reorder buffer can hold back.
-	se.SetSRTPReplayProtectionWindow(jitterRing)
+	se.SetSRTPReplayProtectionWindow(rtp.JitterRing)
 	e := &Engine{cfg: cfg, log: cfg.Log.With("ingest", "webrtc"), pubs: map[*Publisher]struct{}{},
 		refusals: lograte.New(time.Minute, 10_000), nacks: nacks}
 	switch {

@@ -1,0 +1,20 @@
+// Package rtp rebuilds media frames from RTP packets, for both RTP ingests (WebRTC and RTSP).
+//
+// It holds the depacketizers (Depacketizer, made by For, NewH264, NewVP8, NewPackets):
+//   - H.264, RFC 6184 packetization modes 0 and 1 (single NAL unit, STAP-A, FU-A), into AVC
+//     samples with the SPS/PPS they carry; a whole Annex B stream in one NAL unit packet, as
+//     some cameras send it, is split at its start codes;
+//   - VP8, RFC 7741;
+//   - one frame a packet: Opus (RFC 7587), G.711 (RFC 3551);
+//
+// and the reorder buffer (Jitter) that puts packets in sequence order, waits a bounded time
+// for missing ones and says where it gave some up.
+//
+// Losses: a frame with a missing, malformed or oversized packet is never returned; Push reports
+// the loss instead, and the caller skips to the next keyframe (WebRTC also asks for one).
+//
+// Limits, so hostile input never grows memory without end: a video frame at most
+// Options.MaxFrameBytes (MaxFrameBytes, 8 MB, unless less is asked), an H.264 access unit at
+// most Options.MaxNALUs NAL units if set; the reorder buffer holds at most JitterRing packets.
+// Not supported: H.264 interleaved mode (STAP-B, MTAP, FU-B).
+package rtp
