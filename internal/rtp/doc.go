@@ -8,7 +8,8 @@
 //   - one frame a packet: Opus (RFC 7587), G.711 (RFC 3551);
 //
 // and the reorder buffer (Jitter) that puts packets in sequence order, waits a bounded time
-// for missing ones and says where it gave some up.
+// for missing ones and says where it gave some up, and Sequence, which tells losses in packets
+// that arrive in order already (RTSP: TCP, or UDP reordered by gortsplib).
 //
 // Losses: a frame with a missing, malformed or oversized packet is never returned; Push reports
 // the loss instead, and the caller skips to the next keyframe (WebRTC also asks for one).

@@ -160,3 +160,14 @@ func TestJitterAdaptsWaitToRecoveryDelay(t *testing.T) {
 		t.Errorf("%d packets recovered, %d given up; want 40 and 41", j.recoveredN, j.gaveUp)
 	}
 }
+
+func TestSequenceLosses(t *testing.T) {
+	var s Sequence
+	var got []bool
+	for _, seq := range []uint16{65534, 65535, 0, 2, 3, 3} {
+		got = append(got, s.Lost(seq))
+	}
+	if want := []bool{true, false, false, true, false, true}; !slices.Equal(got, want) {
+		t.Errorf("losses %v, want %v", got, want)
+	}
+}

@@ -2,28 +2,28 @@ package rtsp
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
 	"github.com/bluenviron/gortsplib/v4/pkg/format/rtpfragmented"
-	"github.com/bluenviron/gortsplib/v4/pkg/format/rtph264"
 	"github.com/bluenviron/gortsplib/v4/pkg/format/rtpmpeg4audio"
-	"github.com/bluenviron/gortsplib/v4/pkg/format/rtpvp8"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
-	"github.com/pion/rtp"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/vp8"
+	pion "github.com/pion/rtp"
 
 	"github.com/streamrec/streamrec/internal/media"
+	"github.com/streamrec/streamrec/internal/rtp"
 )
 
 // depacketizer turns the RTP packets of one format into whole frames of the media model.
 type depacketizer interface {
 	// decode takes one packet whose presentation time, at the format's clock rate, is pts, and
 	// returns the frames it completes (Track unset). A video depacketizer returns nothing until
-	// its first keyframe with the parameters needed to decode it.
-	decode(pkt *rtp.Packet, pts int64) ([]media.Frame, error)
+	// its first keyframe with the parameters needed to decode it, nor after a lost packet (a gap
+	// in sequence numbers, over UDP) until the next keyframe.
+	decode(pkt *pion.Packet, pts int64) ([]media.Frame, error)
 	// track describes the track; for video, complete once the first frame has been returned.
 	track() media.Track
 }
@@ -34,22 +34,56 @@ func ticks(v int64, rate int) time.Duration {
 	return time.Duration(v/r)*time.Second + time.Duration(v%r)*time.Second/time.Duration(r)
 }
 
-// h264Depack reassembles H.264 access units (RFC 6184) into AVC length-prefixed samples.
+// videoDepack is what H.264 and VP8 share: frames rebuilt by the rtp package, and after a
+// loss none until the next keyframe (a frame after a missing one cannot be decoded).
+type videoDepack struct {
+	dep    rtp.Depacketizer
+	seq    rtp.Sequence
+	synced bool // a keyframe with the parameters to decode it was seen since the last loss
+}
+
+var errBrokenFrame = errors.New("a malformed or oversized frame was dropped: waiting for the next keyframe")
+
+// push returns the frames pkt completes, each with its presentation time (pts is the packet's).
+// A frame lost over UDP is known by the gap in sequence numbers; one dropped for what it held
+// is reported as an error.
+func (v *videoDepack) push(pkt *pion.Packet, pts int64) ([]rtp.Frame, []int64, error) {
+	gap := v.seq.Lost(pkt.SequenceNumber)
+	frames, lost := v.dep.Push(pkt, gap)
+	var err error
+	if lost {
+		if v.synced && !gap {
+			err = errBrokenFrame
+		}
+		v.synced = false
+	}
+	if len(frames) == 0 {
+		return nil, nil, err
+	}
+	times := make([]int64, len(frames))
+	for i, f := range frames {
+		times[i] = pts + int64(int32(f.TS-pkt.Timestamp)) // a frame ended by the next one's packet
+	}
+	return frames, times, err
+}
+
+// h264Depack reassembles H.264 access units (RFC 6184) into AVC length-prefixed samples and
+// gives them decoding times.
 type h264Depack struct {
-	dec       *rtph264.Decoder
+	videoDepack
 	dts       h264.DTSExtractor
 	sps, pps  []byte
 	w, h      int
-	synced    bool         // a keyframe with parameter sets was seen: frames flow
 	published *media.Track // the track as last handed out (nil before): a keyframe changing it carries Params
 }
 
 func newH264(f *format.H264) (*h264Depack, error) {
-	dec, err := f.CreateDecoder()
-	if err != nil {
-		return nil, err
+	if f.PacketizationMode >= 2 {
+		return nil, errors.New("PacketizationMode >= 2 is not supported")
 	}
-	d := &h264Depack{dec: dec}
+	// The caps RTSP always had (those of gortsplib's decoder).
+	d := &h264Depack{videoDepack: videoDepack{dep: rtp.NewH264(rtp.Options{
+		MaxFrameBytes: h264.MaxAccessUnitSize, MaxNALUs: h264.MaxNALUsPerAccessUnit})}}
 	sps, pps := f.SafeParams()
 	if len(sps) > 0 {
 		d.setSPS(sps)
@@ -69,17 +103,27 @@ func (d *h264Depack) setSPS(nalu []byte) {
 	d.w, d.h = sps.Width(), sps.Height()
 }
 
-func (d *h264Depack) decode(pkt *rtp.Packet, pts int64) ([]media.Frame, error) {
-	au, err := d.dec.Decode(pkt)
-	if err != nil {
-		if errors.Is(err, rtph264.ErrMorePacketsNeeded) || errors.Is(err, rtph264.ErrNonStartingPacketAndNoPrevious) {
-			return nil, nil
+func (d *h264Depack) decode(pkt *pion.Packet, pts int64) ([]media.Frame, error) {
+	frames, times, err := d.push(pkt, pts)
+	var out []media.Frame
+	for i, f := range frames {
+		fr, ok, ferr := d.frame(f.Data, times[i])
+		if ferr != nil {
+			err = ferr
 		}
-		return nil, err
+		if ok {
+			out = append(out, fr)
+		}
 	}
-	keep := make([][]byte, 0, len(au))
+	return out, err
+}
+
+// frame makes a media frame of one AVC access unit whose presentation time is pts.
+func (d *h264Depack) frame(au []byte, pts int64) (media.Frame, bool, error) {
+	nalus := rtp.SplitAVC(au)
+	keep := nalus[:0:0]
 	idr, hasSPS := false, false
-	for _, nalu := range au {
+	for _, nalu := range nalus {
 		if len(nalu) == 0 {
 			continue
 		}
@@ -101,12 +145,12 @@ func (d *h264Depack) decode(pkt *rtp.Packet, pts int64) ([]media.Frame, error) {
 		keep = append(keep, nalu)
 	}
 	if len(keep) == 0 {
-		return nil, nil
+		return media.Frame{}, false, nil
 	}
 	if !d.synced {
 		// Frames before the first IDR, or before the parameter sets are known, cannot be decoded.
 		if !idr || d.sps == nil || d.pps == nil {
-			return nil, nil
+			return media.Frame{}, false, nil
 		}
 		d.synced = true
 		d.dts = h264.DTSExtractor{}
@@ -120,16 +164,11 @@ func (d *h264Depack) decode(pkt *rtp.Packet, pts int64) ([]media.Frame, error) {
 	dts, err := d.dts.Extract(ext, pts)
 	if err != nil {
 		d.synced = false // start again at the next keyframe
-		return nil, fmt.Errorf("H.264 timing: %w", err)
+		return media.Frame{}, false, fmt.Errorf("H.264 timing: %w", err)
 	}
-	size := 0
-	for _, n := range keep {
-		size += 4 + len(n)
-	}
-	data := make([]byte, 0, size)
-	for _, n := range keep {
-		data = binary.BigEndian.AppendUint32(data, uint32(len(n)))
-		data = append(data, n...)
+	data := au
+	if len(keep) < len(nalus) {
+		data = rtp.AppendAVC(make([]byte, 0, len(au)), keep...)
 	}
 	f := media.Frame{DTS: ticks(dts, 90000), PTS: ticks(pts, 90000), Key: idr, Data: data}
 	if idr && d.published != nil {
@@ -138,7 +177,7 @@ func (d *h264Depack) decode(pkt *rtp.Packet, pts int64) ([]media.Frame, error) {
 			d.published = f.Params
 		}
 	}
-	return []media.Frame{f}, nil
+	return f, true, nil
 }
 
 func (d *h264Depack) track() media.Track {
@@ -155,30 +194,31 @@ func (d *h264Depack) track() media.Track {
 
 // vp8Depack reassembles VP8 frames (RFC 7741).
 type vp8Depack struct {
-	dec       *rtpvp8.Decoder
+	videoDepack
 	w, h      int
-	synced    bool
 	published *media.Track // the track as last handed out (nil before)
 }
 
-func newVP8(f *format.VP8) (*vp8Depack, error) {
-	dec, err := f.CreateDecoder()
-	if err != nil {
-		return nil, err
-	}
-	return &vp8Depack{dec: dec}, nil
+func newVP8(*format.VP8) (*vp8Depack, error) {
+	// The cap RTSP always had (that of gortsplib's decoder).
+	return &vp8Depack{videoDepack: videoDepack{dep: rtp.NewVP8(rtp.Options{MaxFrameBytes: vp8.MaxFrameSize})}}, nil
 }
 
-func (d *vp8Depack) decode(pkt *rtp.Packet, pts int64) ([]media.Frame, error) {
-	frame, err := d.dec.Decode(pkt)
-	if err != nil {
-		if errors.Is(err, rtpvp8.ErrMorePacketsNeeded) || errors.Is(err, rtpvp8.ErrNonStartingPacketAndNoPrevious) {
-			return nil, nil
+func (d *vp8Depack) decode(pkt *pion.Packet, pts int64) ([]media.Frame, error) {
+	frames, times, err := d.push(pkt, pts)
+	var out []media.Frame
+	for i, fr := range frames {
+		if f, ok := d.frame(fr.Data, times[i]); ok {
+			out = append(out, f)
 		}
-		return nil, err
 	}
+	return out, err
+}
+
+// frame makes a media frame of one VP8 frame whose presentation time is pts.
+func (d *vp8Depack) frame(frame []byte, pts int64) (media.Frame, bool) {
 	if len(frame) < 3 {
-		return nil, nil
+		return media.Frame{}, false
 	}
 	key := frame[0]&1 == 0 // the frame tag's inverse keyframe bit
 	if w, h, ok := media.VP8Size(frame); ok {
@@ -186,18 +226,18 @@ func (d *vp8Depack) decode(pkt *rtp.Packet, pts int64) ([]media.Frame, error) {
 	}
 	if !d.synced {
 		if !key {
-			return nil, nil
+			return media.Frame{}, false
 		}
 		d.synced = true
 	}
 	t := ticks(pts, 90000)
-	f := media.Frame{DTS: t, PTS: t, Key: key, Data: bytes.Clone(frame)}
+	f := media.Frame{DTS: t, PTS: t, Key: key, Data: frame}
 	if key && d.published != nil {
 		if f.Params = media.KeyParams(*d.published, f.Data); f.Params != nil {
 			d.published = f.Params // a new picture size: a new file
 		}
 	}
-	return []media.Frame{f}, nil
+	return f, true
 }
 
 func (d *vp8Depack) track() media.Track {
@@ -233,7 +273,7 @@ func newAAC(f *format.MPEG4Audio) (*aacDepack, error) {
 	}, nil
 }
 
-func (d *aacDepack) decode(pkt *rtp.Packet, pts int64) ([]media.Frame, error) {
+func (d *aacDepack) decode(pkt *pion.Packet, pts int64) ([]media.Frame, error) {
 	aus, err := d.dec.Decode(pkt)
 	if err != nil {
 		if errors.Is(err, rtpmpeg4audio.ErrMorePacketsNeeded) {
@@ -298,7 +338,7 @@ func newLATM(f *format.MPEG4AudioLATM) (*latmDepack, error) {
 }
 
 // decode returns the AAC frames of one AudioMuxElement, 1024 samples apart.
-func (d *latmDepack) decode(pkt *rtp.Packet, pts int64) ([]media.Frame, error) {
+func (d *latmDepack) decode(pkt *pion.Packet, pts int64) ([]media.Frame, error) {
 	el, err := d.dec.Decode(pkt)
 	if err != nil {
 		if errors.Is(err, rtpfragmented.ErrMorePacketsNeeded) {
@@ -351,7 +391,7 @@ type packetDepack struct {
 	rate int
 }
 
-func (d *packetDepack) decode(pkt *rtp.Packet, pts int64) ([]media.Frame, error) {
+func (d *packetDepack) decode(pkt *pion.Packet, pts int64) ([]media.Frame, error) {
 	if len(pkt.Payload) == 0 {
 		return nil, nil
 	}

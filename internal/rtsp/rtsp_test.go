@@ -348,3 +348,41 @@ func TestLATMFromGStreamerSDP(t *testing.T) {
 		t.Fatalf("frames %+v, %v", frames, err)
 	}
 }
+
+// TestH264LossWaitsForKeyframe: over UDP a packet can be lost; the frame it belonged to and
+// those after it, which refer to it, are dropped until the next keyframe.
+func TestH264LossWaitsForKeyframe(t *testing.T) {
+	sps, _ := hex.DecodeString("6742c015da0507ec05a8303035280000030008000003019478b175")
+	pps, _ := hex.DecodeString("68ce3c80")
+	f := &format.H264{PayloadTyp: 96, PacketizationMode: 1, SPS: sps, PPS: pps}
+	enc, err := f.CreateEncoder()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dep, err := newH264(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idr := append([]byte{0x65, 0x88, 0x84}, make([]byte, 3000)...)
+	slice := append([]byte{0x41, 0x9a}, make([]byte, 3000)...) // fragmented over several packets
+	var keys []bool
+	for i, au := range [][]byte{idr, slice, slice, slice, idr, slice} {
+		pkts, err := enc.Encode([][]byte{au})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 1 {
+			pkts = append(pkts[:1], pkts[2:]...) // a packet lost inside the first P frame
+		}
+		for _, p := range pkts {
+			p.Timestamp = uint32(i * 3600)
+			out, _ := dep.decode(p, int64(i*3600))
+			for _, fr := range out {
+				keys = append(keys, fr.Key)
+			}
+		}
+	}
+	if fmt.Sprint(keys) != "[true true false]" {
+		t.Errorf("frames out (key or not): %v; want the keyframe, then nothing until the next keyframe", keys)
+	}
+}
