@@ -301,31 +301,6 @@ func TestMediaTimeoutCountsRTPOnly(t *testing.T) {
 	}
 }
 
-func TestSplitLATM(t *testing.T) {
-	long := make([]byte, 300)
-	for _, tc := range []struct {
-		in      []byte
-		want    []int // frame sizes
-		wantErr bool
-	}{
-		{[]byte{3, 1, 2, 3}, []int{3}, false},
-		{[]byte{2, 9, 9, 1, 7}, []int{2, 1}, false},
-		{append([]byte{255, 45}, long...), []int{300}, false},
-		{[]byte{4, 1, 2}, nil, true},      // shorter than said
-		{[]byte{1, 5, 0}, []int{1}, true}, // a zero length
-		{[]byte{255, 255}, nil, true},     // lengths only
-	} {
-		aus, err := splitLATM(tc.in)
-		var got []int
-		for _, au := range aus {
-			got = append(got, len(au))
-		}
-		if fmt.Sprint(got) != fmt.Sprint(tc.want) || (err != nil) != tc.wantErr {
-			t.Errorf("splitLATM(% x): %v, %v; want %v, error %v", tc.in[:min(len(tc.in), 6)], got, err, tc.want, tc.wantErr)
-		}
-	}
-}
-
 // GStreamer's rtpmp4apay ends its StreamMuxConfig right after the AudioSpecificConfig (here
 // ffmpeg's AAC encoder's, with an SBR sync extension): the track still gets that configuration.
 func TestLATMFromGStreamerSDP(t *testing.T) {
