@@ -14,6 +14,7 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/base"
 	"github.com/bluenviron/gortsplib/v4/pkg/description"
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
+	"github.com/bluenviron/gortsplib/v4/pkg/format/rtph264"
 	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
 	"github.com/pion/rtcp"
@@ -114,12 +115,16 @@ func TestSelectMedias(t *testing.T) {
 	}
 }
 
-// TestH264InBandParameters depacketizes a stream whose SDP has no SPS/PPS: nothing comes out
-// before a keyframe with parameter sets, then whole AVC access units with the track described.
-func TestH264InBandParameters(t *testing.T) {
-	sps, _ := hex.DecodeString("6742c015da0507ec05a8303035280000030008000003019478b175") // 320x240
-	pps, _ := hex.DecodeString("68ce3c80")
-	f := &format.H264{PayloadTyp: 96, PacketizationMode: 1}
+// A camera's parameter sets: SPS of 320x240, PPS.
+var (
+	camSPS, _ = hex.DecodeString("6742c015da0507ec05a8303035280000030008000003019478b175")
+	camPPS, _ = hex.DecodeString("68ce3c80")
+)
+
+// h264Session returns the encoder and the depacketizer of an H.264 format, with the parameter
+// sets in its SDP when given.
+func h264Session(t *testing.T, sps, pps []byte) (*rtph264.Encoder, *h264Depack) {
+	f := &format.H264{PayloadTyp: 96, PacketizationMode: 1, SPS: sps, PPS: pps}
 	enc, err := f.CreateEncoder()
 	if err != nil {
 		t.Fatal(err)
@@ -128,6 +133,14 @@ func TestH264InBandParameters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return enc, dep
+}
+
+// TestH264InBandParameters depacketizes a stream whose SDP has no SPS/PPS: nothing comes out
+// before a keyframe with parameter sets, then whole AVC access units with the track described.
+func TestH264InBandParameters(t *testing.T) {
+	sps, pps := camSPS, camPPS
+	enc, dep := h264Session(t, nil, nil)
 	idr := append([]byte{0x65, 0x88, 0x84}, make([]byte, 3000)...) // fragmented over several packets
 	nonIDR := []byte{0x41, 0x9a, 0x02, 0x03}
 	aus := []struct {
@@ -327,17 +340,7 @@ func TestLATMFromGStreamerSDP(t *testing.T) {
 // TestH264LossWaitsForKeyframe: over UDP a packet can be lost; the frame it belonged to and
 // those after it, which refer to it, are dropped until the next keyframe.
 func TestH264LossWaitsForKeyframe(t *testing.T) {
-	sps, _ := hex.DecodeString("6742c015da0507ec05a8303035280000030008000003019478b175")
-	pps, _ := hex.DecodeString("68ce3c80")
-	f := &format.H264{PayloadTyp: 96, PacketizationMode: 1, SPS: sps, PPS: pps}
-	enc, err := f.CreateEncoder()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dep, err := newH264(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	enc, dep := h264Session(t, camSPS, camPPS)
 	idr := append([]byte{0x65, 0x88, 0x84}, make([]byte, 3000)...)
 	slice := append([]byte{0x41, 0x9a}, make([]byte, 3000)...) // fragmented over several packets
 	var keys []bool
