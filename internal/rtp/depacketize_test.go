@@ -264,6 +264,9 @@ func TestH264CameraPayloads(t *testing.T) {
 	if lost || len(fs) != 1 || !bytes.Equal(fs[0].Data, avcOf(sps, pps, idr)) || !fs[0].Key || !bytes.Equal(fs[0].SPS, sps) {
 		t.Errorf("Annex B in one packet: %d frames, lost %v", len(fs), lost)
 	}
+	if !(&h264Unit{}).start(wrapped.Payload) {
+		t.Errorf("Annex B in one packet: not seen to start a frame")
+	}
 	stap := []byte{nalSTAPA, 0, byte(len(sps))}
 	stap = append(append(stap, sps...), 0, 0, 0, 0)
 	fs, lost = For(media.H264, Options{}).Push(&rtp.Packet{Header: rtp.Header{Marker: true}, Payload: stap}, false)

@@ -65,6 +65,10 @@ func (u *h264Unit) start(b []byte) bool {
 		}
 		return nalStarts(append([]byte{b[0]&0xe0 | b[1]&0x1f}, b[2:]...))
 	default:
+		// Past a leading start code: a camera's Annex B in one packet (see nal).
+		if i := bytes.Index(b, startCode); i >= 0 && allZero(b[:i]) {
+			b = b[i+len(startCode):]
+		}
 		return nalStarts(b)
 	}
 }

@@ -364,3 +364,45 @@ func TestH264LossWaitsForKeyframe(t *testing.T) {
 		t.Errorf("frames out (key or not): %v; want the keyframe, then nothing until the next keyframe", keys)
 	}
 }
+
+// TestVP8LossWaitsForKeyframe: as for H.264, a lost packet drops the frames up to the next
+// keyframe.
+func TestVP8LossWaitsForKeyframe(t *testing.T) {
+	f := &format.VP8{PayloadTyp: 96}
+	enc, err := f.CreateEncoder()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dep, err := newVP8(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := make([]byte, 3000)
+	key[0] = 0x10 // keyframe, shown
+	copy(key[3:], []byte{0x9d, 0x01, 0x2a, 0x40, 0x01, 0xf0, 0x00})
+	inter := make([]byte, 3000)
+	inter[0] = 0x11
+	var keys []bool
+	for i, fr := range [][]byte{key, inter, inter, key, inter} {
+		pkts, err := enc.Encode(fr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 1 {
+			pkts = pkts[1:] // the first packet of the first inter frame lost
+		}
+		for _, p := range pkts {
+			p.Timestamp = uint32(i * 3000)
+			out, _ := dep.decode(p, int64(i*3000))
+			for _, o := range out {
+				keys = append(keys, o.Key)
+			}
+		}
+	}
+	if fmt.Sprint(keys) != "[true true false]" {
+		t.Errorf("frames out (key or not): %v; want the keyframe, then nothing until the next keyframe", keys)
+	}
+	if tr := dep.track(); tr.Width != 320 || tr.Height != 240 {
+		t.Errorf("track %dx%d, want 320x240", tr.Width, tr.Height)
+	}
+}
