@@ -53,7 +53,9 @@ func (d *aac) Push(p *rtp.Packet, lostBefore bool) ([]Frame, bool) {
 		if au, err = d.unwrap(au, len(aus)); err != nil {
 			return d.out, true
 		}
-		d.out = append(d.out, Frame{TS: p.Timestamp + uint32(i*aacSamples), Data: au, Key: true})
+		if len(au) > 0 { // an AU-size of 0 is no frame
+			d.out = append(d.out, Frame{TS: p.Timestamp + uint32(i*aacSamples), Data: au, Key: true})
+		}
 	}
 	return d.out, lostBefore
 }
