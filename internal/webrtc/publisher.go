@@ -303,7 +303,7 @@ func (p *Publisher) readRTP(t *pion.TrackRemote, kind media.Kind, codec media.Co
 				}
 				return
 			}
-			frames, l := asm.Push(pkt, lost)
+			frames, l := asm.Push(pkt, lost) // a loss is told with the first frame after it, or alone
 			if len(frames) == 0 && l {
 				p.ing.frame(kind, nil, l, now)
 			}
