@@ -343,7 +343,7 @@ func TestH264LossWaitsForKeyframe(t *testing.T) {
 	enc, dep := h264Session(t, camSPS, camPPS)
 	idr := append([]byte{0x65, 0x88, 0x84}, make([]byte, 3000)...)
 	slice := append([]byte{0x41, 0x9a}, make([]byte, 3000)...) // fragmented over several packets
-	var keys []bool
+	var frames [][]*rtp.Packet
 	for i, au := range [][]byte{idr, slice, slice, slice, idr, slice} {
 		pkts, err := enc.Encode([][]byte{au})
 		if err != nil {
@@ -352,17 +352,27 @@ func TestH264LossWaitsForKeyframe(t *testing.T) {
 		if i == 1 {
 			pkts = append(pkts[:1], pkts[2:]...) // a packet lost inside the first P frame
 		}
+		frames = append(frames, pkts)
+	}
+	if keys := keysOut(dep, frames, 3600); keys != "[true true false]" {
+		t.Errorf("frames out (key or not): %v; want the keyframe, then nothing until the next keyframe", keys)
+	}
+}
+
+// keysOut decodes the packets of each frame (frame i at time i*step) and tells of each frame
+// that comes out whether it is a keyframe.
+func keysOut(dep depacketizer, frames [][]*rtp.Packet, step int) string {
+	var keys []bool
+	for i, pkts := range frames {
 		for _, p := range pkts {
-			p.Timestamp = uint32(i * 3600)
-			out, _ := dep.decode(p, int64(i*3600))
+			p.Timestamp = uint32(i * step)
+			out, _ := dep.decode(p, int64(i*step))
 			for _, fr := range out {
 				keys = append(keys, fr.Key)
 			}
 		}
 	}
-	if fmt.Sprint(keys) != "[true true false]" {
-		t.Errorf("frames out (key or not): %v; want the keyframe, then nothing until the next keyframe", keys)
-	}
+	return fmt.Sprint(keys)
 }
 
 // TestVP8LossWaitsForKeyframe: as for H.264, a lost packet drops the frames up to the next
@@ -382,7 +392,7 @@ func TestVP8LossWaitsForKeyframe(t *testing.T) {
 	copy(key[3:], []byte{0x9d, 0x01, 0x2a, 0x40, 0x01, 0xf0, 0x00})
 	inter := make([]byte, 3000)
 	inter[0] = 0x11
-	var keys []bool
+	var frames [][]*rtp.Packet
 	for i, fr := range [][]byte{key, inter, inter, key, inter} {
 		pkts, err := enc.Encode(fr)
 		if err != nil {
@@ -391,15 +401,9 @@ func TestVP8LossWaitsForKeyframe(t *testing.T) {
 		if i == 1 {
 			pkts = pkts[1:] // the first packet of the first inter frame lost
 		}
-		for _, p := range pkts {
-			p.Timestamp = uint32(i * 3000)
-			out, _ := dep.decode(p, int64(i*3000))
-			for _, o := range out {
-				keys = append(keys, o.Key)
-			}
-		}
+		frames = append(frames, pkts)
 	}
-	if fmt.Sprint(keys) != "[true true false]" {
+	if keys := keysOut(dep, frames, 3000); keys != "[true true false]" {
 		t.Errorf("frames out (key or not): %v; want the keyframe, then nothing until the next keyframe", keys)
 	}
 	if tr := dep.track(); tr.Width != 320 || tr.Height != 240 {
