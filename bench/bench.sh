@@ -13,7 +13,7 @@ $GO build -o bin/benchrun ./bench/benchrun
 if [ "${BENCH_GO:-1}" != 0 ]; then
 	echo "== Go benchmarks of the hot paths"
 	$GO test -run '^$' -bench 'RTMPToMP4' -benchtime 3s ./internal/rtmp
-	$GO test -run '^$' -bench 'Depacketize' -benchtime 2s ./internal/webrtc
+	$GO test -run '^$' -bench 'Depacketize' -benchtime 2s ./internal/rtp
 	$GO test -run '^$' -bench 'WriteFrame' -benchtime 2s ./internal/mp4 ./internal/webm
 	$GO test -run '^$' -bench 'Close' -benchtime 20x ./internal/mp4 ./internal/webm
 	$GO test -run '^$' -bench 'Transcode' -benchtime 2s ./internal/audio

@@ -1,7 +1,8 @@
 // Package rtpfuzz turns fuzz input into a sequence of RTP packets, for the fuzz targets of the
-// RTP depacketizers (WebRTC and RTSP ingest): each packet is a small header of three bytes
-// (flags and sequence step, timestamp step, payload length) and then its payload, so the
-// fuzzer can mutate payloads and the order, loss, duplication and framing of packets alike.
+// RTP depacketizers (internal/rtp, and RTSP's use of them): each packet is a small header of
+// three bytes (flags and sequence step, timestamp step, payload length) and then its payload,
+// so the fuzzer can mutate payloads and the order, loss, duplication and framing of packets
+// alike.
 package rtpfuzz
 
 import "github.com/pion/rtp"

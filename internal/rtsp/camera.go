@@ -1,7 +1,8 @@
 // Package rtsp brings RTSP into the stream registry: IP cameras pulled as RTSP clients (a
 // persistent list managed through REST and the dashboard, reconnected with backoff) and RTSP
-// publishers pushing with ANNOUNCE/RECORD (ffmpeg -f rtsp). RTP depacketization, RTP timing
-// and codec checks end here; the registry receives media.Tracks and media.Frames.
+// publishers pushing with ANNOUNCE/RECORD (ffmpeg -f rtsp). RTP timing and codec checks end
+// here (the frames are rebuilt by internal/rtp); the registry receives media.Tracks and
+// media.Frames.
 //
 // Credentials in camera URIs are never logged nor shown: everything that leaves this package
 // carries the redacted form (rtsp://***@host/path).

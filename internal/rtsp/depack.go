@@ -2,28 +2,26 @@ package rtsp
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
-	"github.com/bluenviron/gortsplib/v4/pkg/format/rtpfragmented"
-	"github.com/bluenviron/gortsplib/v4/pkg/format/rtph264"
-	"github.com/bluenviron/gortsplib/v4/pkg/format/rtpmpeg4audio"
-	"github.com/bluenviron/gortsplib/v4/pkg/format/rtpvp8"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
-	"github.com/pion/rtp"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/vp8"
+	pion "github.com/pion/rtp"
 
 	"github.com/streamrec/streamrec/internal/media"
+	"github.com/streamrec/streamrec/internal/rtp"
 )
 
 // depacketizer turns the RTP packets of one format into whole frames of the media model.
 type depacketizer interface {
 	// decode takes one packet whose presentation time, at the format's clock rate, is pts, and
 	// returns the frames it completes (Track unset). A video depacketizer returns nothing until
-	// its first keyframe with the parameters needed to decode it.
-	decode(pkt *rtp.Packet, pts int64) ([]media.Frame, error)
+	// its first keyframe with the parameters needed to decode it, nor after a lost packet (a gap
+	// in sequence numbers, over UDP) until the next keyframe.
+	decode(pkt *pion.Packet, pts int64) ([]media.Frame, error)
 	// track describes the track; for video, complete once the first frame has been returned.
 	track() media.Track
 }
@@ -34,22 +32,66 @@ func ticks(v int64, rate int) time.Duration {
 	return time.Duration(v/r)*time.Second + time.Duration(v%r)*time.Second/time.Duration(r)
 }
 
-// h264Depack reassembles H.264 access units (RFC 6184) into AVC length-prefixed samples.
+// packets is what every depacketizer here starts with: the rtp package's, told of losses by
+// the gaps in sequence numbers.
+type packets struct {
+	dep rtp.Depacketizer
+	seq rtp.Sequence
+}
+
+// push returns the frames pkt completes, each with its presentation time (pts is the packet's),
+// and whether frames were lost before them: gap, a packet went missing (UDP); broken, a frame
+// was dropped for what it held.
+func (p *packets) push(pkt *pion.Packet, pts int64) (frames []rtp.Frame, times []int64, gap, broken bool) {
+	gap = p.seq.Lost(pkt.SequenceNumber)
+	frames, lost := p.dep.Push(pkt, gap)
+	times = make([]int64, len(frames))
+	for i, f := range frames {
+		times[i] = pts + int64(int32(f.TS-pkt.Timestamp)) // a frame ended by a later packet, or AAC's frames 1024 apart
+	}
+	return frames, times, gap, lost && !gap
+}
+
+// videoDepack is what H.264 and VP8 share: after a loss, no frame until the next keyframe (a
+// frame after a missing one cannot be decoded).
+type videoDepack struct {
+	packets
+	synced bool // a keyframe with the parameters to decode it was seen since the last loss
+}
+
+var errBrokenFrame = errors.New("a malformed or oversized frame was dropped: waiting for the next keyframe")
+
+// push returns the frames pkt completes with their presentation times; a frame dropped for what
+// it held is reported as an error.
+func (v *videoDepack) push(pkt *pion.Packet, pts int64) ([]rtp.Frame, []int64, error) {
+	frames, times, gap, broken := v.packets.push(pkt, pts)
+	var err error
+	if gap || broken {
+		if v.synced && broken {
+			err = errBrokenFrame
+		}
+		v.synced = false
+	}
+	return frames, times, err
+}
+
+// h264Depack reassembles H.264 access units (RFC 6184) into AVC length-prefixed samples and
+// gives them decoding times.
 type h264Depack struct {
-	dec       *rtph264.Decoder
+	videoDepack
 	dts       h264.DTSExtractor
 	sps, pps  []byte
 	w, h      int
-	synced    bool         // a keyframe with parameter sets was seen: frames flow
 	published *media.Track // the track as last handed out (nil before): a keyframe changing it carries Params
 }
 
 func newH264(f *format.H264) (*h264Depack, error) {
-	dec, err := f.CreateDecoder()
-	if err != nil {
-		return nil, err
+	if f.PacketizationMode >= 2 {
+		return nil, errors.New("PacketizationMode >= 2 is not supported")
 	}
-	d := &h264Depack{dec: dec}
+	// The caps RTSP always had (those of gortsplib's decoder).
+	d := &h264Depack{videoDepack: videoDepack{packets: packets{dep: rtp.NewH264(rtp.Options{
+		MaxFrameBytes: h264.MaxAccessUnitSize, MaxNALUs: h264.MaxNALUsPerAccessUnit})}}}
 	sps, pps := f.SafeParams()
 	if len(sps) > 0 {
 		d.setSPS(sps)
@@ -69,17 +111,27 @@ func (d *h264Depack) setSPS(nalu []byte) {
 	d.w, d.h = sps.Width(), sps.Height()
 }
 
-func (d *h264Depack) decode(pkt *rtp.Packet, pts int64) ([]media.Frame, error) {
-	au, err := d.dec.Decode(pkt)
-	if err != nil {
-		if errors.Is(err, rtph264.ErrMorePacketsNeeded) || errors.Is(err, rtph264.ErrNonStartingPacketAndNoPrevious) {
-			return nil, nil
+func (d *h264Depack) decode(pkt *pion.Packet, pts int64) ([]media.Frame, error) {
+	frames, times, err := d.push(pkt, pts)
+	var out []media.Frame
+	for i, f := range frames {
+		fr, ok, ferr := d.frame(f.Data, times[i])
+		if ferr != nil {
+			err = ferr
 		}
-		return nil, err
+		if ok {
+			out = append(out, fr)
+		}
 	}
-	keep := make([][]byte, 0, len(au))
+	return out, err
+}
+
+// frame makes a media frame of one AVC access unit whose presentation time is pts.
+func (d *h264Depack) frame(au []byte, pts int64) (media.Frame, bool, error) {
+	nalus := rtp.SplitAVC(au)
+	keep := nalus[:0:0]
 	idr, hasSPS := false, false
-	for _, nalu := range au {
+	for _, nalu := range nalus {
 		if len(nalu) == 0 {
 			continue
 		}
@@ -101,12 +153,12 @@ func (d *h264Depack) decode(pkt *rtp.Packet, pts int64) ([]media.Frame, error) {
 		keep = append(keep, nalu)
 	}
 	if len(keep) == 0 {
-		return nil, nil
+		return media.Frame{}, false, nil
 	}
 	if !d.synced {
 		// Frames before the first IDR, or before the parameter sets are known, cannot be decoded.
 		if !idr || d.sps == nil || d.pps == nil {
-			return nil, nil
+			return media.Frame{}, false, nil
 		}
 		d.synced = true
 		d.dts = h264.DTSExtractor{}
@@ -120,16 +172,11 @@ func (d *h264Depack) decode(pkt *rtp.Packet, pts int64) ([]media.Frame, error) {
 	dts, err := d.dts.Extract(ext, pts)
 	if err != nil {
 		d.synced = false // start again at the next keyframe
-		return nil, fmt.Errorf("H.264 timing: %w", err)
+		return media.Frame{}, false, fmt.Errorf("H.264 timing: %w", err)
 	}
-	size := 0
-	for _, n := range keep {
-		size += 4 + len(n)
-	}
-	data := make([]byte, 0, size)
-	for _, n := range keep {
-		data = binary.BigEndian.AppendUint32(data, uint32(len(n)))
-		data = append(data, n...)
+	data := au
+	if len(keep) < len(nalus) {
+		data = rtp.AppendAVC(make([]byte, 0, len(au)), keep...)
 	}
 	f := media.Frame{DTS: ticks(dts, 90000), PTS: ticks(pts, 90000), Key: idr, Data: data}
 	if idr && d.published != nil {
@@ -138,7 +185,7 @@ func (d *h264Depack) decode(pkt *rtp.Packet, pts int64) ([]media.Frame, error) {
 			d.published = f.Params
 		}
 	}
-	return []media.Frame{f}, nil
+	return f, true, nil
 }
 
 func (d *h264Depack) track() media.Track {
@@ -155,30 +202,31 @@ func (d *h264Depack) track() media.Track {
 
 // vp8Depack reassembles VP8 frames (RFC 7741).
 type vp8Depack struct {
-	dec       *rtpvp8.Decoder
+	videoDepack
 	w, h      int
-	synced    bool
 	published *media.Track // the track as last handed out (nil before)
 }
 
-func newVP8(f *format.VP8) (*vp8Depack, error) {
-	dec, err := f.CreateDecoder()
-	if err != nil {
-		return nil, err
-	}
-	return &vp8Depack{dec: dec}, nil
+func newVP8(*format.VP8) (*vp8Depack, error) {
+	// The cap RTSP always had (that of gortsplib's decoder).
+	return &vp8Depack{videoDepack: videoDepack{packets: packets{dep: rtp.NewVP8(rtp.Options{MaxFrameBytes: vp8.MaxFrameSize})}}}, nil
 }
 
-func (d *vp8Depack) decode(pkt *rtp.Packet, pts int64) ([]media.Frame, error) {
-	frame, err := d.dec.Decode(pkt)
-	if err != nil {
-		if errors.Is(err, rtpvp8.ErrMorePacketsNeeded) || errors.Is(err, rtpvp8.ErrNonStartingPacketAndNoPrevious) {
-			return nil, nil
+func (d *vp8Depack) decode(pkt *pion.Packet, pts int64) ([]media.Frame, error) {
+	frames, times, err := d.push(pkt, pts)
+	var out []media.Frame
+	for i, fr := range frames {
+		if f, ok := d.frame(fr.Data, times[i]); ok {
+			out = append(out, f)
 		}
-		return nil, err
 	}
+	return out, err
+}
+
+// frame makes a media frame of one VP8 frame whose presentation time is pts.
+func (d *vp8Depack) frame(frame []byte, pts int64) (media.Frame, bool) {
 	if len(frame) < 3 {
-		return nil, nil
+		return media.Frame{}, false
 	}
 	key := frame[0]&1 == 0 // the frame tag's inverse keyframe bit
 	if w, h, ok := media.VP8Size(frame); ok {
@@ -186,18 +234,18 @@ func (d *vp8Depack) decode(pkt *rtp.Packet, pts int64) ([]media.Frame, error) {
 	}
 	if !d.synced {
 		if !key {
-			return nil, nil
+			return media.Frame{}, false
 		}
 		d.synced = true
 	}
 	t := ticks(pts, 90000)
-	f := media.Frame{DTS: t, PTS: t, Key: key, Data: bytes.Clone(frame)}
+	f := media.Frame{DTS: t, PTS: t, Key: key, Data: frame}
 	if key && d.published != nil {
 		if f.Params = media.KeyParams(*d.published, f.Data); f.Params != nil {
 			d.published = f.Params // a new picture size: a new file
 		}
 	}
-	return []media.Frame{f}, nil
+	return f, true
 }
 
 func (d *vp8Depack) track() media.Track {
@@ -206,73 +254,59 @@ func (d *vp8Depack) track() media.Track {
 	return t
 }
 
-// aacDepack splits MPEG4-GENERIC packets (RFC 3640) into raw AAC frames by their AU headers.
-type aacDepack struct {
-	dec  *rtpmpeg4audio.Decoder
+// audioDepack passes on the frames of an audio track: every packet's payload (G.711, Opus),
+// or the AAC frames of MPEG4-GENERIC or LATM packets.
+type audioDepack struct {
+	packets
 	t    media.Track
 	rate int
 }
 
-func newAAC(f *format.MPEG4Audio) (*aacDepack, error) {
+var errBrokenAudio = errors.New("malformed audio RTP payload: frames dropped")
+
+func newAudio(dep rtp.Depacketizer, rate int, t media.Track) *audioDepack {
+	return &audioDepack{packets: packets{dep: dep}, t: t, rate: rate}
+}
+
+// newPacketAudio takes the codecs whose every RTP payload is one frame: G.711, Opus.
+func newPacketAudio(rate int, t media.Track) *audioDepack { return newAudio(rtp.NewPackets(), rate, t) }
+
+func (d *audioDepack) decode(pkt *pion.Packet, pts int64) ([]media.Frame, error) {
+	frames, times, _, broken := d.push(pkt, pts)
+	out := make([]media.Frame, 0, len(frames))
+	for i, f := range frames {
+		t := ticks(times[i], d.rate)
+		out = append(out, media.Frame{DTS: t, PTS: t, Key: true, Data: f.Data})
+	}
+	if broken {
+		return out, errBrokenAudio
+	}
+	return out, nil
+}
+
+func (d *audioDepack) track() media.Track { return d.t }
+
+// newAAC takes MPEG4-GENERIC AAC (RFC 3640) as the SDP describes it.
+func newAAC(f *format.MPEG4Audio) (*audioDepack, error) {
 	if f.Config == nil {
 		return nil, errors.New("MPEG-4 audio without an AudioSpecificConfig")
-	}
-	dec, err := f.CreateDecoder()
-	if err != nil {
-		return nil, err
 	}
 	asc, err := f.Config.Marshal()
 	if err != nil {
 		return nil, fmt.Errorf("AudioSpecificConfig: %w", err)
 	}
-	return &aacDepack{
-		dec:  dec,
-		rate: f.ClockRate(),
-		t: media.Track{Kind: media.Audio, Codec: media.AAC, SampleRate: f.Config.SampleRate,
-			Channels: max(f.Config.ChannelCount, 1), Config: asc},
-	}, nil
+	dep := rtp.NewAAC(rtp.AUHeaders{SizeLength: f.SizeLength, IndexLength: f.IndexLength, IndexDeltaLength: f.IndexDeltaLength})
+	return newAudio(dep, f.ClockRate(), media.Track{Kind: media.Audio, Codec: media.AAC,
+		SampleRate: f.Config.SampleRate, Channels: max(f.Config.ChannelCount, 1), Config: asc}), nil
 }
 
-func (d *aacDepack) decode(pkt *rtp.Packet, pts int64) ([]media.Frame, error) {
-	aus, err := d.dec.Decode(pkt)
-	if err != nil {
-		if errors.Is(err, rtpmpeg4audio.ErrMorePacketsNeeded) {
-			return nil, nil
-		}
-		return nil, err
-	}
-	return aacFrames(aus, pts, d.rate), nil
-}
-
-// aacFrames makes frames of the AAC access units of one packet (either RTP form), 1024 samples
-// apart from pts, copied out of the packet's buffer.
-func aacFrames(aus [][]byte, pts int64, rate int) []media.Frame {
-	out := make([]media.Frame, 0, len(aus))
-	for i, au := range aus {
-		t := ticks(pts+int64(i)*1024, rate)
-		out = append(out, media.Frame{DTS: t, PTS: t, Key: true, Data: bytes.Clone(au)})
-	}
-	return out
-}
-
-func (d *aacDepack) track() media.Track { return d.t }
-
-// maxLATMElement bounds an AudioMuxElement: 8 channels of AAC take at most 6144 bytes a frame.
-const maxLATMElement = 16 << 10
-
-// latmDepack unwraps MP4A-LATM packets (RFC 6416), GStreamer's default for AAC, into raw AAC
-// frames. Only an out-of-band configuration (cpresent=0, config in the SDP) of one program of one
-// layer is taken: that is what encoders send. Of that configuration only the header and the
+// newLATM takes MP4A-LATM (RFC 6416), GStreamer's default for AAC, as the SDP describes it.
+// Only an out-of-band configuration (cpresent=0, config in the SDP) of one program of one layer
+// is taken: that is what encoders send. Of that configuration only the header and the
 // AudioSpecificConfig are trusted: GStreamer's rtpmp4apay ends it right after the
 // AudioSpecificConfig, so what mediacommon reads after it (frame length type, other data) is
-// noise. Like ffmpeg, frames are taken as frameLengthType 0, the one encoders use.
-type latmDepack struct {
-	dec  *rtpfragmented.Decoder
-	t    media.Track
-	rate int
-}
-
-func newLATM(f *format.MPEG4AudioLATM) (*latmDepack, error) {
+// noise.
+func newLATM(f *format.MPEG4AudioLATM) (*audioDepack, error) {
 	smc := f.StreamMuxConfig
 	switch {
 	case f.CPresent || smc == nil:
@@ -288,75 +322,6 @@ func newLATM(f *format.MPEG4AudioLATM) (*latmDepack, error) {
 	if err != nil {
 		return nil, fmt.Errorf("AudioSpecificConfig: %w", err)
 	}
-	dec, err := f.CreateDecoder()
-	if err != nil {
-		return nil, err
-	}
-	return &latmDepack{dec: dec, rate: f.ClockRate(),
-		t: media.Track{Kind: media.Audio, Codec: media.AAC, SampleRate: asc.SampleRate,
-			Channels: max(asc.ChannelCount, 1), Config: cfg}}, nil
+	return newAudio(rtp.NewLATM(), f.ClockRate(), media.Track{Kind: media.Audio, Codec: media.AAC,
+		SampleRate: asc.SampleRate, Channels: max(asc.ChannelCount, 1), Config: cfg}), nil
 }
-
-// decode returns the AAC frames of one AudioMuxElement, 1024 samples apart.
-func (d *latmDepack) decode(pkt *rtp.Packet, pts int64) ([]media.Frame, error) {
-	el, err := d.dec.Decode(pkt)
-	if err != nil {
-		if errors.Is(err, rtpfragmented.ErrMorePacketsNeeded) {
-			return nil, nil
-		}
-		return nil, err
-	}
-	if len(el) > maxLATMElement {
-		return nil, fmt.Errorf("AudioMuxElement of %d bytes, at most %d", len(el), maxLATMElement)
-	}
-	aus, err := splitLATM(el)
-	return aacFrames(aus, pts, d.rate), err
-}
-
-// maxLATMSubframes bounds the frames of one AudioMuxElement (numSubFrames has 6 bits).
-const maxLATMSubframes = 64
-
-// splitLATM splits an AudioMuxElement without in-band configuration into its payloads: each is
-// a PayloadLengthInfo (bytes summed while they are 255) then that many bytes. The frames before
-// an error are returned with it.
-func splitLATM(el []byte) ([][]byte, error) {
-	var aus [][]byte
-	for len(el) > 0 {
-		if len(aus) == maxLATMSubframes {
-			return aus, fmt.Errorf("more than %d frames in an AudioMuxElement", maxLATMSubframes)
-		}
-		n, i := 0, 0
-		for i < len(el) {
-			b := el[i]
-			i++
-			n += int(b)
-			if b != 255 {
-				break
-			}
-		}
-		if n == 0 || n > len(el)-i {
-			return aus, fmt.Errorf("LATM payload of %d bytes with %d left", n, len(el)-i)
-		}
-		aus = append(aus, el[i:i+n])
-		el = el[i+n:]
-	}
-	return aus, nil
-}
-
-func (d *latmDepack) track() media.Track { return d.t }
-
-// packetDepack passes each RTP payload on as one frame: G.711 and Opus.
-type packetDepack struct {
-	t    media.Track
-	rate int
-}
-
-func (d *packetDepack) decode(pkt *rtp.Packet, pts int64) ([]media.Frame, error) {
-	if len(pkt.Payload) == 0 {
-		return nil, nil
-	}
-	t := ticks(pts, d.rate)
-	return []media.Frame{{DTS: t, PTS: t, Key: true, Data: bytes.Clone(pkt.Payload)}}, nil
-}
-
-func (d *packetDepack) track() media.Track { return d.t }

@@ -103,23 +103,3 @@ func FuzzAnnounce(f *testing.F) {
 		})
 	})
 }
-
-// FuzzSplitLATM splits AudioMuxElements: no panic, every frame within the input, bounded count.
-func FuzzSplitLATM(f *testing.F) {
-	f.Add([]byte{3, 1, 2, 3})
-	f.Add([]byte{255, 1, 1})
-	f.Add([]byte{2, 9, 9, 1, 7})
-	f.Fuzz(func(t *testing.T, el []byte) {
-		aus, _ := splitLATM(el)
-		total := 0
-		for _, au := range aus {
-			if len(au) == 0 {
-				t.Fatal("an empty frame")
-			}
-			total += len(au)
-		}
-		if total > len(el) || len(aus) > maxLATMSubframes {
-			t.Fatalf("%d frames of %d bytes from %d bytes", len(aus), total, len(el))
-		}
-	})
-}

@@ -14,6 +14,7 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/base"
 	"github.com/bluenviron/gortsplib/v4/pkg/description"
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
+	"github.com/bluenviron/gortsplib/v4/pkg/format/rtph264"
 	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
 	"github.com/pion/rtcp"
@@ -116,12 +117,16 @@ func TestSelectMedias(t *testing.T) {
 	}
 }
 
-// TestH264InBandParameters depacketizes a stream whose SDP has no SPS/PPS: nothing comes out
-// before a keyframe with parameter sets, then whole AVC access units with the track described.
-func TestH264InBandParameters(t *testing.T) {
-	sps, _ := hex.DecodeString("6742c015da0507ec05a8303035280000030008000003019478b175") // 320x240
-	pps, _ := hex.DecodeString("68ce3c80")
-	f := &format.H264{PayloadTyp: 96, PacketizationMode: 1}
+// A camera's parameter sets: SPS of 320x240, PPS.
+var (
+	camSPS, _ = hex.DecodeString("6742c015da0507ec05a8303035280000030008000003019478b175")
+	camPPS, _ = hex.DecodeString("68ce3c80")
+)
+
+// h264Session returns the encoder and the depacketizer of an H.264 format, with the parameter
+// sets in its SDP when given.
+func h264Session(t *testing.T, sps, pps []byte) (*rtph264.Encoder, *h264Depack) {
+	f := &format.H264{PayloadTyp: 96, PacketizationMode: 1, SPS: sps, PPS: pps}
 	enc, err := f.CreateEncoder()
 	if err != nil {
 		t.Fatal(err)
@@ -130,6 +135,14 @@ func TestH264InBandParameters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return enc, dep
+}
+
+// TestH264InBandParameters depacketizes a stream whose SDP has no SPS/PPS: nothing comes out
+// before a keyframe with parameter sets, then whole AVC access units with the track described.
+func TestH264InBandParameters(t *testing.T) {
+	sps, pps := camSPS, camPPS
+	enc, dep := h264Session(t, nil, nil)
 	idr := append([]byte{0x65, 0x88, 0x84}, make([]byte, 3000)...) // fragmented over several packets
 	nonIDR := []byte{0x41, 0x9a, 0x02, 0x03}
 	aus := []struct {
@@ -303,31 +316,6 @@ func TestMediaTimeoutCountsRTPOnly(t *testing.T) {
 	}
 }
 
-func TestSplitLATM(t *testing.T) {
-	long := make([]byte, 300)
-	for _, tc := range []struct {
-		in      []byte
-		want    []int // frame sizes
-		wantErr bool
-	}{
-		{[]byte{3, 1, 2, 3}, []int{3}, false},
-		{[]byte{2, 9, 9, 1, 7}, []int{2, 1}, false},
-		{append([]byte{255, 45}, long...), []int{300}, false},
-		{[]byte{4, 1, 2}, nil, true},      // shorter than said
-		{[]byte{1, 5, 0}, []int{1}, true}, // a zero length
-		{[]byte{255, 255}, nil, true},     // lengths only
-	} {
-		aus, err := splitLATM(tc.in)
-		var got []int
-		for _, au := range aus {
-			got = append(got, len(au))
-		}
-		if fmt.Sprint(got) != fmt.Sprint(tc.want) || (err != nil) != tc.wantErr {
-			t.Errorf("splitLATM(% x): %v, %v; want %v, error %v", tc.in[:min(len(tc.in), 6)], got, err, tc.want, tc.wantErr)
-		}
-	}
-}
-
 // GStreamer's rtpmp4apay ends its StreamMuxConfig right after the AudioSpecificConfig (here
 // ffmpeg's AAC encoder's, with an SBR sync extension): the track still gets that configuration.
 func TestLATMFromGStreamerSDP(t *testing.T) {
@@ -348,5 +336,79 @@ func TestLATMFromGStreamerSDP(t *testing.T) {
 	frames, err := d.decode(&rtp.Packet{Header: rtp.Header{Marker: true}, Payload: []byte{3, 1, 2, 3}}, 2048)
 	if err != nil || len(frames) != 1 || len(frames[0].Data) != 3 || frames[0].PTS != ticks(2048, 44100) {
 		t.Fatalf("frames %+v, %v", frames, err)
+	}
+}
+
+// TestH264LossWaitsForKeyframe: over UDP a packet can be lost; the frame it belonged to and
+// those after it, which refer to it, are dropped until the next keyframe.
+func TestH264LossWaitsForKeyframe(t *testing.T) {
+	enc, dep := h264Session(t, camSPS, camPPS)
+	idr := append([]byte{0x65, 0x88, 0x84}, make([]byte, 3000)...)
+	slice := append([]byte{0x41, 0x9a}, make([]byte, 3000)...) // fragmented over several packets
+	var frames [][]*rtp.Packet
+	for i, au := range [][]byte{idr, slice, slice, slice, idr, slice} {
+		pkts, err := enc.Encode([][]byte{au})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 1 {
+			pkts = append(pkts[:1], pkts[2:]...) // a packet lost inside the first P frame
+		}
+		frames = append(frames, pkts)
+	}
+	if keys := keysOut(dep, frames, 3600); keys != "[true true false]" {
+		t.Errorf("frames out (key or not): %v; want the keyframe, then nothing until the next keyframe", keys)
+	}
+}
+
+// keysOut decodes the packets of each frame (frame i at time i*step) and tells of each frame
+// that comes out whether it is a keyframe.
+func keysOut(dep depacketizer, frames [][]*rtp.Packet, step int) string {
+	var keys []bool
+	for i, pkts := range frames {
+		for _, p := range pkts {
+			p.Timestamp = uint32(i * step)
+			out, _ := dep.decode(p, int64(i*step))
+			for _, fr := range out {
+				keys = append(keys, fr.Key)
+			}
+		}
+	}
+	return fmt.Sprint(keys)
+}
+
+// TestVP8LossWaitsForKeyframe: as for H.264, a lost packet drops the frames up to the next
+// keyframe.
+func TestVP8LossWaitsForKeyframe(t *testing.T) {
+	f := &format.VP8{PayloadTyp: 96}
+	enc, err := f.CreateEncoder()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dep, err := newVP8(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := make([]byte, 3000)
+	key[0] = 0x10 // keyframe, shown
+	copy(key[3:], []byte{0x9d, 0x01, 0x2a, 0x40, 0x01, 0xf0, 0x00})
+	inter := make([]byte, 3000)
+	inter[0] = 0x11
+	var frames [][]*rtp.Packet
+	for i, fr := range [][]byte{key, inter, inter, key, inter} {
+		pkts, err := enc.Encode(fr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 1 {
+			pkts = pkts[1:] // the first packet of the first inter frame lost
+		}
+		frames = append(frames, pkts)
+	}
+	if keys := keysOut(dep, frames, 3000); keys != "[true true false]" {
+		t.Errorf("frames out (key or not): %v; want the keyframe, then nothing until the next keyframe", keys)
+	}
+	if tr := dep.track(); tr.Width != 320 || tr.Height != 240 {
+		t.Errorf("track %dx%d, want 320x240", tr.Width, tr.Height)
 	}
 }

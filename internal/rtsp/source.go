@@ -156,11 +156,11 @@ func depacketizerFor(f format.Format) (depacketizer, media.Kind, error) {
 		if f.MULaw {
 			codec = media.PCMU
 		}
-		return &packetDepack{rate: f.ClockRate(), t: media.Track{Kind: media.Audio, Codec: codec,
-			SampleRate: f.SampleRate, Channels: max(f.ChannelCount, 1)}}, media.Audio, nil
+		return newPacketAudio(f.ClockRate(), media.Track{Kind: media.Audio, Codec: codec,
+			SampleRate: f.SampleRate, Channels: max(f.ChannelCount, 1)}), media.Audio, nil
 	case *format.Opus:
-		return &packetDepack{rate: f.ClockRate(), t: media.Track{Kind: media.Audio, Codec: media.Opus,
-			SampleRate: 48000, Channels: max(f.ChannelCount, 1)}}, media.Audio, nil
+		return newPacketAudio(f.ClockRate(), media.Track{Kind: media.Audio, Codec: media.Opus,
+			SampleRate: 48000, Channels: max(f.ChannelCount, 1)}), media.Audio, nil
 	}
 	return nil, 0, nil
 }

@@ -1,10 +1,9 @@
 // Package webrtc is the WebRTC ingest: browsers publish here through the WCS signalling of
 // package wcs. It answers a publisher's SDP offer with pion (ICE on the server's own host
 // candidates, DTLS-SRTP, NACK, keyframe requests, transport-wide congestion feedback), puts
-// the RTP packets of each track back in order (a reorder buffer that waits for retransmissions),
-// rebuilds whole frames (H.264 STAP-A/FU-A to AVC access units, VP8 partitions, Opus and G.711
-// packets), aligns audio with video by the sender's RTCP sender reports and hands the stream
-// registry media.Tracks and media.Frames. RTP ends here.
+// the RTP packets of each track back in order and rebuilds whole frames with internal/rtp (its
+// reorder buffer waits for the retransmissions asked for), aligns audio with video by the
+// sender's RTCP sender reports and hands the stream registry media.Tracks and media.Frames.
 package webrtc
 
 import (
@@ -24,6 +23,7 @@ import (
 
 	"github.com/streamrec/streamrec/internal/lograte"
 	"github.com/streamrec/streamrec/internal/media"
+	"github.com/streamrec/streamrec/internal/rtp"
 	"github.com/streamrec/streamrec/internal/stream"
 )
 
@@ -107,7 +107,7 @@ func New(cfg Config) (*Engine, error) {
 	// pion's default SRTP replay window (64 packets) is smaller than one keyframe: a
 	// retransmission of its first packets would be dropped as a replay before the reorder buffer
 	// sees it. The window covers everything the reorder buffer can hold back.
-	se.SetSRTPReplayProtectionWindow(jitterRing)
+	se.SetSRTPReplayProtectionWindow(rtp.JitterRing)
 	e := &Engine{cfg: cfg, log: cfg.Log.With("ingest", "webrtc"), pubs: map[*Publisher]struct{}{},
 		refusals: lograte.New(time.Minute, 10_000), nacks: nacks}
 	switch {

@@ -1,73 +1,10 @@
 package webrtc
 
 import (
-	"encoding/binary"
 	"testing"
-	"time"
-
-	"github.com/pion/rtp"
-	"github.com/pion/rtp/codecs"
 
 	"github.com/streamrec/streamrec/internal/fuzzmem"
-	"github.com/streamrec/streamrec/internal/media"
-	"github.com/streamrec/streamrec/internal/rtpfuzz"
 )
-
-// FuzzDepacketize feeds RTP packets built from the input through the reorder buffer and the
-// H.264, VP8 and audio assemblers: no panic, bounded memory, and every H.264 frame is well
-// formed AVC (length-prefixed NAL units filling it exactly).
-func FuzzDepacketize(f *testing.F) {
-	var seq uint16
-	sps, pps := []byte{0x67, 0x42, 0xe0, 0x1f, 0xda, 0x02}, []byte{0x68, 0xce, 0x3c, 0x80}
-	var h264 []*rtp.Packet
-	h264 = append(h264, packets(&codecs.H264Payloader{}, 200, 0, &seq, annexB(sps, pps, nal(nalIDR, 500)))...)
-	h264 = append(h264, packets(&codecs.H264Payloader{}, 200, 3000, &seq, annexB(nal(nalSlice, 100)))...)
-	f.Add(rtpfuzz.Encode(h264))
-	key := make([]byte, 400)
-	key[3], key[4], key[5], key[6], key[8] = 0x9d, 0x01, 0x2a, 64, 48
-	f.Add(rtpfuzz.Encode(packets(&codecs.VP8Payloader{EnablePictureID: true}, 150, 0, &seq, key)))
-	f.Add([]byte{0x31, 0, 2, 0x7c, 0x85, 0x31, 1, 3, 0x7c, 0x45, 0})
-	f.Fuzz(func(t *testing.T, data []byte) {
-		pkts := rtpfuzz.Packets(data)
-		fuzzmem.Check(t, func() {
-			for _, codec := range []media.Codec{media.H264, media.VP8, media.Opus} {
-				asm := newAssembler(codec, nil)
-				jb := newJitter(videoReorderWait, reorderPackets)
-				if codec != media.Opus {
-					jb.adapt(videoReorderMin, videoReorderMax) // as the video path does
-				}
-				now := time.Unix(0, 0)
-				take := func(p *rtp.Packet, lost bool) {
-					fr, _ := asm.push(p, lost)
-					if fr != nil && codec == media.H264 {
-						checkAVC(t, fr.data)
-					}
-				}
-				for _, p := range pkts {
-					now = now.Add(10 * time.Millisecond)
-					take(p.Packet, p.LostBefore) // the assembler alone, losses as the input says
-					jb.push(p.Packet, now)
-					for q, lost := jb.pop(now); q != nil; q, lost = jb.pop(now) {
-						take(q, lost)
-					}
-				}
-			}
-		})
-	})
-}
-
-func checkAVC(t *testing.T, b []byte) {
-	for len(b) > 0 {
-		if len(b) < 4 {
-			t.Fatalf("AVC frame ends in %d stray bytes", len(b))
-		}
-		n := int(binary.BigEndian.Uint32(b))
-		if n == 0 || n > len(b)-4 {
-			t.Fatalf("AVC NAL unit of %d bytes with %d left", n, len(b)-4)
-		}
-		b = b[4+n:]
-	}
-}
 
 // FuzzParseOffer: any SDP offer is parsed or refused with an error, within bounded memory.
 func FuzzParseOffer(f *testing.F) {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/streamrec/streamrec/internal/media"
+	"github.com/streamrec/streamrec/internal/rtp"
 )
 
 // sink is what the ingest feeds: a *stream.Stream.
@@ -212,7 +213,7 @@ func (g *ingest) align() {
 }
 
 // frame takes a reassembled frame of a track; lost says frames were lost before it.
-func (g *ingest) frame(kind media.Kind, f *frame, lost bool, now time.Time) {
+func (g *ingest) frame(kind media.Kind, f *rtp.Frame, lost bool, now time.Time) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	t := g.track(kind)
@@ -231,18 +232,20 @@ func (g *ingest) frame(kind media.Kind, f *frame, lost bool, now time.Time) {
 		}
 		return
 	}
-	ext := t.unwrap(f.ts)
+	ext := t.unwrap(f.TS)
 	if ext > t.ext {
-		t.ext, t.lastTS = ext, f.ts
+		t.ext, t.lastTS = ext, f.TS
 	}
+	var params *media.Track
 	if kind == media.Video {
-		if !g.videoFrame(t, f, now) {
+		var ok bool
+		if params, ok = g.videoFrame(t, f, now); !ok {
 			return
 		}
 	} else if !g.published && g.video == nil {
 		g.publish() // audio-only: the first frame is enough
 	}
-	t.queue = append(t.queue, pending{ext: ext, at: now, data: f.data, key: f.key, params: f.params})
+	t.queue = append(t.queue, pending{ext: ext, at: now, data: f.Data, key: f.Key, params: params})
 	if !g.published && kind == media.Audio {
 		// Audio waiting for the first video keyframe: keep only the last few seconds.
 		for len(t.queue) > 1 && t.dts(ext)-t.dts(t.queue[0].ext) > maxEarlyAudio {
@@ -253,47 +256,48 @@ func (g *ingest) frame(kind media.Kind, f *frame, lost bool, now time.Time) {
 }
 
 // videoFrame decides whether a video frame is usable, publishing the stream on the first
-// keyframe. Caller holds g.mu.
-func (g *ingest) videoFrame(t *trackIn, f *frame, now time.Time) bool {
-	if f.key && t.codec == media.H264 {
-		if f.sps == nil && g.sdpSPS != nil {
-			f.sps, f.pps = g.sdpSPS, g.sdpPPS
+// keyframe; a keyframe changing the track's description returns the new one. Caller holds g.mu.
+func (g *ingest) videoFrame(t *trackIn, f *rtp.Frame, now time.Time) (*media.Track, bool) {
+	if f.Key && t.codec == media.H264 {
+		if f.SPS == nil && g.sdpSPS != nil {
+			f.SPS, f.PPS = g.sdpSPS, g.sdpPPS
 		}
-		if !g.published && (f.sps == nil || f.pps == nil) {
+		if !g.published && (f.SPS == nil || f.PPS == nil) {
 			g.warnOnce("noparams", "H.264 keyframe without SPS/PPS dropped: asking for another")
 			g.askKeyframe(now, true)
-			return false
+			return nil, false
 		}
 	}
-	if !f.key {
+	if !f.Key {
 		if g.waitKey || !g.published {
 			g.askKeyframe(now, false)
-			return false
+			return nil, false
 		}
-		return true
+		return nil, true
 	}
 	g.waitKey = false
 	g.lastKey = now
 	if g.published {
 		// A resolution change: the stream's track and the recording follow from this keyframe on.
-		if f.params = media.KeyParams(t.track, f.data); f.params != nil {
-			t.track = *f.params
+		params := media.KeyParams(t.track, f.Data)
+		if params != nil {
+			t.track = *params
 		}
-		return true
+		return params, true
 	}
 	tr := media.Track{Kind: media.Video, Codec: t.codec}
 	switch t.codec {
 	case media.H264:
-		tr.SPS, tr.PPS = [][]byte{f.sps}, [][]byte{f.pps}
-		if sps, err := media.ParseSPS(f.sps); err == nil {
+		tr.SPS, tr.PPS = [][]byte{f.SPS}, [][]byte{f.PPS}
+		if sps, err := media.ParseSPS(f.SPS); err == nil {
 			tr.Width, tr.Height = int(sps.Width), int(sps.Height)
 		}
 	case media.VP8:
-		tr.Width, tr.Height, _ = media.VP8Size(f.data)
+		tr.Width, tr.Height, _ = media.VP8Size(f.Data)
 	}
 	t.track = tr
 	g.publish()
-	return true
+	return nil, true
 }
 
 // publish sets the stream's tracks. Caller holds g.mu.

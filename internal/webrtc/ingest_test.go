@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/streamrec/streamrec/internal/media"
+	"github.com/streamrec/streamrec/internal/rtp"
 )
 
 type fakeSink struct {
@@ -35,14 +36,27 @@ var (
 	testPPS = []byte{0x68, 0xce, 0x3c, 0x80}
 )
 
-func h264Frame(ts uint32, key bool) *frame {
+func h264Frame(ts uint32, key bool) *rtp.Frame {
 	if key {
-		return &frame{ts: ts, key: true, sps: testSPS, pps: testPPS, data: avcOf(testSPS, testPPS, nal(nalIDR, 50))}
+		return &rtp.Frame{TS: ts, Key: true, SPS: testSPS, PPS: testPPS, Data: rtp.AppendAVC(nil, testSPS, testPPS, nal(5, 50))}
 	}
-	return &frame{ts: ts, data: avcOf(nal(nalSlice, 20))}
+	return &rtp.Frame{TS: ts, Data: rtp.AppendAVC(nil, nal(1, 20))}
 }
 
-func opusFrame(ts uint32) *frame { return &frame{ts: ts, key: true, data: []byte{0xfc, 0xff, 0xfe}} }
+// nal makes an H.264 NAL unit of a type (5 IDR, 1 other slice) and size.
+func nal(typ byte, size int) []byte {
+	n := make([]byte, size)
+	n[0] = 0x60 | typ
+	for i := 1; i < size; i++ {
+		n[i] = byte(i*7 + int(typ))
+	}
+	n[1] |= 0x80 // first_mb_in_slice 0
+	return n
+}
+
+func opusFrame(ts uint32) *rtp.Frame {
+	return &rtp.Frame{TS: ts, Key: true, Data: []byte{0xfc, 0xff, 0xfe}}
+}
 
 func newTestIngest(sink *fakeSink, asks *atomic.Int32) (*ingest, *string) {
 	var failed string
@@ -93,16 +107,16 @@ func TestIngestSkipsToKeyframeAfterLoss(t *testing.T) {
 	g.expect(media.Video, media.VP8, 90000)
 	t0 := time.Unix(1000, 0)
 	g.first(media.Video, media.VP8, 90000, 1, 0, t0)
-	key := &frame{ts: 0, key: true, data: []byte{0x10, 0, 0, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0xe0, 0x01}}
+	key := &rtp.Frame{TS: 0, Key: true, Data: []byte{0x10, 0, 0, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0xe0, 0x01}}
 	g.frame(media.Video, key, false, t0)
-	g.frame(media.Video, &frame{ts: 3000, data: []byte{1}}, false, t0)
+	g.frame(media.Video, &rtp.Frame{TS: 3000, Data: []byte{1}}, false, t0)
 	before := asks.Load()
 	g.frame(media.Video, nil, true, t0.Add(time.Second)) // a frame was lost
-	g.frame(media.Video, &frame{ts: 9000, data: []byte{1}}, false, t0.Add(2*time.Second))
+	g.frame(media.Video, &rtp.Frame{TS: 9000, Data: []byte{1}}, false, t0.Add(2*time.Second))
 	key2 := *key
-	key2.ts = 12000
+	key2.TS = 12000
 	g.frame(media.Video, &key2, false, t0.Add(3*time.Second))
-	g.frame(media.Video, &frame{ts: 15000, data: []byte{1}}, false, t0.Add(4*time.Second))
+	g.frame(media.Video, &rtp.Frame{TS: 15000, Data: []byte{1}}, false, t0.Add(4*time.Second))
 	var ts []time.Duration
 	for _, f := range sink.frames {
 		ts = append(ts, f.DTS)

@@ -5,12 +5,14 @@ import (
 
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
+
+	"github.com/streamrec/streamrec/internal/rtp"
 )
 
 // nackLog is the number of packets pion's NACK generator keeps track of: as many as the
 // reorder buffer can hold back, so a gap is asked for again as long as the buffer waits for it,
 // whatever the bitrate (pion's default, 512, is under 0.7 s at 8 Mbit/s).
-const nackLog = 2048
+const nackLog = rtp.JitterRing
 
 // nackFilters hands each peer connection a nackFilter (an interceptor, placed under pion's
 // NACK generator) and lets the publisher find its own by the connection's ID.

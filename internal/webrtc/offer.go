@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/pion/sdp/v3"
 	pion "github.com/pion/webrtc/v4"
 
@@ -275,10 +276,10 @@ func spropParameterSets(fmtp string) (sps, pps [][]byte) {
 		if err != nil || len(nal) == 0 {
 			continue
 		}
-		switch nal[0] & 0x1f {
-		case nalSPS:
+		switch h264.NALUType(nal[0] & 0x1f) {
+		case h264.NALUTypeSPS:
 			sps = append(sps, nal)
-		case nalPPS:
+		case h264.NALUTypePPS:
 			pps = append(pps, nal)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -83,13 +84,13 @@ func TestOfferPrefersConstrainedBaselineH264(t *testing.T) {
 		t.Fatal(err)
 	}
 	// 108 = H264 42e01f mode 1, 102 = 42001f, 116 = 4d001f, 96 = VP8; each with its RTX.
-	if got, want := pts(o.video), []int{108, 109, 102, 103, 116, 117, 96, 97}; !equal(got, want) {
+	if got, want := pts(o.video), []int{108, 109, 102, 103, 116, 117, 96, 97}; !slices.Equal(got, want) {
 		t.Errorf("video preferences %v, want %v", got, want)
 	}
 	if o.video.chosen.Name != "H264" || o.video.mid != "1" {
 		t.Errorf("chosen %+v mid %q", o.video.chosen, o.video.mid)
 	}
-	if got, want := pts(o.audio), []int{111, 0, 8}; !equal(got, want) {
+	if got, want := pts(o.audio), []int{111, 0, 8}; !slices.Equal(got, want) {
 		t.Errorf("audio preferences %v, want %v", got, want)
 	}
 }
@@ -99,7 +100,7 @@ func TestOfferFollowsRecordFormats(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := pts(o.video), []int{96, 97}; !equal(got, want) {
+	if got, want := pts(o.video), []int{96, 97}; !slices.Equal(got, want) {
 		t.Errorf("video preferences with record_formats=vp8-webm: %v, want %v", got, want)
 	}
 	o, err = parseOffer(stripCodecs(chromeOffer(t), "H264"), bothFormats)

@@ -16,6 +16,7 @@ import (
 	pion "github.com/pion/webrtc/v4"
 
 	"github.com/streamrec/streamrec/internal/media"
+	"github.com/streamrec/streamrec/internal/rtp"
 	"github.com/streamrec/streamrec/internal/sdplimit"
 	"github.com/streamrec/streamrec/internal/stream"
 )
@@ -23,7 +24,7 @@ import (
 // Reorder waits: video waits for retransmissions (we NACK), audio only for reordering
 // (browsers do not retransmit audio). The video wait starts at videoReorderWait, long enough
 // for two NACK rounds at 100 ms round trip, then follows the delays of the retransmissions
-// that arrive (see jitter.adapt), within videoReorderMin..videoReorderMax.
+// that arrive (see rtp.Jitter.Adapt), within videoReorderMin..videoReorderMax.
 const (
 	videoReorderWait = 700 * time.Millisecond
 	videoReorderMin  = 300 * time.Millisecond
@@ -272,44 +273,49 @@ func (p *Publisher) onTrack(t *pion.TrackRemote, r *pion.RTPReceiver) {
 
 // readRTP puts a track's packets in order, rebuilds frames and hands them to the ingest.
 func (p *Publisher) readRTP(t *pion.TrackRemote, kind media.Kind, codec media.Codec) {
-	jb := newJitter(audioReorderWait, reorderPackets)
+	jb := rtp.NewJitter(audioReorderWait, reorderPackets)
 	if kind == media.Video {
-		jb = newJitter(videoReorderWait, reorderPackets)
-		jb.adapt(videoReorderMin, videoReorderMax)
+		jb = rtp.NewJitter(videoReorderWait, reorderPackets)
+		jb.Adapt(videoReorderMin, videoReorderMax)
 		defer func() {
-			p.log.Info("webrtc video losses", "recovered", jb.recoveredN, "given_up", jb.gaveUp,
-				"reorder_wait", jb.maxWait.Round(time.Millisecond).String())
+			recovered, gaveUp := jb.Stats()
+			p.log.Info("webrtc video losses", "recovered", recovered, "given_up", gaveUp,
+				"reorder_wait", jb.Wait().Round(time.Millisecond).String())
 		}()
 	}
 	oversized := false
-	asm := newAssembler(codec, func(size int) {
+	asm := rtp.For(codec, rtp.Options{Oversize: func(size int) {
 		if !oversized { // once per track: a publisher that does it does it to every frame
 			oversized = true
 			p.log.Warn("video frame dropped: it grew past the reassembly cap; asking for a keyframe",
-				"kind", kind.String(), "bytes", size, "max", MaxFrameBytes)
+				"kind", kind.String(), "bytes", size, "max", rtp.MaxFrameBytes)
 		}
-	})
+	}})
 	pt := t.PayloadType()
 	first, otherPT, failures := true, false, 0
 	ssrc := uint32(t.SSRC())
 	drain := func(now time.Time) {
 		for {
-			pkt, lost := jb.pop(now)
+			pkt, lost := jb.Pop(now)
 			if pkt == nil {
-				if kind == media.Video && jb.started {
-					p.nak.awaiting(ssrc, uint16(jb.next))
+				if next, ok := jb.Awaited(); kind == media.Video && ok {
+					p.nak.awaiting(ssrc, next)
 				}
 				return
 			}
-			if f, l := asm.push(pkt, lost); f != nil || l {
-				p.ing.frame(kind, f, l, now)
+			frames, l := asm.Push(pkt, lost) // a loss is told with the first frame after it, or alone
+			if len(frames) == 0 && l {
+				p.ing.frame(kind, nil, l, now)
+			}
+			for i := range frames {
+				p.ing.frame(kind, &frames[i], l && i == 0, now)
 			}
 		}
 	}
 	for {
 		deadline := time.Time{}
-		if jb.waiting() {
-			deadline = time.Now().Add(jb.maxWait / 4)
+		if jb.Waiting() {
+			deadline = time.Now().Add(jb.Wait() / 4)
 		}
 		t.SetReadDeadline(deadline)
 		pkt, _, err := t.ReadRTP()
@@ -345,7 +351,7 @@ func (p *Publisher) readRTP(t *pion.TrackRemote, kind media.Kind, codec media.Co
 			first = false
 			p.ing.first(kind, codec, int(t.Codec().ClockRate), uint32(t.SSRC()), pkt.Timestamp, now)
 		}
-		jb.push(pkt, now)
+		jb.Push(pkt, now)
 		drain(now)
 	}
 }

@@ -1,4 +1,4 @@
-package webrtc
+package rtp
 
 import (
 	"bytes"
@@ -59,22 +59,23 @@ func nal(typ byte, size int) []byte {
 }
 
 type result struct {
-	frames []*frame
+	frames []Frame
 	losses int
 }
 
-func feed(a assembler, pkts []*rtp.Packet, lostBefore map[int]bool) result {
+func feed(a Depacketizer, pkts []*rtp.Packet, lostBefore map[int]bool) result {
 	var r result
 	for i, p := range pkts {
-		f, lost := a.push(p, lostBefore[i])
-		if lost {
-			r.losses++
-		}
-		if f != nil {
-			r.frames = append(r.frames, f)
-		}
+		r.add(a.Push(p, lostBefore[i]))
 	}
 	return r
+}
+
+func (r *result) add(frames []Frame, lost bool) {
+	if lost {
+		r.losses++
+	}
+	r.frames = append(r.frames, frames...)
 }
 
 func TestH264AccessUnits(t *testing.T) {
@@ -86,18 +87,18 @@ func TestH264AccessUnits(t *testing.T) {
 	pkts = append(pkts, packets(pl, 1200, 3000, &seq, annexB(sps, pps, idr))...) // STAP-A + FU-A
 	pkts = append(pkts, packets(pl, 1200, 6000, &seq, annexB(p1))...)            // single NAL
 	pkts = append(pkts, packets(pl, 1200, 9000, &seq, annexB(p2))...)            // single NAL
-	r := feed(newAssembler(media.H264, nil), pkts, nil)
+	r := feed(For(media.H264, Options{}), pkts, nil)
 	if r.losses != 0 || len(r.frames) != 3 {
 		t.Fatalf("%d frames, %d losses; want 3 frames, no loss", len(r.frames), r.losses)
 	}
 	k := r.frames[0]
-	if !k.key || !bytes.Equal(k.sps, sps) || !bytes.Equal(k.pps, pps) || k.ts != 3000 {
-		t.Errorf("keyframe: key %v sps %x pps %x ts %d", k.key, k.sps, k.pps, k.ts)
+	if !k.Key || !bytes.Equal(k.SPS, sps) || !bytes.Equal(k.PPS, pps) || k.TS != 3000 {
+		t.Errorf("keyframe: key %v sps %x pps %x ts %d", k.Key, k.SPS, k.PPS, k.TS)
 	}
-	if !bytes.Equal(k.data, avcOf(sps, pps, idr)) {
-		t.Errorf("keyframe is not the AVC form of SPS, PPS, IDR (%d bytes)", len(k.data))
+	if !bytes.Equal(k.Data, avcOf(sps, pps, idr)) {
+		t.Errorf("keyframe is not the AVC form of SPS, PPS, IDR (%d bytes)", len(k.Data))
 	}
-	if r.frames[1].key || !bytes.Equal(r.frames[1].data, avcOf(p1)) || !bytes.Equal(r.frames[2].data, avcOf(p2)) {
+	if r.frames[1].Key || !bytes.Equal(r.frames[1].Data, avcOf(p1)) || !bytes.Equal(r.frames[2].Data, avcOf(p2)) {
 		t.Errorf("P frames not rebuilt")
 	}
 }
@@ -111,11 +112,11 @@ func TestH264LossDropsTheFrame(t *testing.T) {
 	frag := packets(pl, 1200, 3000, &seq, annexB(p1))
 	pkts = append(pkts, frag[0], frag[2]) // frag[1] lost: the jitter buffer says so on frag[2]
 	pkts = append(pkts, packets(pl, 1200, 6000, &seq, annexB(nal(nalSlice, 200)))...)
-	r := feed(newAssembler(media.H264, nil), pkts, map[int]bool{len(pkts) - 2: true})
+	r := feed(For(media.H264, Options{}), pkts, map[int]bool{len(pkts) - 2: true})
 	if len(r.frames) != 2 || r.losses == 0 {
 		t.Fatalf("%d frames, %d losses; want the broken frame dropped and a loss reported", len(r.frames), r.losses)
 	}
-	if !r.frames[0].key || r.frames[1].ts != 6000 {
+	if !r.frames[0].Key || r.frames[1].TS != 6000 {
 		t.Errorf("kept frames: %+v", r.frames)
 	}
 }
@@ -126,8 +127,8 @@ func TestH264LostMarkerPacket(t *testing.T) {
 	a := packets(pl, 1200, 0, &seq, annexB(nal(nalSlice, 3000)))
 	b := packets(pl, 1200, 3000, &seq, annexB(nal(nalSlice, 100)))
 	pkts := append(a[:len(a)-1], b...) // the first frame's last packet is lost
-	r := feed(newAssembler(media.H264, nil), pkts, map[int]bool{len(a) - 1: true})
-	if len(r.frames) != 1 || r.frames[0].ts != 3000 || r.losses == 0 {
+	r := feed(For(media.H264, Options{}), pkts, map[int]bool{len(a) - 1: true})
+	if len(r.frames) != 1 || r.frames[0].TS != 3000 || r.losses == 0 {
 		t.Fatalf("frames %d (want only the second), losses %d", len(r.frames), r.losses)
 	}
 }
@@ -137,7 +138,7 @@ func TestH264LostFrameStart(t *testing.T) {
 	pl := &codecs.H264Payloader{}
 	a := packets(pl, 1200, 0, &seq, annexB(nal(nalIDR, 3000)))
 	// The first packet is lost: the rest cannot make a frame, however intact they look.
-	r := feed(newAssembler(media.H264, nil), a[1:], map[int]bool{0: true})
+	r := feed(For(media.H264, Options{}), a[1:], map[int]bool{0: true})
 	if len(r.frames) != 0 || r.losses == 0 {
 		t.Fatalf("frames %d, losses %d: a frame without its first packet was kept", len(r.frames), r.losses)
 	}
@@ -156,23 +157,23 @@ func TestVP8Frames(t *testing.T) {
 	pkts = append(pkts, &rtp.Packet{Header: rtp.Header{SequenceNumber: seq, Timestamp: 0}}) // padding
 	seq++
 	pkts = append(pkts, packets(pl, 1200, 3000, &seq, inter)...)
-	r := feed(newAssembler(media.VP8, nil), pkts, nil)
+	r := feed(For(media.VP8, Options{}), pkts, nil)
 	if r.losses != 0 || len(r.frames) != 2 {
 		t.Fatalf("%d frames, %d losses", len(r.frames), r.losses)
 	}
-	if !r.frames[0].key || !bytes.Equal(r.frames[0].data, key) || r.frames[1].key || !bytes.Equal(r.frames[1].data, inter) {
+	if !r.frames[0].Key || !bytes.Equal(r.frames[0].Data, key) || r.frames[1].Key || !bytes.Equal(r.frames[1].Data, inter) {
 		t.Errorf("frames not rebuilt")
 	}
-	if w, h, ok := media.VP8Size(r.frames[0].data); !ok || w != 640 || h != 480 {
+	if w, h, ok := media.VP8Size(r.frames[0].Data); !ok || w != 640 || h != 480 {
 		t.Errorf("keyframe size %dx%d %v, want 640x480", w, h, ok)
 	}
 }
 
 func TestAudioPackets(t *testing.T) {
-	a := newAssembler(media.Opus, nil)
-	f, lost := a.push(&rtp.Packet{Header: rtp.Header{Timestamp: 960}, Payload: []byte{0xfc, 1, 2}}, true)
-	if f == nil || !lost || f.ts != 960 || !bytes.Equal(f.data, []byte{0xfc, 1, 2}) {
-		t.Errorf("opus frame %+v lost %v", f, lost)
+	a := For(media.Opus, Options{})
+	frames, lost := a.Push(&rtp.Packet{Header: rtp.Header{Timestamp: 960}, Payload: []byte{0xfc, 1, 2}}, true)
+	if len(frames) != 1 || !lost || frames[0].TS != 960 || !bytes.Equal(frames[0].Data, []byte{0xfc, 1, 2}) {
+		t.Errorf("opus frames %+v lost %v", frames, lost)
 	}
 }
 
@@ -196,19 +197,13 @@ func TestOversizedFrameIsDropped(t *testing.T) {
 			pkts = append(pkts, packets(tc.pl, 1200, 3000, &seq, tc.frame(MaxFrameBytes+100_000))...)
 			pkts = append(pkts, packets(tc.pl, 1200, 6000, &seq, tc.frame(50_000))...)
 			var told []int
-			a := newAssembler(tc.codec, func(size int) { told = append(told, size) })
-			va := a.(*videoAssembler)
+			a := For(tc.codec, Options{Oversize: func(size int) { told = append(told, size) }})
+			va := a.(*video)
 			var r result
 			biggest := 0
 			for _, p := range pkts {
-				f, lost := a.push(p, false)
+				r.add(a.Push(p, false))
 				biggest = max(biggest, va.unit.size())
-				if lost {
-					r.losses++
-				}
-				if f != nil {
-					r.frames = append(r.frames, f)
-				}
 			}
 			if len(told) != 1 || told[0] <= MaxFrameBytes {
 				t.Errorf("oversize told %v, want once with more than %d", told, MaxFrameBytes)
@@ -216,20 +211,82 @@ func TestOversizedFrameIsDropped(t *testing.T) {
 			if biggest > MaxFrameBytes {
 				t.Errorf("the assembler held %d bytes, over the %d cap", biggest, MaxFrameBytes)
 			}
-			if r.losses != 1 || len(r.frames) != 1 || r.frames[0].ts != 6000 || !r.frames[0].key {
+			if r.losses != 1 || len(r.frames) != 1 || r.frames[0].TS != 6000 || !r.frames[0].Key {
 				t.Fatalf("%d losses, frames %v; want the big frame lost and the next one whole", r.losses, r.frames)
 			}
 		})
 	}
 	// A frame that never ends (no marker) stays under the cap too.
-	a := newAssembler(media.H264, nil)
-	va := a.(*videoAssembler)
+	a := For(media.H264, Options{})
+	va := a.(*video)
 	payload := append([]byte{0x7c, 0x05}, make([]byte, 1400)...) // FU-A middle fragments
-	a.push(&rtp.Packet{Header: rtp.Header{Timestamp: 1}, Payload: append([]byte{0x7c, 0x85}, make([]byte, 1400)...)}, false)
+	a.Push(&rtp.Packet{Header: rtp.Header{Timestamp: 1}, Payload: append([]byte{0x7c, 0x85}, make([]byte, 1400)...)}, false)
 	for i := range 20000 {
-		a.push(&rtp.Packet{Header: rtp.Header{SequenceNumber: uint16(i + 1), Timestamp: 1}, Payload: payload}, false)
+		a.Push(&rtp.Packet{Header: rtp.Header{SequenceNumber: uint16(i + 1), Timestamp: 1}, Payload: payload}, false)
 		if va.unit.size() > MaxFrameBytes {
 			t.Fatalf("packet %d: %d bytes held", i, va.unit.size())
 		}
+	}
+}
+
+// A sender that never sets the marker (some cameras): with no packet missing, the first packet
+// of the next timestamp ends the frame; with one missing, the frame is lost.
+func TestH264FramesWithoutMarker(t *testing.T) {
+	var seq uint16
+	pl := &codecs.H264Payloader{}
+	var pkts []*rtp.Packet
+	for i, n := range []int{3000, 200, 200} {
+		typ := byte(nalSlice)
+		if i == 0 {
+			typ = nalIDR
+		}
+		for _, p := range packets(pl, 1200, uint32(i)*3000, &seq, annexB(nal(typ, n))) {
+			p.Marker = false
+			pkts = append(pkts, p)
+		}
+	}
+	r := feed(For(media.H264, Options{}), pkts, nil)
+	if r.losses != 0 || len(r.frames) != 2 || !r.frames[0].Key || r.frames[1].TS != 3000 {
+		t.Fatalf("%d frames, %d losses; want the first two frames whole", len(r.frames), r.losses)
+	}
+	r = feed(For(media.H264, Options{}), pkts, map[int]bool{len(pkts) - 1: true})
+	if r.losses == 0 || len(r.frames) != 1 || !r.frames[0].Key {
+		t.Fatalf("%d frames, %d losses; want the frame before the gap lost", len(r.frames), r.losses)
+	}
+}
+
+// Cameras' quirks: Annex B inside a NAL unit packet, zero padding after a STAP-A; and the
+// NAL unit cap RTSP keeps.
+func TestH264CameraPayloads(t *testing.T) {
+	sps, pps, idr := nal(nalSPS, 10), nal(nalPPS, 4), nal(nalIDR, 300)
+	wrapped := &rtp.Packet{Header: rtp.Header{Marker: true}, Payload: annexB(sps, pps, idr)}
+	fs, lost := For(media.H264, Options{}).Push(wrapped, false)
+	if lost || len(fs) != 1 || !bytes.Equal(fs[0].Data, avcOf(sps, pps, idr)) || !fs[0].Key || !bytes.Equal(fs[0].SPS, sps) {
+		t.Errorf("Annex B in one packet: %d frames, lost %v", len(fs), lost)
+	}
+	if !(&h264Unit{}).start(wrapped.Payload) {
+		t.Errorf("Annex B in one packet: not seen to start a frame")
+	}
+	stap := []byte{nalSTAPA, 0, byte(len(sps))}
+	stap = append(append(stap, sps...), 0, 0, 0, 0)
+	fs, lost = For(media.H264, Options{}).Push(&rtp.Packet{Header: rtp.Header{Marker: true}, Payload: stap}, false)
+	if lost || len(fs) != 1 || !bytes.Equal(fs[0].Data, avcOf(sps)) {
+		t.Errorf("padded STAP-A: %d frames, lost %v", len(fs), lost)
+	}
+	var seq uint16
+	many := packets(&codecs.H264Payloader{}, 1200, 0, &seq, annexB(nal(nalSlice, 10), nal(nalSlice, 10), nal(nalSlice, 10)))
+	if r := feed(For(media.H264, Options{MaxNALUs: 2}), many, nil); len(r.frames) != 0 || r.losses != 1 {
+		t.Errorf("3 NAL units, at most 2: %d frames, %d losses", len(r.frames), r.losses)
+	}
+	if r := feed(For(media.H264, Options{MaxNALUs: 3}), many, nil); len(r.frames) != 1 || r.losses != 0 {
+		t.Errorf("3 NAL units, at most 3: %d frames, %d losses", len(r.frames), r.losses)
+	}
+}
+
+func TestSplitAVC(t *testing.T) {
+	a, b := nal(nalSPS, 5), nal(nalIDR, 9)
+	got := SplitAVC(append(avcOf(a, b), 0, 0, 0, 99))
+	if len(got) != 2 || !bytes.Equal(got[0], a) || !bytes.Equal(got[1], b) {
+		t.Errorf("SplitAVC: %x", got)
 	}
 }

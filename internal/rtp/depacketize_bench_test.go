@@ -1,4 +1,4 @@
-package webrtc
+package rtp
 
 import (
 	"testing"
@@ -80,8 +80,8 @@ func benchDepacketize(b *testing.B, codec media.Codec, pl rtp.Payloader, frames 
 	perSecond := float64(len(raw)) / (float64(span) / float64(clockRate(codec)))
 	b.SetBytes(int64(payload / len(raw)))
 
-	jb := newJitter(videoReorderWait, reorderPackets)
-	asm := newAssembler(codec, nil)
+	jb := NewJitter(700*time.Millisecond, 1500) // as WebRTC's video reorder buffer starts
+	asm := For(codec, Options{})
 	now := time.Now()
 	out := 0
 	b.ReportAllocs()
@@ -94,17 +94,17 @@ func benchDepacketize(b *testing.B, codec media.Codec, pl rtp.Payloader, frames 
 		}
 		pkt.SequenceNumber = uint16(i)
 		pkt.Timestamp += uint32(i/len(raw)) * span
-		jb.push(pkt, now)
+		jb.Push(pkt, now)
 		for {
-			p, lost := jb.pop(now)
+			p, lost := jb.Pop(now)
 			if p == nil {
 				break
 			}
-			if f, l := asm.push(p, lost); f != nil {
-				out++
-			} else if l {
+			frames, l := asm.Push(p, lost)
+			if l {
 				b.Fatal("loss reported on a clean stream")
 			}
+			out += len(frames)
 		}
 	}
 	b.StopTimer()
