@@ -56,7 +56,6 @@ type Stream struct {
 	recordErr  string        // why the last recording ended early
 	recOpts    RecordOptions // the options of the current or last recording, for resuming it
 	keyframe   func()        // asks the publisher for a video keyframe; nil when it cannot
-	timeline   Timeline
 }
 
 func newStream(r *Registry, id Identity) *Stream {
@@ -117,20 +116,15 @@ func (s *Stream) autoRecord() bool {
 	}
 }
 
-// WriteFrame passes one frame to the GOP cache and the recorder, on a timeline whose jumps
-// are re-anchored (see Timeline). It never blocks on disk. A pooled frame stays the caller's:
-// the cache and the recorder take references of their own.
+// WriteFrame passes one frame to the GOP cache and the recorder. Frames come from the ingest
+// stage (package ingest): in DTS order, with sane timestamps. It never blocks on disk. A pooled
+// frame stays the caller's: the cache and the recorder take references of their own.
 func (s *Stream) WriteFrame(f media.Frame) {
 	s.bytes.Add(int64(len(f.Data)))
 	s.mu.Lock()
 	if s.status != StatusPublishing || f.Track < 0 || f.Track >= len(s.tracks) {
 		s.mu.Unlock()
 		return
-	}
-	f, cut := s.timeline.Fix(f, time.Now())
-	if cut != 0 && s.timeline.Jumps == 1 {
-		s.log.Warn("timestamps jumped ahead of the wall clock: re-anchored to it (logged once per stream)",
-			"track", f.Track, "kind", s.tracks[f.Track].Kind, "jump", cut.Round(time.Millisecond).String())
 	}
 	if f.Params != nil {
 		s.setTrack(f.Track, *f.Params)
