@@ -26,7 +26,7 @@ func (s *sink) WriteFrame(f media.Frame) {
 }
 
 var (
-	t0 = time.Unix(1e9, 0)
+	t0       = time.Unix(1e9, 0)
 	avTracks = []media.Track{{Kind: media.Video, Codec: media.H264}, {Kind: media.Audio, Codec: media.AAC, SampleRate: 48000}}
 )
 
