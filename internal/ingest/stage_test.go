@@ -281,7 +281,7 @@ func TestNTPDuration(t *testing.T) {
 
 func TestNTPTime(t *testing.T) {
 	// 2024-01-01T00:00:00.5Z: 3913056000 s since 1900, half a second.
-	got := time.Unix(0, 0).Add(NTP(3913056000<<32 | 1<<31) - 2208988800*time.Second)
+	got := time.Unix(0, 0).Add(NTP(3913056000<<32|1<<31) - 2208988800*time.Second)
 	if want := time.Date(2024, 1, 1, 0, 0, 0, 5e8, time.UTC); !got.Equal(want) {
 		t.Errorf("NTP time = %v, want %v", got, want)
 	}
