@@ -35,10 +35,10 @@ func (c *checkingContainer) Close() error            { return nil }
 func (c *checkingContainer) Size() int64             { return 0 }
 func (c *checkingContainer) Duration() time.Duration { return 0 }
 
-// TestPooledFramesHeldAndReleased runs pooled frames through the writer the way the recorder's
-// goroutine does (each released once written), with rotation and audio sent ahead of video and
-// before the first keyframe, so frames wait in the writer (early audio, held audio). Every frame
-// is written intact, and every reference is given back.
+// TestPooledFramesHeldAndReleased runs pooled frames through the ingest stage and the writer
+// (each released by its sender once handed over), with rotation and audio sent ahead of video
+// and before the first keyframe, so frames wait in the stage. Every frame is written intact,
+// and every reference is given back.
 func TestPooledFramesHeldAndReleased(t *testing.T) {
 	o := Options{
 		Dir:      t.TempDir(),
@@ -64,14 +64,15 @@ func TestPooledFramesHeldAndReleased(t *testing.T) {
 	}
 	var bufs []*media.Buffer
 	seq := uint64(0)
-	send := func(track int, dts time.Duration, key bool) {
+	st, write := staged(w)
+	send := func(track int, dts time.Duration, key bool, at time.Duration) {
 		seq++
 		b := media.NewBuffer(64)
 		binary.BigEndian.PutUint64(b.Bytes(), seq)
 		binary.BigEndian.PutUint64(b.Bytes()[8:], seq)
 		bufs = append(bufs, b)
 		f := media.Frame{Track: track, DTS: dts, PTS: dts, Key: key, Data: b.Bytes(), Buf: b}
-		w.frame(f)
+		write(f, at)
 		f.Release()
 	}
 	// Audio from 300 ms before the first keyframe, then 7 s of video with keyframes every
@@ -79,16 +80,17 @@ func TestPooledFramesHeldAndReleased(t *testing.T) {
 	aframe := 1024 * time.Second / 44100
 	a := time.Duration(0)
 	for ; a < 300*time.Millisecond; a += aframe {
-		send(1, a, true)
+		send(1, a, true, a)
 	}
 	for v := time.Duration(0); v < 7*time.Second; v += time.Second / 30 {
 		vd := v + 300*time.Millisecond
 		for a < vd+150*time.Millisecond {
-			send(1, a, true)
+			send(1, a, true, vd)
 			a += aframe
 		}
-		send(0, vd, v%time.Second == 0)
+		send(0, vd, v%time.Second == 0, vd)
 	}
+	st.Flush()
 	w.finish()
 	if c.frames < 200 {
 		t.Fatalf("only %d frames written", c.frames)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/streamrec/streamrec/internal/conf"
+	"github.com/streamrec/streamrec/internal/ingest"
 	"github.com/streamrec/streamrec/internal/media"
 	"github.com/streamrec/streamrec/internal/mp4"
 	"github.com/streamrec/streamrec/internal/naming"
@@ -73,9 +74,27 @@ func fakeWriter(t *testing.T, rotation int) (*writer, *[]*fakeContainer) {
 	return w, &parts
 }
 
-// Audio is routed by its DTS whatever the interleaving: audio arriving after the cutting keyframe
-// but older than it goes to the previous part, audio arriving before the keyframe but newer than
-// it to the next part. Every frame lands once, at its own time.
+// writerSink feeds a writer the way the stream does: from the ingest stage, in DTS order.
+type writerSink struct{ w *writer }
+
+func (writerSink) Publish([]media.Track)      {}
+func (s writerSink) WriteFrame(f media.Frame) { s.w.frame(f) }
+
+// staged returns an ingest stage publishing the writer's tracks to it, and a function writing a
+// frame of a track that arrived at time at (from an arbitrary origin).
+func staged(w *writer) (*ingest.Stage, func(f media.Frame, at time.Duration)) {
+	st := ingest.New(writerSink{w}, w.r.opts.Log, ingest.Config{})
+	t0 := time.Unix(1e9, 0)
+	st.Publish(w.r.opts.Tracks, t0)
+	return st, func(f media.Frame, at time.Duration) {
+		st.Write(w.r.opts.Tracks[f.Track].Kind, f, t0.Add(at))
+	}
+}
+
+// Audio is routed by its DTS whatever the interleaving the publisher sent: audio arriving after
+// the cutting keyframe but older than it goes to the previous part, audio arriving before the
+// keyframe but newer than it to the next part (the ingest stage puts them in DTS order). Every
+// frame lands once, at its own time.
 func TestRotationRoutesAudioByDTS(t *testing.T) {
 	const ms = time.Millisecond
 	aframe := 1024 * time.Second / 44100
@@ -99,9 +118,11 @@ func TestRotationRoutesAudioByDTS(t *testing.T) {
 				in = append(in, arrival{ts + skew, media.Frame{Track: 1, DTS: ts, PTS: ts, Key: true, Data: []byte{2}}})
 			}
 			sort.SliceStable(in, func(i, j int) bool { return in[i].at < in[j].at })
+			st, write := staged(w)
 			for _, a := range in {
-				w.frame(a.f)
+				write(a.f, a.at)
 			}
+			st.Flush()
 			w.finish()
 			if w.err != nil {
 				t.Fatal(w.err)
@@ -239,6 +260,7 @@ func TestParamsChangeStartsNewPart(t *testing.T) {
 	large := media.Track{Kind: media.Video, Codec: media.H264, SPS: [][]byte{{0x67, 2}}, PPS: [][]byte{{0x68}}, Width: 1280, Height: 720}
 	aframe := 1024 * time.Second / 44100
 	next := time.Duration(0) // next audio DTS
+	st, write := staged(w)
 	for i := 0; i < 90; i++ {
 		ts := time.Duration(i) * time.Second / 30
 		f := media.Frame{Track: 0, DTS: ts, PTS: ts, Key: i%30 == 0, Data: []byte{1}}
@@ -250,11 +272,12 @@ func TestParamsChangeStartsNewPart(t *testing.T) {
 		case 60:
 			f.Params = &large
 		}
-		w.frame(f)
+		write(f, ts)
 		for ; next < ts+50*time.Millisecond; next += aframe { // audio slightly ahead
-			w.frame(media.Frame{Track: 1, DTS: next, PTS: next, Key: true, Data: []byte{2}})
+			write(media.Frame{Track: 1, DTS: next, PTS: next, Key: true, Data: []byte{2}}, ts)
 		}
 	}
+	st.Flush()
 	w.finish()
 	if w.err != nil {
 		t.Fatal(w.err)
