@@ -167,6 +167,75 @@ func TestRotationRoutesAudioByDTS(t *testing.T) {
 	}
 }
 
+// Transcoded audio lags its input (the encoder's frame and delay): audio older than a cut comes
+// out of the encoder after the cutting keyframe, though the frames come in DTS order. The
+// previous part stays open for it, so each part's audio runs up to its cut and none is dropped.
+func TestRotationTranscodedAudioReachesCut(t *testing.T) {
+	o := Options{
+		Dir:      t.TempDir(),
+		Settings: &conf.Settings{Policy: "streamName", SampleRate: 8000, RotationSeconds: 2},
+		Values:   naming.Values{StreamName: "pcma"},
+		Tracks: []media.Track{
+			{Kind: media.Video, Codec: media.H264},
+			{Kind: media.Audio, Codec: media.PCMA, SampleRate: 8000, Channels: 1},
+		},
+		Files: NewFiles(),
+		Log:   slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	p, err := newPlan(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.close()
+	if p.transcode == nil {
+		t.Fatal("PCMA is not transcoded")
+	}
+	var parts []*fakeContainer
+	p.create = func(_ *os.File, tracks []media.Track) (container, error) {
+		c := &fakeContainer{tracks: tracks}
+		parts = append(parts, c)
+		return c, nil
+	}
+	w := newWriter(&Recorder{opts: o, plan: p})
+	if err := w.openPart(nil, 0); err != nil {
+		t.Fatal(err)
+	}
+	// 5 s in DTS order: 25 fps video with a keyframe a second, 20 ms PCMA packets.
+	silence := make([]byte, 160)
+	for i := range silence {
+		silence[i] = 0xd5
+	}
+	for ms := 0; ms < 5000; ms += 20 {
+		ts := time.Duration(ms) * time.Millisecond
+		if ms%40 == 0 {
+			w.frame(media.Frame{Track: 0, DTS: ts, PTS: ts, Key: ms%1000 == 0, Data: []byte{1}})
+		}
+		w.frame(media.Frame{Track: 1, DTS: ts, PTS: ts, Key: true, Data: silence})
+	}
+	w.finish()
+	if w.err != nil || len(parts) != 3 {
+		t.Fatalf("err %v, %d parts, want 3", w.err, len(parts))
+	}
+	aac := 1024 * time.Second / 8000
+	for k, c := range parts[:2] {
+		var last time.Duration = -1
+		for _, f := range c.frames {
+			if f.Track == 1 {
+				if f.DTS < 0 || f.DTS >= 2*time.Second {
+					t.Errorf("part %d: audio at %v, outside its span", k+1, f.DTS)
+				}
+				last = f.DTS
+			}
+		}
+		if last < 2*time.Second-2*aac {
+			t.Errorf("part %d: audio ends at %v, want it to reach the cut at 2s (within an AAC frame)", k+1, last+aac)
+		}
+	}
+	if w.lateAudio {
+		t.Error("audio dropped as late")
+	}
+}
+
 // A room stream is never rotated, and the log says so once.
 func TestRoomStreamNotRotatedAndLoggedOnce(t *testing.T) {
 	var log strings.Builder
