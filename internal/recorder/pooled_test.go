@@ -2,15 +2,11 @@ package recorder
 
 import (
 	"encoding/binary"
-	"io"
-	"log/slog"
 	"os"
 	"testing"
 	"time"
 
-	"github.com/streamrec/streamrec/internal/conf"
 	"github.com/streamrec/streamrec/internal/media"
-	"github.com/streamrec/streamrec/internal/naming"
 )
 
 // checkingContainer checks, when a frame is written, that its pooled payload is still held and
@@ -40,28 +36,9 @@ func (c *checkingContainer) Duration() time.Duration { return 0 }
 // and before the first keyframe, so frames wait in the stage. Every frame is written intact,
 // and every reference is given back.
 func TestPooledFramesHeldAndReleased(t *testing.T) {
-	o := Options{
-		Dir:      t.TempDir(),
-		Settings: &conf.Settings{Policy: "streamName", SampleRate: 44100, RotationSeconds: 2},
-		Values:   naming.Values{StreamName: "p"},
-		Tracks: []media.Track{
-			{Kind: media.Video, Codec: media.H264},
-			{Kind: media.Audio, Codec: media.AAC, SampleRate: 44100, Channels: 2},
-		},
-		Files: NewFiles(),
-		Log:   slog.New(slog.NewTextHandler(io.Discard, nil)),
-	}
-	p, err := newPlan(o)
-	if err != nil {
-		t.Fatal(err)
-	}
 	c := &checkingContainer{t: t}
-	p.create = func(*os.File, []media.Track) (container, error) { return c, nil }
-	r := &Recorder{opts: o, plan: p}
-	w := newWriter(r)
-	if err := w.openPart(nil, 0); err != nil {
-		t.Fatal(err)
-	}
+	w := testWriter(t, 2, 44100, media.Track{Kind: media.Audio, Codec: media.AAC, SampleRate: 44100, Channels: 2},
+		func(*os.File, []media.Track) (container, error) { return c, nil })
 	var bufs []*media.Buffer
 	seq := uint64(0)
 	st, write := staged(w)

@@ -45,33 +45,44 @@ func rotatingWriter(t *testing.T) (*writer, *[]*fakeContainer) {
 // rotation seconds (0: rotation off), and the containers in part order.
 func fakeWriter(t *testing.T, rotation int) (*writer, *[]*fakeContainer) {
 	t.Helper()
+	return fakeWriterOf(t, rotation, 44100, media.Track{Kind: media.Audio, Codec: media.AAC, SampleRate: 44100, Channels: 2})
+}
+
+// fakeWriterOf is fakeWriter for a video stream with that audio track, recorded at rate Hz.
+func fakeWriterOf(t *testing.T, rotation, rate int, audio media.Track) (*writer, *[]*fakeContainer) {
+	t.Helper()
+	var parts []*fakeContainer
+	w := testWriter(t, rotation, rate, audio, func(_ *os.File, tracks []media.Track) (container, error) {
+		c := &fakeContainer{tracks: tracks}
+		parts = append(parts, c)
+		return c, nil
+	})
+	return w, &parts
+}
+
+// testWriter returns a writer recording an H.264 stream with that audio track (at rate Hz) in
+// parts of rotation seconds, its first part opened, into the containers create makes.
+func testWriter(t *testing.T, rotation, rate int, audio media.Track, create func(*os.File, []media.Track) (container, error)) *writer {
+	t.Helper()
 	o := Options{
 		Dir:      t.TempDir(),
-		Settings: &conf.Settings{Policy: "streamName", SampleRate: 44100, RotationSeconds: rotation},
+		Settings: &conf.Settings{Policy: "streamName", SampleRate: rate, RotationSeconds: rotation},
 		Values:   naming.Values{StreamName: "u"},
-		Tracks: []media.Track{
-			{Kind: media.Video, Codec: media.H264},
-			{Kind: media.Audio, Codec: media.AAC, SampleRate: 44100, Channels: 2},
-		},
-		Files: NewFiles(),
-		Log:   slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Tracks:   []media.Track{{Kind: media.Video, Codec: media.H264}, audio},
+		Files:    NewFiles(),
+		Log:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	p, err := newPlan(o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var parts []*fakeContainer
-	p.create = func(_ *os.File, tracks []media.Track) (container, error) {
-		c := &fakeContainer{tracks: tracks}
-		parts = append(parts, c)
-		return c, nil
-	}
-	r := &Recorder{opts: o, plan: p}
-	w := newWriter(r)
+	t.Cleanup(p.close)
+	p.create = create
+	w := newWriter(&Recorder{opts: o, plan: p})
 	if err := w.openPart(nil, 0); err != nil {
 		t.Fatal(err)
 	}
-	return w, &parts
+	return w
 }
 
 // writerSink feeds a writer the way the stream does: from the ingest stage, in DTS order.
@@ -171,34 +182,9 @@ func TestRotationRoutesAudioByDTS(t *testing.T) {
 // out of the encoder after the cutting keyframe, though the frames come in DTS order. The
 // previous part stays open for it, so each part's audio runs up to its cut and none is dropped.
 func TestRotationTranscodedAudioReachesCut(t *testing.T) {
-	o := Options{
-		Dir:      t.TempDir(),
-		Settings: &conf.Settings{Policy: "streamName", SampleRate: 8000, RotationSeconds: 2},
-		Values:   naming.Values{StreamName: "pcma"},
-		Tracks: []media.Track{
-			{Kind: media.Video, Codec: media.H264},
-			{Kind: media.Audio, Codec: media.PCMA, SampleRate: 8000, Channels: 1},
-		},
-		Files: NewFiles(),
-		Log:   slog.New(slog.NewTextHandler(io.Discard, nil)),
-	}
-	p, err := newPlan(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.close()
-	if p.transcode == nil {
+	w, partsp := fakeWriterOf(t, 2, 8000, media.Track{Kind: media.Audio, Codec: media.PCMA, SampleRate: 8000, Channels: 1})
+	if w.p.transcode == nil {
 		t.Fatal("PCMA is not transcoded")
-	}
-	var parts []*fakeContainer
-	p.create = func(_ *os.File, tracks []media.Track) (container, error) {
-		c := &fakeContainer{tracks: tracks}
-		parts = append(parts, c)
-		return c, nil
-	}
-	w := newWriter(&Recorder{opts: o, plan: p})
-	if err := w.openPart(nil, 0); err != nil {
-		t.Fatal(err)
 	}
 	// 5 s in DTS order: 25 fps video with a keyframe a second, 20 ms PCMA packets.
 	silence := make([]byte, 160)
@@ -213,6 +199,7 @@ func TestRotationTranscodedAudioReachesCut(t *testing.T) {
 		w.frame(media.Frame{Track: 1, DTS: ts, PTS: ts, Key: true, Data: silence})
 	}
 	w.finish()
+	parts := *partsp
 	if w.err != nil || len(parts) != 3 {
 		t.Fatalf("err %v, %d parts, want 3", w.err, len(parts))
 	}
