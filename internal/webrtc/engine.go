@@ -3,8 +3,9 @@
 // candidates, DTLS-SRTP, NACK, keyframe requests, transport-wide congestion feedback), puts
 // the RTP packets of each track back in order (a reorder buffer that waits for retransmissions),
 // rebuilds whole frames (H.264 STAP-A/FU-A to AVC access units, VP8 partitions, Opus and G.711
-// packets), aligns audio with video by the sender's RTCP sender reports and hands the stream
-// registry media.Tracks and media.Frames. RTP ends here.
+// packets) and hands them, with the sender's RTCP sender reports, to the ingest stage (package
+// ingest), which aligns audio with video and gives the stream media.Tracks and media.Frames in
+// timestamp order. RTP ends here.
 package webrtc
 
 import (

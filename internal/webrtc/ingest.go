@@ -261,7 +261,7 @@ func (g *ingest) askKeyframe(now time.Time, urgent bool) {
 	go g.keyframe()
 }
 
-// tick runs periodically: it releases frames that waited long enough, repeats keyframe
+// tick runs periodically: the stage releases frames that waited long enough; it repeats keyframe
 // requests, asks for the periodic keyframe and gives up on a publisher that never sends a
 // decodable keyframe.
 func (g *ingest) tick(now time.Time) {
@@ -293,7 +293,7 @@ func (g *ingest) media() bool {
 	return !g.start.IsZero()
 }
 
-// flush releases every waiting frame: the publication is ending.
+// flush hands every frame waiting in the stage on: the publication is ending.
 func (g *ingest) flush() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
