@@ -40,7 +40,7 @@ type Sink interface {
 const InterleaveWait = 400 * time.Millisecond
 
 // Limits bound the frames the stage holds before its output begins, and the frames waiting to
-// be interleaved after. A zero field takes the DefaultLimits value.
+// be interleaved after. A zero field takes the default: 1000 frames, 32 MB, 5 s.
 //
 // Before the ingest has published its tracks, Full tells it that a limit is reached (RTMP then
 // goes with the tracks it has). While the output waits for its tracks or its first keyframe,
@@ -53,8 +53,8 @@ type Limits struct {
 	Media  time.Duration // media time from the oldest held frame to the newest
 }
 
-// DefaultLimits fill the fields an ingest leaves zero.
-var DefaultLimits = Limits{Frames: 1000, Bytes: 32 << 20, Media: 5 * time.Second}
+// defaultLimits fill the fields an ingest leaves zero.
+var defaultLimits = Limits{Frames: 1000, Bytes: 32 << 20, Media: 5 * time.Second}
 
 // Config is how one ingest uses the stage.
 type Config struct {
@@ -112,7 +112,7 @@ type arrival struct {
 
 // New returns a stage feeding sink; log carries the stream's name.
 func New(sink Sink, log *slog.Logger, cfg Config) *Stage {
-	l, d := &cfg.Limits, DefaultLimits
+	l, d := &cfg.Limits, defaultLimits
 	if l.Frames <= 0 {
 		l.Frames = d.Frames
 	}
