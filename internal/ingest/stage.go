@@ -83,9 +83,10 @@ type Stage struct {
 	mu        sync.Mutex
 	tracks    [2]track // by media.Kind
 	published bool
-	started   bool      // the output began
-	readyAt   time.Time // when the output could first begin: the sync wait runs from here
-	held      []arrival // before the output begins, in arrival order
+	started   bool                 // the output began
+	readyAt   time.Time            // when the output could first begin: the sync wait runs from here
+	describe  func() []media.Track // PublishAtStart: describes the tracks when the output begins
+	held      []arrival            // before the output begins, in arrival order
 	heldBytes int
 	queued    int // frames in the tracks' queues
 	timeline  Timeline
@@ -126,13 +127,34 @@ func New(sink Sink, log *slog.Logger, cfg Config) *Stage {
 }
 
 // Publish declares the publication's tracks, at most one video and one audio (the ingest
-// knows them: from its metadata, sequence headers, SDP or first keyframe) and publishes them
-// to the sink. Later calls are ignored. now is the time of the call.
+// knows them: from its metadata, sequence headers or first keyframe) and publishes them to the
+// sink. Later calls, and PublishAtStart after it, are ignored. now is the time of the call.
 func (s *Stage) Publish(tracks []media.Track, now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.declare(tracks) {
+		s.sink.Publish(tracks)
+		s.tryStart(now)
+	}
+}
+
+// PublishAtStart is Publish for an ingest whose track descriptions are final only when the
+// output begins (RTSP: the parameter sets the frames held meanwhile carried in-band). tracks
+// says which tracks there are; describe, called with the stage's lock held when the output
+// begins, returns their descriptions for the sink.
+func (s *Stage) PublishAtStart(tracks []media.Track, describe func() []media.Track, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.declare(tracks) {
+		s.describe = describe
+		s.tryStart(now)
+	}
+}
+
+// declare notes the tracks' kinds and indices, once. Caller holds s.mu.
+func (s *Stage) declare(tracks []media.Track) bool {
 	if s.published {
-		return
+		return false
 	}
 	for i, t := range tracks {
 		if t.Kind == media.Video || t.Kind == media.Audio {
@@ -140,9 +162,8 @@ func (s *Stage) Publish(tracks []media.Track, now time.Time) {
 		}
 	}
 	s.published = true
-	s.sink.Publish(tracks)
 	s.dropLeadingVideo()
-	s.tryStart(now)
+	return true
 }
 
 // Published tells whether Publish was called.
@@ -308,6 +329,10 @@ func (s *Stage) tryStart(now time.Time) {
 // on. Caller holds s.mu.
 func (s *Stage) start(now time.Time) {
 	s.started = true
+	if s.describe != nil {
+		s.sink.Publish(s.describe())
+		s.describe = nil
+	}
 	if s.tracks[media.Video].on && s.tracks[media.Audio].on {
 		s.align.begin(s.cfg, s.log)
 	}

@@ -224,6 +224,21 @@ func TestStageSyncOnce(t *testing.T) {
 	}
 }
 
+// PublishAtStart describes the tracks to the sink only when the output begins.
+func TestStagePublishAtStart(t *testing.T) {
+	s, k, _ := newStage(Config{SyncWait: time.Second})
+	described := 0
+	s.PublishAtStart([]media.Track{{Kind: media.Video}, {Kind: media.Audio}}, func() []media.Track { described++; return avTracks }, t0)
+	s.feed([]in{{media.Video, 0, true, 0}, {media.Audio, 0, true, 0}, {media.Video, 40 * ms, false, 500 * ms}})
+	if k.published != 0 || described != 0 || len(k.frames) != 0 {
+		t.Fatalf("published %d, described %d, %d frames while the output waits for sender reports", k.published, described, len(k.frames))
+	}
+	s.feed([]in{{media.Video, 80 * ms, false, 1100 * ms}})
+	if k.published != 1 || described != 1 || len(k.tracks) != 2 || k.tracks[0].Codec != media.H264 || len(k.frames) == 0 {
+		t.Errorf("published %d (%v), described %d, %d frames: want the described tracks published as the output begins", k.published, k.tracks, described, len(k.frames))
+	}
+}
+
 // Without sender reports, the output begins SyncWait after the first keyframe.
 func TestStageSyncWaitBounded(t *testing.T) {
 	s, k, _ := newStage(Config{SyncWait: time.Second, Resync: 15 * ms})

@@ -207,9 +207,9 @@ type senderReport struct {
 	ok   bool
 }
 
-// source feeds one RTSP session's packets to a stream: it depacketizes them into frames,
-// publishes the stream's tracks at the first video keyframe (with parameter sets), and writes
-// the frames and each track's sender reports to the ingest stage, which aligns and orders them.
+// source feeds one RTSP session's packets to a stream: it depacketizes them into frames and
+// writes them, with each track's sender reports, to the ingest stage, which holds them from the
+// first video keyframe (with parameter sets), aligns and orders them, and publishes the tracks.
 // Safe for concurrent use (gortsplib reads UDP media on several goroutines).
 type source struct {
 	st    *stream.Stream
@@ -298,21 +298,30 @@ func (s *source) onPacket(m *description.Media, f format.Format, pkt *rtp.Packet
 	}
 }
 
-// publish moves the stream to PUBLISHING with every track described. Caller holds s.mu.
+// publish declares the tracks to the stage, which moves the stream to PUBLISHING with every
+// track described when its output begins: after the tracks are aligned (srWait at most), as
+// the held frames' in-band parameter sets left them. Caller holds s.mu.
 func (s *source) publish(now time.Time) {
 	tracks := make([]media.Track, len(s.sel.inputs))
 	for i, in := range s.sel.inputs {
-		tracks[i] = in.dep.track()
+		tracks[i] = media.Track{Kind: in.kind}
 	}
 	s.published = true
-	s.stage.Publish(tracks, now)
-	close(s.ready)
+	s.stage.PublishAtStart(tracks, func() []media.Track {
+		for i, in := range s.sel.inputs {
+			tracks[i] = in.dep.track()
+		}
+		close(s.ready)
+		return tracks
+	}, now)
 }
 
 // flush writes the frames still in the stage: the session is ending.
 func (s *source) flush() {
 	if s.stage != nil {
+		s.mu.Lock() // the stage may describe the tracks now: the depacketizers are under s.mu
 		s.stage.Flush()
+		s.mu.Unlock()
 	}
 }
 
