@@ -81,8 +81,8 @@ type Stage struct {
 	cfg  Config
 
 	mu        sync.Mutex
-	tracks    [2]track // by media.Kind
-	published bool
+	tracks    [2]track             // by media.Kind
+	published bool                 // Publish or PublishAtStart was called
 	started   bool                 // the output began
 	readyAt   time.Time            // when the output could first begin: the sync wait runs from here
 	describe  func() []media.Track // PublishAtStart: describes the tracks when the output begins
@@ -164,13 +164,6 @@ func (s *Stage) declare(tracks []media.Track) bool {
 	s.published = true
 	s.dropLeadingVideo()
 	return true
-}
-
-// Published tells whether Publish was called.
-func (s *Stage) Published() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.published
 }
 
 // Full tells whether the frames held reached a limit: an ingest still deciding its tracks
