@@ -2,16 +2,11 @@ package recorder
 
 import (
 	"encoding/binary"
-	"io"
-	"log/slog"
 	"os"
 	"testing"
 	"time"
 
-	"github.com/streamrec/streamrec/internal/conf"
 	"github.com/streamrec/streamrec/internal/media"
-	"github.com/streamrec/streamrec/internal/naming"
-	"github.com/streamrec/streamrec/internal/records"
 )
 
 // checkingContainer checks, when a frame is written, that its pooled payload is still held and
@@ -36,42 +31,25 @@ func (c *checkingContainer) Close() error            { return nil }
 func (c *checkingContainer) Size() int64             { return 0 }
 func (c *checkingContainer) Duration() time.Duration { return 0 }
 
-// TestPooledFramesHeldAndReleased runs pooled frames through the writer the way the recorder's
-// goroutine does (each released once written), with rotation and audio sent ahead of video and
-// before the first keyframe, so frames wait in the writer (early audio, held audio). Every frame
-// is written intact, and every reference is given back.
+// TestPooledFramesHeldAndReleased runs pooled frames through the ingest stage and the writer
+// (each released by its sender once handed over), with rotation and audio sent ahead of video
+// and before the first keyframe, so frames wait in the stage. Every frame is written intact,
+// and every reference is given back.
 func TestPooledFramesHeldAndReleased(t *testing.T) {
-	o := Options{
-		Settings: &conf.Settings{Policy: "streamName", SampleRate: 44100, RotationSeconds: 2},
-		Values:   naming.Values{StreamName: "p"},
-		Tracks: []media.Track{
-			{Kind: media.Video, Codec: media.H264},
-			{Kind: media.Audio, Codec: media.AAC, SampleRate: 44100, Channels: 2},
-		},
-		Files: records.New(t.TempDir(), nil),
-		Log:   slog.New(slog.NewTextHandler(io.Discard, nil)),
-	}
-	p, err := newPlan(o)
-	if err != nil {
-		t.Fatal(err)
-	}
 	c := &checkingContainer{t: t}
-	p.create = func(*os.File, []media.Track) (container, error) { return c, nil }
-	r := &Recorder{opts: o, plan: p}
-	w := newWriter(r)
-	if err := w.openPart(nil, 0); err != nil {
-		t.Fatal(err)
-	}
+	w := testWriter(t, 2, 44100, media.Track{Kind: media.Audio, Codec: media.AAC, SampleRate: 44100, Channels: 2},
+		func(*os.File, []media.Track) (container, error) { return c, nil })
 	var bufs []*media.Buffer
 	seq := uint64(0)
-	send := func(track int, dts time.Duration, key bool) {
+	st, write := staged(w)
+	send := func(track int, dts time.Duration, key bool, at time.Duration) {
 		seq++
 		b := media.NewBuffer(64)
 		binary.BigEndian.PutUint64(b.Bytes(), seq)
 		binary.BigEndian.PutUint64(b.Bytes()[8:], seq)
 		bufs = append(bufs, b)
 		f := media.Frame{Track: track, DTS: dts, PTS: dts, Key: key, Data: b.Bytes(), Buf: b}
-		w.frame(f)
+		write(f, at)
 		f.Release()
 	}
 	// Audio from 300 ms before the first keyframe, then 7 s of video with keyframes every
@@ -79,16 +57,17 @@ func TestPooledFramesHeldAndReleased(t *testing.T) {
 	aframe := 1024 * time.Second / 44100
 	a := time.Duration(0)
 	for ; a < 300*time.Millisecond; a += aframe {
-		send(1, a, true)
+		send(1, a, true, a)
 	}
 	for v := time.Duration(0); v < 7*time.Second; v += time.Second / 30 {
 		vd := v + 300*time.Millisecond
 		for a < vd+150*time.Millisecond {
-			send(1, a, true)
+			send(1, a, true, vd)
 			a += aframe
 		}
-		send(0, vd, v%time.Second == 0)
+		send(0, vd, v%time.Second == 0, vd)
 	}
+	st.Flush()
 	w.finish()
 	if c.frames < 200 {
 		t.Fatalf("only %d frames written", c.frames)

@@ -18,31 +18,24 @@ var errNothingRecorded = errors.New("nothing recorded: the stream sent no keyfra
 // Audio at a rotation cut.
 //
 // A part begins on a video keyframe: its time 0 is the keyframe's DTS (the cut). Audio frames
-// are not aligned with video frames, and ingests do not interleave the two tracks exactly (an
-// RTMP or WebRTC publisher may send audio some tens of milliseconds ahead of or behind the
-// video of the same instant), so "the frames that arrived after the keyframe" is not "the
-// frames after the cut". Each audio frame is therefore routed by its own DTS: an audio frame
-// older than the cut belongs to the part before it, one at or after the cut to the new part.
-// That gives every part exact timestamps (no frame shifted, none written twice) and makes the
-// parts tile: joined in order, the audio runs on continuously across each cut.
+// are not aligned with video frames, so each audio frame is routed by its own DTS: an audio
+// frame older than the cut belongs to the part before it, one at or after the cut to the new
+// part. That gives every part exact timestamps (no frame shifted, none written twice) and makes
+// the parts tile: joined in order, the audio runs on continuously across each cut.
 //
-//   - Audio behind video (older than the cut, arriving after the keyframe): the previous part
-//     stays open after the cut (w.prev) and receives it. It is finished as soon as an audio
-//     frame at or after the cut shows that audio has passed the cut, or when video is
-//     maxAudioLag past the cut (an audio track that went quiet must not hold a file open), or
-//     when the recording ends. Audio still older than the cut after that is dropped, loudly.
-//   - Audio ahead of video (newer than the newest video frame): held back in w.held until a
-//     video frame at least as new arrives, because a keyframe still to come may cut before it.
-//     The hold is bounded by maxAudioLead; past it, held audio is written where it falls.
+// Frames arrive in DTS order across tracks (the ingest stage releases them so, see package
+// ingest), so copied audio older than a cut arrives before the keyframe that makes it, and
+// newer audio after it: each frame goes to the part being written when it arrives.
 //
-// Transcoded audio is routed by the DTS of the encoder's output, the same way. Holding and the
-// open previous part are only needed with both video and audio recorded. A cut comes from
-// rotation or from a change of the video's parameters (see changeParams), which can happen
-// with rotation off too.
-const (
-	maxAudioLag  = 2 * time.Second
-	maxAudioLead = time.Second
-)
+// Transcoded audio is the exception: the encoder's output lags its input (an AAC frame of 1024
+// samples plus the encoder's delay), so audio older than the cut still comes out of the encoder
+// after the keyframe. For it the previous part stays open after the cut (w.prev) and receives
+// that audio. It is finished as soon as an audio frame at or after the cut shows that audio has
+// passed the cut, or when video is maxAudioLag past the cut (an audio track that went quiet
+// must not hold a file open), or when the recording ends. Audio still older than the cut after
+// that is dropped, loudly. A cut comes from rotation or from a change of the video's
+// parameters (see changeParams), which can happen with rotation off too.
+const maxAudioLag = 2 * time.Second
 
 // minParamsPart bounds how often a change of video parameters cuts a new file: a publisher
 // changing them at every keyframe would otherwise make a file (and a hook run) per keyframe.
@@ -58,19 +51,16 @@ type writer struct {
 	policy   naming.Policy
 	rotation Rotation
 	numbered bool // rotated parts carry a number (the template has no time element)
-	split    bool // video and audio: audio is routed by DTS at cuts (see above)
+	keepPrev bool // video and transcoded audio: the previous part stays open at cuts (see above)
 
 	base     string // the policy's name for the current part
 	usedBase string // base as created: with a clash suffix, kept for the following parts
 	cur      *part  // the part being written
-	prev     *part  // the part before the last cut, open for audio older than the cut
+	prev     *part  // the part before the last cut, open for transcoded audio older than the cut
 
-	params    *media.Track  // the video's latest description (a keyframe's Params), nil before any
-	early     []media.Frame // audio that arrived before the first keyframe, in stream time
-	held      []media.Frame // audio ahead of video, in recording time (container track)
-	lastVideo time.Duration // DTS of the newest video frame, in recording time
-	lateAudio bool          // audio older than the current part was dropped (logged once)
-	rejected  bool          // a container refused a frame (logged once)
+	params    *media.Track // the video's latest description (a keyframe's Params), nil before any
+	lateAudio bool         // audio older than the current part was dropped (logged once)
+	rejected  bool         // a container refused a frame (logged once)
 
 	started bool          // origin is set
 	origin  time.Duration // stream time of the recording's first frame
@@ -117,7 +107,7 @@ func newWriter(r *Recorder) *writer {
 		w.rotation = Rotation{}
 	}
 	w.numbered = w.rotation.on() && !w.policy.HasTime()
-	w.split = w.p.hasVideo && w.p.audioIn >= 0
+	w.keepPrev = w.p.hasVideo && w.p.audioIn >= 0 && w.p.transcode != nil
 	return w
 }
 
@@ -175,49 +165,26 @@ func (w *writer) openPart(prev *part, origin time.Duration) error {
 	return nil
 }
 
-// frame takes one frame of the stream.
+// frame takes one frame of the stream. Frames come in DTS order across tracks.
 func (w *writer) frame(f media.Frame) {
 	if w.err != nil || f.Track < 0 || f.Track >= len(w.p.index) || w.p.index[f.Track] < 0 {
 		return
 	}
 	kind := w.p.kinds[f.Track]
 	startPoint := !w.p.hasVideo || (kind == media.Video && f.Key)
-	if !w.started {
+	switch {
+	case !w.started:
 		if !startPoint {
-			// A recording begins on a keyframe. Audio sent ahead of it may still be newer.
-			if kind == media.Audio {
-				w.keepEarly(f)
-			}
-			return
+			return // a recording begins on a keyframe
 		}
 		w.started, w.origin = true, f.DTS
-		w.take(f, kind, startPoint)
-		for _, a := range w.early {
-			w.take(a, media.Audio, false)
-			a.Release()
-		}
-		w.early = nil
-		return
-	}
-	if w.waitKey {
+	case w.waitKey:
 		if !startPoint {
 			return
 		}
 		w.waitKey = false
 	}
 	w.take(f, kind, startPoint)
-}
-
-// keepEarly keeps audio that arrives before the recording's first keyframe, up to maxAudioLead
-// of it: audio sent ahead of video may be newer than that keyframe.
-func (w *writer) keepEarly(f media.Frame) {
-	n := 0
-	for n < len(w.early) && w.early[n].DTS < f.DTS-maxAudioLead {
-		w.early[n].Release()
-		n++
-	}
-	f.Retain()
-	w.early = append(w.early[n:], f)
 }
 
 // take writes a frame of the recording (stream time) to its part.
@@ -250,8 +217,6 @@ func (w *writer) take(f media.Frame, kind media.Kind, startPoint bool) {
 // video writes a video frame to the current part, cutting a new part first when it is a
 // keyframe and the part is full.
 func (w *writer) video(f media.Frame, key bool) {
-	w.lastVideo = f.DTS
-	w.release(f.DTS)
 	if f.Params != nil {
 		w.params = f.Params
 	}
@@ -281,28 +246,7 @@ func (w *writer) audio(f media.Frame) {
 		w.write(w.cur, f)
 		return
 	}
-	if w.split && (f.DTS > w.lastVideo || len(w.held) > 0) {
-		f.Retain()
-		w.held = append(w.held, f)
-		if f.DTS-w.lastVideo > maxAudioLead {
-			w.release(f.DTS - maxAudioLead)
-		}
-		return
-	}
 	w.route(f)
-}
-
-// release routes the held audio frames older than dts.
-func (w *writer) release(dts time.Duration) {
-	n := 0
-	for n < len(w.held) && w.held[n].DTS < dts {
-		w.route(w.held[n])
-		w.held[n].Release()
-		n++
-	}
-	if n > 0 {
-		w.held = append(w.held[:0], w.held[n:]...)
-	}
 }
 
 // route writes an audio frame to the part its DTS falls in: the previous part while it is open
@@ -322,7 +266,9 @@ func (w *writer) route(f media.Frame) {
 }
 
 // dropLate drops an audio frame older than every open part: the encoder's priming before the
-// recording's first keyframe (silently), or audio lagging more than maxAudioLag behind a cut.
+// recording's first keyframe (silently), transcoded audio lagging more than maxAudioLag behind
+// a cut, or copied audio that came after its cut (its track stalled longer than the ingest
+// stage waits for it).
 func (w *writer) dropLate(f media.Frame) {
 	if w.cur.origin > 0 && !w.lateAudio {
 		w.lateAudio = true
@@ -369,7 +315,7 @@ func (w *writer) rotateDue(dts time.Duration) bool {
 		(r.Bytes > 0 && max(p.c.Size(), p.payload) >= r.Bytes)
 }
 
-// rotate begins a new part at recording time at. With audio routing the current part stays
+// rotate begins a new part at recording time at. With transcoded audio the current part stays
 // open as prev for audio older than the cut; otherwise it is finished now.
 func (w *writer) rotate(at time.Duration) {
 	if w.prev != nil {
@@ -381,7 +327,7 @@ func (w *writer) rotate(at time.Duration) {
 		return
 	}
 	old.end = at
-	if w.split {
+	if w.keepPrev {
 		w.prev = old
 		return
 	}
@@ -449,8 +395,7 @@ func (w *writer) gap() {
 	}
 }
 
-// finish ends the recording: drains the audio encoder, writes held audio and finishes the
-// parts still open.
+// finish ends the recording: drains the audio encoder and finishes the parts still open.
 func (w *writer) finish() {
 	if w.cur == nil || w.cur.c == nil {
 		return
@@ -465,11 +410,6 @@ func (w *writer) finish() {
 			w.audio(o)
 		}
 	}
-	for _, f := range w.held {
-		w.route(f)
-		f.Release()
-	}
-	w.held = nil
 	if w.prev != nil {
 		w.finishPrev()
 	}

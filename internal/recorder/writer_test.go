@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/streamrec/streamrec/internal/conf"
+	"github.com/streamrec/streamrec/internal/ingest"
 	"github.com/streamrec/streamrec/internal/media"
 	"github.com/streamrec/streamrec/internal/mp4"
 	"github.com/streamrec/streamrec/internal/naming"
@@ -45,37 +46,66 @@ func rotatingWriter(t *testing.T) (*writer, *[]*fakeContainer) {
 // rotation seconds (0: rotation off), and the containers in part order.
 func fakeWriter(t *testing.T, rotation int) (*writer, *[]*fakeContainer) {
 	t.Helper()
+	return fakeWriterOf(t, rotation, 44100, media.Track{Kind: media.Audio, Codec: media.AAC, SampleRate: 44100, Channels: 2})
+}
+
+// fakeWriterOf is fakeWriter for a video stream with that audio track, recorded at rate Hz.
+func fakeWriterOf(t *testing.T, rotation, rate int, audio media.Track) (*writer, *[]*fakeContainer) {
+	t.Helper()
+	var parts []*fakeContainer
+	w := testWriter(t, rotation, rate, audio, func(_ *os.File, tracks []media.Track) (container, error) {
+		c := &fakeContainer{tracks: tracks}
+		parts = append(parts, c)
+		return c, nil
+	})
+	return w, &parts
+}
+
+// testWriter returns a writer recording an H.264 stream with that audio track (at rate Hz) in
+// parts of rotation seconds, its first part opened, into the containers create makes.
+func testWriter(t *testing.T, rotation, rate int, audio media.Track, create func(*os.File, []media.Track) (container, error)) *writer {
+	t.Helper()
 	o := Options{
-		Settings: &conf.Settings{Policy: "streamName", SampleRate: 44100, RotationSeconds: rotation},
+		Settings: &conf.Settings{Policy: "streamName", SampleRate: rate, RotationSeconds: rotation},
 		Values:   naming.Values{StreamName: "u"},
-		Tracks: []media.Track{
-			{Kind: media.Video, Codec: media.H264},
-			{Kind: media.Audio, Codec: media.AAC, SampleRate: 44100, Channels: 2},
-		},
-		Files: records.New(t.TempDir(), nil),
-		Log:   slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Tracks:   []media.Track{{Kind: media.Video, Codec: media.H264}, audio},
+		Files:    records.New(t.TempDir(), nil),
+		Log:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	p, err := newPlan(o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var parts []*fakeContainer
-	p.create = func(_ *os.File, tracks []media.Track) (container, error) {
-		c := &fakeContainer{tracks: tracks}
-		parts = append(parts, c)
-		return c, nil
-	}
-	r := &Recorder{opts: o, plan: p}
-	w := newWriter(r)
+	t.Cleanup(p.close)
+	p.create = create
+	w := newWriter(&Recorder{opts: o, plan: p})
 	if err := w.openPart(nil, 0); err != nil {
 		t.Fatal(err)
 	}
-	return w, &parts
+	return w
 }
 
-// Audio is routed by its DTS whatever the interleaving: audio arriving after the cutting keyframe
-// but older than it goes to the previous part, audio arriving before the keyframe but newer than
-// it to the next part. Every frame lands once, at its own time.
+// writerSink feeds a writer the way the stream does: from the ingest stage, in DTS order.
+type writerSink struct{ w *writer }
+
+func (writerSink) Publish([]media.Track)      {}
+func (s writerSink) WriteFrame(f media.Frame) { s.w.frame(f) }
+
+// staged returns an ingest stage publishing the writer's tracks to it, and a function writing a
+// frame of a track that arrived at time at (from an arbitrary origin).
+func staged(w *writer) (*ingest.Stage, func(f media.Frame, at time.Duration)) {
+	st := ingest.New(writerSink{w}, w.r.opts.Log, ingest.Config{})
+	t0 := time.Unix(1e9, 0)
+	st.Publish(w.r.opts.Tracks, t0)
+	return st, func(f media.Frame, at time.Duration) {
+		st.Write(w.r.opts.Tracks[f.Track].Kind, f, t0.Add(at))
+	}
+}
+
+// Audio is routed by its DTS whatever the interleaving the publisher sent: audio arriving after
+// the cutting keyframe but older than it goes to the previous part, audio arriving before the
+// keyframe but newer than it to the next part (the ingest stage puts them in DTS order). Every
+// frame lands once, at its own time.
 func TestRotationRoutesAudioByDTS(t *testing.T) {
 	const ms = time.Millisecond
 	aframe := 1024 * time.Second / 44100
@@ -99,9 +129,11 @@ func TestRotationRoutesAudioByDTS(t *testing.T) {
 				in = append(in, arrival{ts + skew, media.Frame{Track: 1, DTS: ts, PTS: ts, Key: true, Data: []byte{2}}})
 			}
 			sort.SliceStable(in, func(i, j int) bool { return in[i].at < in[j].at })
+			st, write := staged(w)
 			for _, a := range in {
-				w.frame(a.f)
+				write(a.f, a.at)
 			}
+			st.Flush()
 			w.finish()
 			if w.err != nil {
 				t.Fatal(w.err)
@@ -143,6 +175,51 @@ func TestRotationRoutesAudioByDTS(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Transcoded audio lags its input (the encoder's frame and delay): audio older than a cut comes
+// out of the encoder after the cutting keyframe, though the frames come in DTS order. The
+// previous part stays open for it, so each part's audio runs up to its cut and none is dropped.
+func TestRotationTranscodedAudioReachesCut(t *testing.T) {
+	w, partsp := fakeWriterOf(t, 2, 8000, media.Track{Kind: media.Audio, Codec: media.PCMA, SampleRate: 8000, Channels: 1})
+	if w.p.transcode == nil {
+		t.Fatal("PCMA is not transcoded")
+	}
+	// 5 s in DTS order: 25 fps video with a keyframe a second, 20 ms PCMA packets.
+	silence := make([]byte, 160)
+	for i := range silence {
+		silence[i] = 0xd5
+	}
+	for ms := 0; ms < 5000; ms += 20 {
+		ts := time.Duration(ms) * time.Millisecond
+		if ms%40 == 0 {
+			w.frame(media.Frame{Track: 0, DTS: ts, PTS: ts, Key: ms%1000 == 0, Data: []byte{1}})
+		}
+		w.frame(media.Frame{Track: 1, DTS: ts, PTS: ts, Key: true, Data: silence})
+	}
+	w.finish()
+	parts := *partsp
+	if w.err != nil || len(parts) != 3 {
+		t.Fatalf("err %v, %d parts, want 3", w.err, len(parts))
+	}
+	aac := 1024 * time.Second / 8000
+	for k, c := range parts[:2] {
+		var last time.Duration = -1
+		for _, f := range c.frames {
+			if f.Track == 1 {
+				if f.DTS < 0 || f.DTS >= 2*time.Second {
+					t.Errorf("part %d: audio at %v, outside its span", k+1, f.DTS)
+				}
+				last = f.DTS
+			}
+		}
+		if last < 2*time.Second-2*aac {
+			t.Errorf("part %d: audio ends at %v, want it to reach the cut at 2s (within an AAC frame)", k+1, last+aac)
+		}
+	}
+	if w.lateAudio {
+		t.Error("audio dropped as late")
 	}
 }
 
@@ -237,6 +314,7 @@ func TestParamsChangeStartsNewPart(t *testing.T) {
 	large := media.Track{Kind: media.Video, Codec: media.H264, SPS: [][]byte{{0x67, 2}}, PPS: [][]byte{{0x68}}, Width: 1280, Height: 720}
 	aframe := 1024 * time.Second / 44100
 	next := time.Duration(0) // next audio DTS
+	st, write := staged(w)
 	for i := 0; i < 90; i++ {
 		ts := time.Duration(i) * time.Second / 30
 		f := media.Frame{Track: 0, DTS: ts, PTS: ts, Key: i%30 == 0, Data: []byte{1}}
@@ -248,11 +326,12 @@ func TestParamsChangeStartsNewPart(t *testing.T) {
 		case 60:
 			f.Params = &large
 		}
-		w.frame(f)
+		write(f, ts)
 		for ; next < ts+50*time.Millisecond; next += aframe { // audio slightly ahead
-			w.frame(media.Frame{Track: 1, DTS: next, PTS: next, Key: true, Data: []byte{2}})
+			write(media.Frame{Track: 1, DTS: next, PTS: next, Key: true, Data: []byte{2}}, ts)
 		}
 	}
+	st.Flush()
 	w.finish()
 	if w.err != nil {
 		t.Fatal(w.err)

@@ -207,7 +207,7 @@ func BenchmarkRTMPToMP4(b *testing.B) {
 	}
 	mb := float64(b.N) * float64(bytesPer/tagsPer) / 1e6
 	b.ReportMetric(mb/cpu.Seconds(), "MB/s/core")
-	p.st.Unpublish()
+	p.c.pub.end() // as the connection ends it: the ingest stage is flushed first
 }
 
 // restart finishes the recording, deletes its file and starts a new one from the GOP cache.
@@ -246,7 +246,7 @@ func TestPipelineRecordsEveryFrame(t *testing.T) {
 			p.waitBacklog(1) // vary the interleaving of ingest and recorder
 		}
 	}
-	p.st.Unpublish()
+	p.c.pub.end() // as the connection ends it: the ingest stage is flushed first
 	if _, dropped := p.rec.Backlog(); dropped > 0 {
 		t.Fatalf("%d frames dropped", dropped)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/Eyevinn/mp4ff/avc"
 
 	"github.com/streamrec/streamrec/internal/audio"
+	"github.com/streamrec/streamrec/internal/ingest"
 	"github.com/streamrec/streamrec/internal/media"
 	"github.com/streamrec/streamrec/internal/rtmp/amf0"
 	"github.com/streamrec/streamrec/internal/stream"
@@ -25,17 +26,16 @@ const (
 	flvMediaFrame = 1
 )
 
-// Until the publisher has said what it sends (metadata and sequence headers), frames wait here;
-// these bound the wait so a publisher that never sends a sequence header cannot hold memory.
-const (
-	maxPendingFrames = 600
-	maxPendingMedia  = 5 * time.Second
-	maxPendingBytes  = 8 << 20
-)
+// stageConfig: until the publisher has said what it sends (metadata and sequence headers),
+// frames wait in the ingest stage; its limits bound the wait so a publisher that never sends a
+// sequence header cannot hold memory (past them the stream publishes what is configured).
+// RTMP carries one clock for both tracks: no sender reports to wait for.
+var stageConfig = ingest.Config{Limits: ingest.Limits{Frames: 600, Media: 5 * time.Second, Bytes: 8 << 20}}
 
 // publisher turns one RTMP publication's FLV tags into the stream's tracks and frames.
 type publisher struct {
-	st *stream.Stream
+	st    *stream.Stream
+	stage *ingest.Stage
 
 	// What metadata announced (onMetaData): nil when there was none.
 	expectVideo, expectAudio *bool
@@ -43,11 +43,7 @@ type publisher struct {
 	vtrack, atrack *media.Track // configured from sequence headers
 	newParams      *media.Track // a sequence header changed the video's description: set on the next keyframe
 	nalLen         int          // AVC NAL length size of the sequence header
-	videoIdx       int          // track index once published, -1 without
-	audioIdx       int
 	published      bool
-	pending        []pendingFrame
-	pendingBytes   int
 	audioSeen      int  // audio frames seen while no video message arrived
 	videoSeen      bool // any video message arrived
 	warned         map[string]bool
@@ -56,13 +52,8 @@ type publisher struct {
 	clock timestamps
 }
 
-type pendingFrame struct {
-	kind media.Kind
-	f    media.Frame
-}
-
 func newPublisher(st *stream.Stream) *publisher {
-	return &publisher{st: st, videoIdx: -1, audioIdx: -1, warned: map[string]bool{}}
+	return &publisher{st: st, stage: ingest.New(st, st.Log(), stageConfig), warned: map[string]bool{}}
 }
 
 // metadata reads onMetaData ("@setDataFrame", "onMetaData", {...} as ffmpeg and OBS send it, or
@@ -272,38 +263,18 @@ func (p *publisher) audioFrame(ts uint32, payload []byte) {
 	p.frame(media.Audio, media.Frame{DTS: dts, PTS: dts, Key: true, Data: buf.Bytes(), Buf: buf})
 }
 
-// frame passes a frame to the stream, or holds it until the tracks are known. It takes over
-// the frame's reference to its pooled payload.
+// frame passes a frame to the ingest stage, and publishes the tracks once they are known. It
+// drops the frame's reference to its pooled payload: the stage takes its own.
 func (p *publisher) frame(kind media.Kind, f media.Frame) {
-	if !p.published {
-		p.pending = append(p.pending, pendingFrame{kind, f})
-		p.pendingBytes += len(f.Data)
-		if !p.ready(kind, f) {
-			return
-		}
-		p.publish()
-		return
-	}
-	p.write(kind, f)
-}
-
-// write hands a frame to the stream, which takes references of its own, and drops ours.
-func (p *publisher) write(kind media.Kind, f media.Frame) {
-	f.Track = p.audioIdx
-	if kind == media.Video {
-		f.Track = p.videoIdx
-	}
-	if f.Track >= 0 {
-		p.st.WriteFrame(f)
-	}
+	p.stage.Write(kind, f, time.Now())
 	f.Release()
+	if !p.published && (p.stage.Full() || p.ready(kind, f)) {
+		p.publish() // when full: waited long enough, go with what is configured
+	}
 }
 
-// ready tells whether every track the publisher sends is configured, given the frame just held.
+// ready tells whether every track the publisher sends is configured, given the frame just written.
 func (p *publisher) ready(kind media.Kind, f media.Frame) bool {
-	if len(p.pending) >= maxPendingFrames || p.pendingBytes >= maxPendingBytes || f.DTS-p.pending[0].f.DTS >= maxPendingMedia {
-		return true // waited long enough: go with what is configured
-	}
 	if p.expectVideo != nil {
 		return (!*p.expectVideo || p.vtrack != nil) && (!*p.expectAudio || p.atrack != nil)
 	}
@@ -314,24 +285,19 @@ func (p *publisher) ready(kind media.Kind, f media.Frame) bool {
 
 func (p *publisher) publish() {
 	var tracks []media.Track
-	if p.vtrack != nil {
-		p.videoIdx = len(tracks)
-		tracks = append(tracks, *p.vtrack)
-	}
-	if p.atrack != nil {
-		p.audioIdx = len(tracks)
-		tracks = append(tracks, *p.atrack)
+	for _, t := range []*media.Track{p.vtrack, p.atrack} {
+		if t != nil {
+			tracks = append(tracks, *t)
+		}
 	}
 	p.published = true
-	p.st.Publish(tracks)
-	for _, pf := range p.pending {
-		p.write(pf.kind, pf.f)
-	}
-	p.pending = nil
+	p.stage.Publish(tracks, time.Now())
 }
 
-// end unpublishes: the recording is finished before this returns.
+// end unpublishes: the frames still in the stage are written, and the recording is finished
+// before this returns.
 func (p *publisher) end() {
+	p.stage.Flush()
 	p.st.Unpublish()
 }
 

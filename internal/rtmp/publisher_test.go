@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"testing"
 	"time"
+
+	"github.com/streamrec/streamrec/internal/rtmp/amf0"
+	"github.com/streamrec/streamrec/internal/stream"
 )
 
 func TestTimestampsUnwrap(t *testing.T) {
@@ -44,4 +47,38 @@ func TestAVCSamplesRewritesLengths(t *testing.T) {
 	if out.Bytes()[4] != 0x65 {
 		t.Errorf("avcSamples aliases its input")
 	}
+}
+
+// Metadata announcing audio that never comes (no AAC sequence header) holds the frames only up
+// to the stage's limits (5 s of media here): the stream then publishes the video it has.
+func TestPublisherGoesWithConfiguredTracksAfterLimits(t *testing.T) {
+	_, reg := testServer(t)
+	st, err := reg.Create(stream.Identity{Name: "noaudio", Provider: stream.ProviderRTMP})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newPublisher(st)
+	p.metadata([]any{"onMetaData", amf0.Object{{Key: "videocodecid", Value: 7.0}, {Key: "audiocodecid", Value: 10.0}}})
+	if err := p.video(0, avcSeqHeader()); err != nil {
+		t.Fatal(err)
+	}
+	frame := func(key bool) []byte {
+		b := []byte{0x27, 1, 0, 0, 0, 0, 0, 0, 2, 0x41, 0}
+		if key {
+			b[0], b[9] = 0x17, 0x65
+		}
+		return b
+	}
+	for ms := 0; ms < 6000; ms += 40 {
+		if err := p.video(uint32(ms), frame(ms%1000 == 0)); err != nil {
+			t.Fatal(err)
+		}
+		if s := st.Snapshot(); s.Status == stream.StatusPublishing {
+			if ms < 5000 || s.HasAudio || !s.HasVideo {
+				t.Fatalf("published at %d ms with %+v, want video only once 5 s are held", ms, s)
+			}
+			return
+		}
+	}
+	t.Fatal("never published")
 }

@@ -616,12 +616,14 @@ func (c *camera) runSession(ctx context.Context) (time.Duration, error) {
 			}
 			err := &stallError{"the camera", timeout} // run logs it, with the reconnection
 			client.Close()
+			src.flush()
 			c.finish(st, !since.IsZero(), err)
 			return publishedFor(), err
 		case err := <-waitErr:
 			if ctx.Err() != nil {
 				err = nil
 			}
+			src.flush()
 			c.finish(st, !since.IsZero(), err)
 			return publishedFor(), err
 		}

@@ -56,6 +56,8 @@ type publication struct {
 	sel  selection
 	conn *gortsplib.ServerConn // the connection that announced it
 	src  *source               // from RECORD; under Server.mu
+	// flushSrc is src for end, which runs without Server.mu.
+	flushSrc atomic.Pointer[source]
 
 	watching sync.Once
 	once     sync.Once
@@ -71,6 +73,9 @@ func newPublication(st *stream.Stream, sel selection, conn *gortsplib.ServerConn
 func (p *publication) end() {
 	p.once.Do(func() {
 		close(p.ended)
+		if src := p.flushSrc.Load(); src != nil {
+			src.flush() // the frames still in the ingest stage go to the recording first
+		}
 		if why := p.why.Load(); why != nil {
 			p.st.UnpublishBecause(*why)
 		} else {
@@ -342,6 +347,7 @@ func (s *Server) OnRecord(ctx *gortsplib.ServerHandlerOnRecordCtx) (*base.Respon
 	s.mu.Lock()
 	p.src = src
 	s.mu.Unlock()
+	p.flushSrc.Store(src)
 	ctx.Session.OnPacketRTPAny(src.onPacket)
 	ctx.Session.OnPacketRTCPAny(src.onRTCP)
 	p.watching.Do(func() { go p.watch(&s.mu, ctx.Session, mediaTimeout(s.mediaTimeout)) })

@@ -72,14 +72,6 @@ func TestPublishApp(t *testing.T) {
 	}
 }
 
-func TestNTPTime(t *testing.T) {
-	// 2024-01-01T00:00:00.5Z: 3913056000 s since 1900, half a second.
-	got := ntpTime(3913056000<<32 | 1<<31)
-	if want := time.Date(2024, 1, 1, 0, 0, 0, 5e8, time.UTC); !got.Equal(want) {
-		t.Errorf("ntpTime = %v, want %v", got, want)
-	}
-}
-
 func TestSelectMedias(t *testing.T) {
 	h264 := &format.H264{PayloadTyp: 96, PacketizationMode: 1}
 	h265 := &format.H265{PayloadTyp: 96}

@@ -2,7 +2,6 @@ package rtsp
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,6 +12,7 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 
+	"github.com/streamrec/streamrec/internal/ingest"
 	"github.com/streamrec/streamrec/internal/media"
 	"github.com/streamrec/streamrec/internal/stream"
 )
@@ -29,18 +29,9 @@ type input struct {
 	format format.Format
 	kind   media.Kind
 	dep    depacketizer
-	idx    int // index in the stream's tracks
 	name   string
 
-	last time.Duration // DTS of the last frame written
-	seen bool
-
-	// Alignment with the other tracks by RTCP sender reports: the last report, the sender's
-	// wall-clock time of this track's time zero it gives, and the offset applied.
-	sr      senderReport
-	zero    time.Time
-	hasZero bool
-	offset  time.Duration
+	sr senderReport // the last RTCP sender report, to align the tracks
 }
 
 // selection is what an RTSP session's description offers that can be recorded.
@@ -128,7 +119,6 @@ func selectMedias(medias []*description.Media) (selection, error) {
 	}
 	for _, in := range []*input{video, audio} {
 		if in != nil {
-			in.idx = len(sel.inputs)
 			sel.inputs = append(sel.inputs, in)
 		}
 	}
@@ -204,32 +194,26 @@ const (
 	maxPending = 1000
 )
 
+// stageConfig: the tracks are aligned once, when the stage's output begins, by the sender
+// reports that came by then; a correction beyond a few seconds means a broken clock, and
+// arrival times are better then.
+var stageConfig = ingest.Config{Limits: ingest.Limits{Frames: maxPending}, SyncWait: srWait, MaxOffset: 5 * time.Second}
+
 // senderReport is the last RTCP sender report of a track: the sender's wall clock at an RTP time.
 type senderReport struct {
 	ssrc uint32
-	ntp  time.Time
+	ntp  time.Duration // since the NTP epoch (ingest.NTP)
 	rtp  uint32
 	ok   bool
 }
 
-// ntpTime converts a 64-bit NTP timestamp (seconds since 1900, 32.32 fixed point).
-func ntpTime(v uint64) time.Time {
-	secs := int64(v>>32) - 2208988800
-	frac := time.Duration((v & 0xffffffff) * uint64(time.Second) >> 32)
-	return time.Unix(secs, 0).Add(frac)
-}
-
-type pendingFrame struct {
-	in *input
-	f  media.Frame
-}
-
-// source feeds one RTSP session's packets to a stream: it depacketizes them into frames, drops
-// video until its first keyframe with parameter sets, holds frames a moment to align the tracks
-// by RTCP sender reports, then publishes the stream's tracks and writes frames through.
+// source feeds one RTSP session's packets to a stream: it depacketizes them into frames and
+// writes them, with each track's sender reports, to the ingest stage, which holds them from the
+// first video keyframe (with parameter sets), aligns and orders them, and publishes the tracks.
 // Safe for concurrent use (gortsplib reads UDP media on several goroutines).
 type source struct {
 	st    *stream.Stream
+	stage *ingest.Stage
 	sel   selection
 	timer packetTimer
 	byM   map[*description.Media]*input
@@ -240,8 +224,6 @@ type source struct {
 	lastMedia atomic.Int64
 
 	mu        sync.Mutex
-	armed     time.Time // when the first keyframe came: holding frames since
-	pending   []pendingFrame
 	published bool
 	ready     chan struct{} // closed once published
 	warned    map[string]bool
@@ -250,6 +232,9 @@ type source struct {
 func newSource(st *stream.Stream, sel selection, timer packetTimer) *source {
 	s := &source{st: st, sel: sel, timer: timer, byM: map[*description.Media]*input{},
 		ready: make(chan struct{}), warned: map[string]bool{}}
+	if st != nil {
+		s.stage = ingest.New(st, st.Log(), stageConfig)
+	}
 	for _, in := range sel.inputs {
 		s.byM[in.media] = in
 	}
@@ -274,7 +259,7 @@ func (s *source) onRTCP(m *description.Media, pkt rtcp.Packet) {
 		return
 	}
 	s.mu.Lock()
-	in.sr = senderReport{ssrc: sr.SSRC, ntp: ntpTime(sr.NTPTime), rtp: sr.RTPTime, ok: true}
+	in.sr = senderReport{ssrc: sr.SSRC, ntp: ingest.NTP(sr.NTPTime), rtp: sr.RTPTime, ok: true}
 	s.mu.Unlock()
 }
 
@@ -293,94 +278,51 @@ func (s *source) onPacket(m *description.Media, f format.Format, pkt *rtp.Packet
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.published && in.sr.ok && in.sr.ssrc == pkt.SSRC {
+	now := time.Now()
+	if in.sr.ok && in.sr.ssrc == pkt.SSRC {
+		// PacketPTS2 put each track where its first packet arrived; the sender report says
+		// which wall-clock instant this packet's time is.
 		rate := in.format.ClockRate()
-		ntp := in.sr.ntp.Add(ticks(int64(int32(pkt.Timestamp-in.sr.rtp)), rate))
-		in.zero, in.hasZero = ntp.Add(-ticks(pts, rate)), true
+		ntp := in.sr.ntp + ticks(int64(int32(pkt.Timestamp-in.sr.rtp)), rate)
+		s.stage.Sync(in.kind, ntp, ticks(pts, rate))
 	}
 	frames, err := in.dep.decode(pkt, pts)
 	if err != nil {
 		s.warnOnce("decode "+in.name, "RTP packets could not be depacketized; frames dropped", err)
 	}
 	for _, fr := range frames {
-		fr.Track = in.idx
-		if s.published {
-			s.write(in, fr)
-			continue
+		if !s.published && (!s.sel.hasVideo || (in.kind == media.Video && fr.Key)) {
+			s.publish(now)
 		}
-		if s.armed.IsZero() {
-			if s.sel.hasVideo && in.kind != media.Video {
-				continue // audio before the first video keyframe would start the file without picture
-			}
-			s.armed = time.Now()
-		}
-		s.pending = append(s.pending, pendingFrame{in, fr})
-	}
-	if !s.published && !s.armed.IsZero() && (s.aligned() || time.Since(s.armed) >= srWait || len(s.pending) >= maxPending) {
-		s.publish()
+		s.stage.Write(in.kind, fr, now)
 	}
 }
 
-// aligned tells whether every track can be placed by a sender report. Caller holds s.mu.
-func (s *source) aligned() bool {
-	if len(s.sel.inputs) == 1 {
-		return true
-	}
-	for _, in := range s.sel.inputs {
-		if !in.hasZero {
-			return false
-		}
-	}
-	return true
-}
-
-// publish moves the stream to PUBLISHING with every track described, fixes the tracks'
-// offsets and writes the frames held. Caller holds s.mu.
-func (s *source) publish() {
-	ref := s.sel.inputs[0]
-	if len(s.sel.inputs) > 1 && s.aligned() {
-		// PacketPTS2 put each track where its first packet arrived; the sender reports say where
-		// it belongs (a sender that bundles audio frames sends them late, say). A correction
-		// beyond a few seconds means a broken clock: arrival times are better then.
-		for _, in := range s.sel.inputs[1:] {
-			off := in.zero.Sub(ref.zero)
-			if off < -5*time.Second || off > 5*time.Second {
-				s.st.Log().Warn("RTCP sender reports disagree with arrival times; tracks aligned by arrival", "track", in.name, "offset", off)
-				continue
-			}
-			in.offset = off
-		}
-		s.st.Log().Debug("tracks aligned by RTCP sender reports", "offset", s.sel.inputs[1].offset)
-	} else if len(s.sel.inputs) > 1 {
-		s.st.Log().Debug("tracks aligned by arrival: no RTCP sender report in time")
-	}
+// publish declares the tracks to the stage, which moves the stream to PUBLISHING with every
+// track described when its output begins: after the tracks are aligned (srWait at most), as
+// the held frames' in-band parameter sets left them. Caller holds s.mu.
+func (s *source) publish(now time.Time) {
 	tracks := make([]media.Track, len(s.sel.inputs))
 	for i, in := range s.sel.inputs {
-		tracks[i] = in.dep.track()
+		tracks[i] = media.Track{Kind: in.kind}
 	}
 	s.published = true
-	s.st.Publish(tracks)
-	close(s.ready)
-	held := s.pending
-	s.pending = nil
-	sort.SliceStable(held, func(i, j int) bool {
-		return held[i].f.DTS+held[i].in.offset < held[j].f.DTS+held[j].in.offset
-	})
-	for _, p := range held {
-		s.write(p.in, p.f)
-	}
+	s.stage.PublishAtStart(tracks, func() []media.Track {
+		for i, in := range s.sel.inputs {
+			tracks[i] = in.dep.track()
+		}
+		close(s.ready)
+		return tracks
+	}, now)
 }
 
-// write passes a frame to the stream on the common timeline. Caller holds s.mu.
-func (s *source) write(in *input, fr media.Frame) {
-	fr.DTS += in.offset
-	fr.PTS += in.offset
-	if in.seen && fr.DTS < in.last {
-		s.warnOnce("backwards "+in.name, "timestamps went backwards; frames dropped", fmt.Errorf("%v after %v", fr.DTS, in.last))
-		return
+// flush writes the frames still in the stage: the session is ending.
+func (s *source) flush() {
+	if s.stage != nil {
+		s.mu.Lock() // the stage may describe the tracks now: the depacketizers are under s.mu
+		s.stage.Flush()
+		s.mu.Unlock()
 	}
-	in.last, in.seen = fr.DTS, true
-	s.st.WriteFrame(fr)
 }
 
 func (s *source) warnOnce(key, msg string, err error) {

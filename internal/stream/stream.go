@@ -82,13 +82,12 @@ type Stream struct {
 	started  time.Time
 	keyframe atomic.Pointer[func()] // asks the publisher for a video keyframe; nil when it cannot
 
-	mu       sync.Mutex
-	status   Status
-	ending   bool   // Ended is being delivered: frames stop
-	info     string // why it FAILED or ended, or a warning while it plays (Note)
-	tracks   []media.Track
-	subs     []Subscriber
-	timeline Timeline
+	mu     sync.Mutex
+	status Status
+	ending bool   // Ended is being delivered: frames stop
+	info   string // why it FAILED or ended, or a warning while it plays (Note)
+	tracks []media.Track
+	subs   []Subscriber
 }
 
 func newStream(r *Registry, id Identity) *Stream {
@@ -157,20 +156,15 @@ func (s *Stream) Publish(tracks []media.Track) {
 	s.Changed()
 }
 
-// WriteFrame passes one frame to each subscriber, on a timeline whose jumps are re-anchored
-// (see Timeline). It never blocks on disk. A pooled frame stays the caller's: subscribers take
-// references of their own.
+// WriteFrame passes one frame to each subscriber. Frames come from the ingest stage (package
+// ingest): in DTS order, with sane timestamps. It never blocks on disk. A pooled frame stays the
+// caller's: subscribers take references of their own.
 func (s *Stream) WriteFrame(f media.Frame) {
 	s.bytes.Add(int64(len(f.Data)))
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.status != StatusPublishing || s.ending || f.Track < 0 || f.Track >= len(s.tracks) {
 		return
-	}
-	f, cut := s.timeline.Fix(f, time.Now())
-	if cut != 0 && s.timeline.Jumps == 1 {
-		s.log.Warn("timestamps jumped ahead of the wall clock: re-anchored to it (logged once per stream)",
-			"track", f.Track, "kind", s.tracks[f.Track].Kind, "jump", cut.Round(time.Millisecond).String())
 	}
 	if f.Params != nil {
 		s.setTrack(f.Track, *f.Params)

@@ -2,8 +2,9 @@
 // package wcs. It answers a publisher's SDP offer with pion (ICE on the server's own host
 // candidates, DTLS-SRTP, NACK, keyframe requests, transport-wide congestion feedback), puts
 // the RTP packets of each track back in order and rebuilds whole frames with internal/rtp (its
-// reorder buffer waits for the retransmissions asked for), aligns audio with video by the
-// sender's RTCP sender reports and hands the stream registry media.Tracks and media.Frames.
+// reorder buffer waits for the retransmissions asked for), and hands them, with the sender's
+// RTCP sender reports, to the ingest stage (package ingest), which aligns audio with video and
+// gives the stream media.Tracks and media.Frames in timestamp order.
 package webrtc
 
 import (

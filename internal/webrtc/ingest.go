@@ -7,21 +7,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	stage "github.com/streamrec/streamrec/internal/ingest"
 	"github.com/streamrec/streamrec/internal/media"
 	"github.com/streamrec/streamrec/internal/rtp"
 )
 
-// sink is what the ingest feeds: a *stream.Stream.
-type sink interface {
-	Publish(tracks []media.Track)
-	WriteFrame(f media.Frame)
-}
-
 // Timing of the ingest.
 const (
-	// interleaveWait bounds how long a frame waits for the other track's frames to be
-	// released in timestamp order (a track that stalls holds the other back at most this long).
-	interleaveWait = 400 * time.Millisecond
 	// keyframeRetry is how often a keyframe is asked for again while one is awaited.
 	keyframeRetry = time.Second
 	// firstKeyframeWait is how long a video publisher may take to send its first decodable keyframe.
@@ -38,14 +30,18 @@ const (
 	syncWait = 4 * time.Second
 )
 
+// stageConfig is how the WebRTC ingest uses the ingest stage: aligned by sender reports as
+// soon as both tracks sent one, and again on drift.
+var stageConfig = stage.Config{Limits: stage.Limits{Media: maxEarlyAudio}, SyncWait: syncWait, Resync: resyncThreshold}
+
 // ingest turns a publisher's reassembled frames into the stream's tracks and frames: it waits
 // for the first keyframe (with H.264 parameter sets) before publishing, skips to the next
-// keyframe after a loss and asks for one, gives every frame a stream time from its RTP
-// timestamp, aligns audio with video by the sender's RTCP sender reports (NTP time <-> RTP
-// time of each track; before they come, by arrival time) and releases frames of both tracks
-// in timestamp order.
+// keyframe after a loss and asks for one, and gives every frame a stream time from its RTP
+// timestamp (each track anchored where its first packet arrived). The ingest stage aligns
+// audio with video by the sender reports it is given (NTP time <-> RTP time of each track)
+// and releases the frames of both tracks in timestamp order.
 type ingest struct {
-	st       sink
+	stage    *stage.Stage
 	log      *slog.Logger
 	keyframe func()       // sends PLI (and FIR) to the browser
 	fail     func(string) // ends the publication as FAILED
@@ -61,7 +57,6 @@ type ingest struct {
 	asked     time.Time
 	firstAsk  time.Time // when the first keyframe was first awaited with media flowing
 	lastKey   time.Time
-	aligned   bool
 	failed    bool
 	warned    map[string]bool
 
@@ -69,13 +64,12 @@ type ingest struct {
 	sdpSPS, sdpPPS []byte
 }
 
-// trackIn is one incoming track: its RTP clock, its mapping to stream time, its waiting frames.
+// trackIn is one incoming track: its RTP clock and its mapping to stream time.
 type trackIn struct {
 	kind  media.Kind
 	codec media.Codec
 	rate  int64
 	ssrc  uint32
-	index int // in the published tracks
 	track media.Track
 
 	seen     bool
@@ -83,29 +77,10 @@ type trackIn struct {
 	ext      int64 // extended RTP timestamp of the newest frame
 	firstExt int64
 	base     time.Duration // stream time of firstExt
-	sr       *senderPoint  // the latest RTCP sender report
-
-	queue   []pending
-	out     bool // a frame was released
-	lastDTS time.Duration
 }
 
-// senderPoint is a sender report: the sender's wall clock (NTP) at an RTP time.
-type senderPoint struct {
-	ntp time.Duration // since the NTP epoch, on the sender's clock
-	ext int64
-}
-
-type pending struct {
-	ext    int64
-	at     time.Time
-	data   []byte
-	key    bool
-	params *media.Track
-}
-
-func newIngest(st sink, log *slog.Logger, keyframe func(), fail func(string), every time.Duration) *ingest {
-	return &ingest{st: st, log: log, keyframe: keyframe, fail: fail, every: every, warned: map[string]bool{}}
+func newIngest(st stage.Sink, log *slog.Logger, keyframe func(), fail func(string), every time.Duration) *ingest {
+	return &ingest{stage: stage.New(st, log, stageConfig), log: log, keyframe: keyframe, fail: fail, every: every, warned: map[string]bool{}}
 }
 
 // expect declares a track the publisher sends (from the negotiated SDP), before any media.
@@ -173,43 +148,16 @@ func (t *trackIn) dts(ext int64) time.Duration {
 	return t.base + time.Duration((ext-t.firstExt)*int64(time.Second)/t.rate)
 }
 
-// senderReport takes an RTCP sender report of the stream with that SSRC.
+// senderReport takes an RTCP sender report of the stream with that SSRC: the stage learns the
+// sender's wall clock at a stream time of the track.
 func (g *ingest) senderReport(ssrc uint32, ntp uint64, ts uint32) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for _, t := range []*trackIn{g.video, g.audio} {
 		if t != nil && t.seen && t.ssrc == ssrc {
-			t.sr = &senderPoint{ntp: ntpDuration(ntp), ext: t.unwrap(ts)}
-			g.align()
+			g.stage.Sync(t.kind, stage.NTP(ntp), t.dts(t.unwrap(ts)))
 		}
 	}
-}
-
-// ntpDuration converts a 64-bit NTP timestamp (32.32 fixed point seconds) to a duration.
-func ntpDuration(ntp uint64) time.Duration {
-	sec, frac := int64(ntp>>32), ntp&0xffffffff
-	return time.Duration(sec)*time.Second + time.Duration((frac*uint64(time.Second))>>32)
-}
-
-// align places audio against video by the sender's own clock: the sender reports of both
-// tracks map their RTP times to one NTP clock, so the difference of the first frames' capture
-// times is exact, whatever the network and the encoders did to arrival times. Video is the
-// reference; only audio moves. Caller holds g.mu.
-func (g *ingest) align() {
-	v, a := g.video, g.audio
-	if v == nil || a == nil || v.sr == nil || a.sr == nil {
-		return
-	}
-	wall := func(t *trackIn, ext int64) time.Duration {
-		return t.sr.ntp + time.Duration((ext-t.sr.ext)*int64(time.Second)/t.rate)
-	}
-	want := v.base + wall(a, a.firstExt) - wall(v, v.firstExt)
-	diff := want - a.base
-	if g.aligned && diff < resyncThreshold && diff > -resyncThreshold {
-		return
-	}
-	g.log.Info("audio aligned with video by RTCP sender reports", "shift", diff.String(), "first", !g.aligned)
-	a.base, g.aligned = want, true
 }
 
 // frame takes a reassembled frame of a track; lost says frames were lost before it.
@@ -243,16 +191,10 @@ func (g *ingest) frame(kind media.Kind, f *rtp.Frame, lost bool, now time.Time) 
 			return
 		}
 	} else if !g.published && g.video == nil {
-		g.publish() // audio-only: the first frame is enough
+		g.publish(now) // audio-only: the first frame is enough
 	}
-	t.queue = append(t.queue, pending{ext: ext, at: now, data: f.Data, key: f.Key, params: params})
-	if !g.published && kind == media.Audio {
-		// Audio waiting for the first video keyframe: keep only the last few seconds.
-		for len(t.queue) > 1 && t.dts(ext)-t.dts(t.queue[0].ext) > maxEarlyAudio {
-			t.queue = t.queue[1:]
-		}
-	}
-	g.release(now, false)
+	dts := t.dts(ext)
+	g.stage.Write(kind, media.Frame{DTS: dts, PTS: dts, Key: f.Key, Data: f.Data, Params: params}, now)
 }
 
 // videoFrame decides whether a video frame is usable, publishing the stream on the first
@@ -296,22 +238,21 @@ func (g *ingest) videoFrame(t *trackIn, f *rtp.Frame, now time.Time) (*media.Tra
 		tr.Width, tr.Height, _ = media.VP8Size(f.Data)
 	}
 	t.track = tr
-	g.publish()
+	g.publish(now)
 	return nil, true
 }
 
 // publish sets the stream's tracks. Caller holds g.mu.
-func (g *ingest) publish() {
+func (g *ingest) publish(now time.Time) {
 	var tracks []media.Track
 	for _, t := range []*trackIn{g.video, g.audio} {
 		if t != nil {
-			t.index = len(tracks)
 			tracks = append(tracks, t.track)
 		}
 	}
 	g.published = true
 	g.flowing.Store(true)
-	g.st.Publish(tracks)
+	g.stage.Publish(tracks, now)
 }
 
 // askKeyframe asks the browser for a keyframe, at most every keyframeRetry unless now.
@@ -324,50 +265,7 @@ func (g *ingest) askKeyframe(now time.Time, urgent bool) {
 	go g.keyframe()
 }
 
-// release hands waiting frames to the stream in timestamp order: the earliest of the tracks'
-// first frames, as long as every track has one waiting (or it has waited interleaveWait).
-// all releases everything. Caller holds g.mu.
-func (g *ingest) release(now time.Time, all bool) {
-	if !g.published {
-		return
-	}
-	if !all && g.video != nil && g.audio != nil && !g.aligned && now.Sub(g.start) < syncWait {
-		return // waiting for the sender reports that align audio with video
-	}
-	for {
-		var next *trackIn
-		blocked := false
-		for _, t := range []*trackIn{g.video, g.audio} {
-			if t == nil {
-				continue
-			}
-			if len(t.queue) == 0 {
-				blocked = true
-				continue
-			}
-			if next == nil || t.dts(t.queue[0].ext) < next.dts(next.queue[0].ext) {
-				next = t
-			}
-		}
-		if next == nil {
-			return
-		}
-		p := next.queue[0]
-		if blocked && !all && now.Sub(p.at) < interleaveWait {
-			return
-		}
-		next.queue = next.queue[1:]
-		dts := next.dts(p.ext)
-		if next.out && dts <= next.lastDTS {
-			// Behind what was already released: audio after an alignment moved it back.
-			continue
-		}
-		next.out, next.lastDTS = true, dts
-		g.st.WriteFrame(media.Frame{Track: next.index, DTS: dts, PTS: dts, Key: p.key, Data: p.data, Params: p.params})
-	}
-}
-
-// tick runs periodically: it releases frames that waited long enough, repeats keyframe
+// tick runs periodically: the stage releases frames that waited long enough; it repeats keyframe
 // requests, asks for the periodic keyframe and gives up on a publisher that never sends a
 // decodable keyframe.
 func (g *ingest) tick(now time.Time) {
@@ -376,7 +274,7 @@ func (g *ingest) tick(now time.Time) {
 	if g.failed {
 		return
 	}
-	g.release(now, false)
+	g.stage.Tick(now)
 	if g.video == nil {
 		return
 	}
@@ -399,11 +297,11 @@ func (g *ingest) media() bool {
 	return !g.start.IsZero()
 }
 
-// flush releases every waiting frame: the publication is ending.
+// flush hands every frame waiting in the stage on: the publication is ending.
 func (g *ingest) flush() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.release(time.Now(), true)
+	g.stage.Flush()
 }
 
 func (g *ingest) warnOnce(key, msg string) {

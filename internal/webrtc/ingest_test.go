@@ -1,13 +1,13 @@
 package webrtc
 
 import (
-	"encoding/binary"
 	"log/slog"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	stage "github.com/streamrec/streamrec/internal/ingest"
 	"github.com/streamrec/streamrec/internal/media"
 	"github.com/streamrec/streamrec/internal/rtp"
 )
@@ -172,7 +172,7 @@ func TestIngestAlignsBySenderReports(t *testing.T) {
 	last := map[int]time.Duration{}
 	var prev time.Duration
 	for i, f := range sink.frames {
-		if i > 0 && f.DTS < prev-interleaveWait {
+		if i > 0 && f.DTS < prev-stage.InterleaveWait {
 			t.Errorf("frame %d at %v long before the previous one at %v", i, f.DTS, prev)
 		}
 		prev = f.DTS
@@ -223,14 +223,5 @@ func TestIngestFailsWithoutKeyframe(t *testing.T) {
 	time.Sleep(10 * time.Millisecond)
 	if r, _ := failed.Load().(string); r == "" {
 		t.Error("a publisher that never sends a keyframe was not failed")
-	}
-}
-
-func TestNTPDuration(t *testing.T) {
-	var b [8]byte
-	binary.BigEndian.PutUint32(b[:], 5)
-	binary.BigEndian.PutUint32(b[4:], 1<<31)
-	if d := ntpDuration(binary.BigEndian.Uint64(b[:])); d != 5500*time.Millisecond {
-		t.Errorf("ntp 5.5 s = %v", d)
 	}
 }

@@ -1,4 +1,4 @@
-package stream
+package ingest
 
 import (
 	"math"
@@ -36,8 +36,7 @@ const shareWindow = 2 * time.Second
 // track takes the first one's shift, so the two stay exactly in sync. A track's first frame is
 // held to the stream's newest frame the same way, so a track cannot begin hours ahead.
 //
-// It belongs to the future ingest stage (design notes, "timestamp sanity"); it is not safe for
-// concurrent use.
+// The Stage applies it to every frame as it arrives; it is not safe for concurrent use.
 type Timeline struct {
 	tracks []trackClock
 	newest struct { // the stream's newest frame, any track
