@@ -48,7 +48,7 @@ type track struct {
 }
 
 func main() {
-	tolerance := flag.Float64("tolerance", 0.0005, "seconds two packets' timestamps may differ (relative to the file's first packet)")
+	tolerance := flag.Float64("tolerance", 0.001, "seconds two packets' timestamps may differ, relative to the file's first packet (WebM counts in milliseconds)")
 	flag.Parse()
 	if flag.NArg() != 2 {
 		fmt.Fprintln(os.Stderr, "usage: samerec [-tolerance S] OLD_RECORDS NEW_RECORDS")

@@ -71,6 +71,12 @@ type Config struct {
 	// MaxOffset: an alignment moving audio by more than this means a broken sender clock:
 	// arrival times are kept. 0: no bound.
 	MaxOffset time.Duration
+	// Timer: frames waiting for the other track are released by a timer once they waited
+	// InterleaveWait, not only when a frame arrives or at Tick. An ingest that does not call
+	// Tick sets it: else the last frames of a publisher that stops sending but stays published
+	// (or of a track that went quiet with the other) would wait until the next frame or Flush,
+	// and a recording stopped meanwhile would miss them.
+	Timer bool
 }
 
 // Stage cleans and orders one publication's frames. It is safe for concurrent use; its Sink
@@ -91,6 +97,7 @@ type Stage struct {
 	queued    int // frames in the tracks' queues
 	timeline  Timeline
 	align     alignment
+	wake      *time.Timer // Config.Timer: armed while frames wait for the other track
 }
 
 // track is one published track: its index, its timestamps so far and its waiting frames.
@@ -225,6 +232,10 @@ func (s *Stage) Flush() {
 		return
 	}
 	s.release(now, true)
+	if s.wake != nil {
+		s.wake.Stop()
+		s.wake = nil
+	}
 }
 
 // hold keeps a frame until the output begins. Caller holds s.mu.
@@ -383,6 +394,21 @@ func (s *Stage) enter(a arrival) {
 	s.queued++
 }
 
+// wakeIn arms the Config.Timer to release waiting frames after d. The frames waiting are all
+// of one track (the other has none), so the first armed is the earliest due; when it fires,
+// release arms it again for what still waits. Caller holds s.mu.
+func (s *Stage) wakeIn(d time.Duration) {
+	if !s.cfg.Timer || s.wake != nil {
+		return
+	}
+	s.wake = time.AfterFunc(d, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.wake = nil
+		s.release(time.Now(), false)
+	})
+}
+
 // release hands queued frames to the sink in DTS order: the earliest head of the tracks'
 // queues, as long as every track has a frame waiting, or the frame waited InterleaveWait, or
 // too many wait. all releases everything. Caller holds s.mu.
@@ -405,6 +431,7 @@ func (s *Stage) release(now time.Time, all bool) {
 		}
 		a := next.queue[0]
 		if blocked && !all && now.Sub(a.at) < InterleaveWait && s.queued <= s.cfg.Limits.Frames {
+			s.wakeIn(InterleaveWait - now.Sub(a.at))
 			return
 		}
 		next.queue[0] = arrival{}

@@ -301,3 +301,27 @@ func TestNTPTime(t *testing.T) {
 		t.Errorf("NTP time = %v, want %v", got, want)
 	}
 }
+
+// A publisher that stops sending but stays published: with Config.Timer the frames waiting for
+// the other track leave once they waited InterleaveWait, though nothing else arrives; without
+// it they wait for the next frame, a Tick or Flush.
+func TestStageTimerReleasesWaitingFrames(t *testing.T) {
+	for _, timer := range []bool{true, false} {
+		s, k, _ := newStage(Config{Timer: timer})
+		now := time.Now()
+		s.Publish(avTracks, now)
+		s.Write(media.Video, media.Frame{Key: true, Data: []byte{1}}, now)
+		s.Write(media.Video, media.Frame{DTS: 33 * ms, Data: []byte{1}}, now)
+		time.Sleep(InterleaveWait + 200*ms)
+		s.mu.Lock() // the sink is called with the stage's lock held
+		got := len(k.frames)
+		s.mu.Unlock()
+		if want := map[bool]int{true: 2, false: 0}[timer]; got != want {
+			t.Errorf("Timer %v: %d frames handed on after %v without arrivals, want %d", timer, got, InterleaveWait+200*ms, want)
+		}
+		s.Flush()
+		if len(k.frames) != 2 {
+			t.Errorf("Timer %v: %d frames after Flush, want 2", timer, len(k.frames))
+		}
+	}
+}

@@ -30,7 +30,7 @@ const (
 // frames wait in the ingest stage; its limits bound the wait so a publisher that never sends a
 // sequence header cannot hold memory (past them the stream publishes what is configured).
 // RTMP carries one clock for both tracks: no sender reports to wait for.
-var stageConfig = ingest.Config{Limits: ingest.Limits{Frames: 600, Media: 5 * time.Second, Bytes: 8 << 20}}
+var stageConfig = ingest.Config{Limits: ingest.Limits{Frames: 600, Media: 5 * time.Second, Bytes: 8 << 20}, Timer: true}
 
 // publisher turns one RTMP publication's FLV tags into the stream's tracks and frames.
 type publisher struct {

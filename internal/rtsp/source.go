@@ -197,7 +197,7 @@ const (
 // stageConfig: the tracks are aligned once, when the stage's output begins, by the sender
 // reports that came by then; a correction beyond a few seconds means a broken clock, and
 // arrival times are better then.
-var stageConfig = ingest.Config{Limits: ingest.Limits{Frames: maxPending}, SyncWait: srWait, MaxOffset: 5 * time.Second}
+var stageConfig = ingest.Config{Limits: ingest.Limits{Frames: maxPending}, SyncWait: srWait, MaxOffset: 5 * time.Second, Timer: true}
 
 // senderReport is the last RTCP sender report of a track: the sender's wall clock at an RTP time.
 type senderReport struct {
