@@ -9,13 +9,14 @@ type Container struct {
 	Name  string // "mp4", "webm": as the settings (record_formats) spell it, and the file extension
 	Video Codec
 	Audio Codec
+	MIME  string // the type its files are served as
 }
 
 var (
 	// MP4 holds H.264 and AAC; audio-only recordings are MP4 too.
-	MP4 = Container{Name: "mp4", Video: H264, Audio: AAC}
+	MP4 = Container{Name: "mp4", Video: H264, Audio: AAC, MIME: "video/mp4"}
 	// WebM holds VP8 and Vorbis.
-	WebM = Container{Name: "webm", Video: VP8, Audio: Vorbis}
+	WebM = Container{Name: "webm", Video: VP8, Audio: Vorbis, MIME: "video/webm"}
 )
 
 // Containers lists every recording container.

@@ -5,14 +5,22 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/streamrec/streamrec/internal/media"
 )
 
-// contentTypes are the recordings' extensions and what they are served as; anything else in
-// the folder is not a recording.
-var contentTypes = map[string]string{".mp4": "video/mp4", ".webm": "video/webm"}
-
-// ContentType is the MIME type a recording is served with, "" for a name that is no recording.
-func ContentType(name string) string { return contentTypes[strings.ToLower(filepath.Ext(name))] }
+// ContentType is the MIME type a recording is served with, "" for a name that is no recording:
+// a recording's extension names its container (media.Containers); anything else in the folder
+// is not a recording.
+func ContentType(name string) string {
+	ext := strings.ToLower(strings.TrimPrefix(filepath.Ext(name), "."))
+	for _, c := range media.Containers() {
+		if c.Name == ext {
+			return c.MIME
+		}
+	}
+	return ""
+}
 
 // plain reports whether name is one path element that is not hidden: no "/", "\" or NUL, not
 // "..", not the store's bookkeeping.
