@@ -8,18 +8,11 @@ import (
 	"time"
 
 	"github.com/streamrec/streamrec/internal/fuzzmem"
+	"github.com/streamrec/streamrec/internal/media"
 )
 
-// Recovered is what a container's Recover reports (mp4.Recovered and webm.Recovered convert
-// to it).
-type Recovered struct {
-	Duration time.Duration // media the file holds after the repair
-	Size     int64         // file length after the repair
-	Cut      int64         // bytes cut off the torn end
-}
-
 // RecoverFunc is a container's Recover: it repairs the open file in place.
-type RecoverFunc func(*os.File) (Recovered, error)
+type RecoverFunc func(*os.File) (media.Recovered, error)
 
 // Checkpoint is what a killed writer leaves at a point where everything written is whole: the
 // bytes on disk (the first checkpoint is the end of the file's head) and the media they hold.
@@ -30,7 +23,7 @@ type Checkpoint struct {
 
 // RecoverBytes writes data to path, recovers it in place and returns the result and the file
 // after.
-func RecoverBytes(t testing.TB, path string, data []byte, recover RecoverFunc) (Recovered, []byte, error) {
+func RecoverBytes(t testing.TB, path string, data []byte, recover RecoverFunc) (media.Recovered, []byte, error) {
 	t.Helper()
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)

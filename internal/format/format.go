@@ -35,21 +35,14 @@ type Writer interface {
 type Format struct {
 	media.Container
 	create  func(*os.File, []media.Track) (Writer, error)
-	recover func(*os.File) (Recovered, error)
+	recover func(*os.File) (media.Recovered, error)
 	probe   func(r io.ReaderAt, size int64) (media.FileInfo, error)
-}
-
-// Recovered tells what Recover did to a file a crash left unfinished.
-type Recovered struct {
-	Duration time.Duration // media the file holds after the repair
-	Size     int64         // file length after the repair
-	Cut      int64         // bytes cut off its torn end (0 if none)
 }
 
 // formats has one entry for each of media.Containers (a test checks it).
 var formats = []Format{
-	{Container: media.MP4, create: writer(mp4.Create), recover: recovery(mp4.Recover), probe: mp4.Probe},
-	{Container: media.WebM, create: writer(webm.Create), recover: recovery(webm.Recover), probe: webm.Probe},
+	{Container: media.MP4, create: writer(mp4.Create), recover: mp4.Recover, probe: mp4.Probe},
+	{Container: media.WebM, create: writer(webm.Create), recover: webm.Recover, probe: webm.Probe},
 }
 
 // writer adapts a container's constructor; a failed one gives a nil Writer, not a typed nil.
@@ -63,14 +56,6 @@ func writer[W Writer](create func(*os.File, []media.Track) (W, error)) func(*os.
 	}
 }
 
-// recovery adapts a container's Recover.
-func recovery[R mp4.Recovered | webm.Recovered](recover func(*os.File) (R, error)) func(*os.File) (Recovered, error) {
-	return func(f *os.File) (Recovered, error) {
-		r, err := recover(f)
-		return Recovered(r), err
-	}
-}
-
 // Create starts a recording of tracks in f, which must be new and empty.
 func (f Format) Create(file *os.File, tracks []media.Track) (Writer, error) {
 	return f.create(file, tracks)
@@ -79,7 +64,7 @@ func (f Format) Create(file *os.File, tracks []media.Track) (Writer, error) {
 // Recover finishes a file the writer was writing when the process died: the torn end is cut
 // off and the headers completed, as Close does after a write error (see mp4.Recover,
 // webm.Recover).
-func (f Format) Recover(file *os.File) (Recovered, error) {
+func (f Format) Recover(file *os.File) (media.Recovered, error) {
 	return f.recover(file)
 }
 

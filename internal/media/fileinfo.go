@@ -11,6 +11,13 @@ type FileInfo struct {
 	Audio    *TrackInfo // the first audio track, nil when none
 }
 
+// Recovered tells what a container's Recover did to a file the process died writing.
+type Recovered struct {
+	Duration time.Duration // media the file holds after the repair
+	Size     int64         // file length after the repair
+	Cut      int64         // bytes cut off its torn end: the fragment or cluster the crash left (0 if none)
+}
+
 // TrackInfo is one track of a file: its codec as the file names it ("H264", "AAC", "VP8",
 // "vorbis", "opus", ...) and its format.
 type TrackInfo struct {

@@ -6,7 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"time"
+
+	"github.com/streamrec/streamrec/internal/media"
 )
 
 // Bounds on what Recover reads of a file it did not see being written (it may be cut anywhere,
@@ -22,13 +23,6 @@ const (
 	maxRecoverTfra = 1 << 20
 )
 
-// Recovered tells what Recover did.
-type Recovered struct {
-	Duration time.Duration // media the file holds after the repair
-	Size     int64         // file length after the repair
-	Cut      int64         // bytes cut off: the torn fragment the crash left (0 if none)
-}
-
 // Recover finishes a file that a Writer was writing when the process died (kill -9, a power
 // cut): it reads the init segment and walks the fragments to find the last complete one, then
 // repairs the file exactly as Close does after a write error: the torn rest is cut off, the
@@ -38,17 +32,17 @@ type Recovered struct {
 // The file is read, never trusted: boxes are checked against the file's length and the bounds
 // above, and reading stops at the first box that is not a complete fragment. Time is linear in
 // the number of fragments (one small read each); the media is never read.
-func Recover(f *os.File) (Recovered, error) {
+func Recover(f *os.File) (media.Recovered, error) {
 	st, err := f.Stat()
 	if err != nil {
-		return Recovered{}, fmt.Errorf("mp4: recover: %w", err)
+		return media.Recovered{}, fmt.Errorf("mp4: recover: %w", err)
 	}
 	w, err := readInit(f, st.Size())
 	if err != nil {
-		return Recovered{}, fmt.Errorf("mp4: recover %s: %w", f.Name(), err)
+		return media.Recovered{}, fmt.Errorf("mp4: recover %s: %w", f.Name(), err)
 	}
 	if err := w.readFragments(); err != nil {
-		return Recovered{}, fmt.Errorf("mp4: recover %s: %w", f.Name(), err)
+		return media.Recovered{}, fmt.Errorf("mp4: recover %s: %w", f.Name(), err)
 	}
 	cut := w.size - w.good
 	if w.size-w.good >= 16 {
@@ -61,9 +55,9 @@ func Recover(f *os.File) (Recovered, error) {
 	}
 	w.closed = true
 	if err := w.cut(); err != nil {
-		return Recovered{}, fmt.Errorf("mp4: recover %s: %w", f.Name(), err)
+		return media.Recovered{}, fmt.Errorf("mp4: recover %s: %w", f.Name(), err)
 	}
-	r := Recovered{Size: w.size, Cut: cut}
+	r := media.Recovered{Size: w.size, Cut: cut}
 	for i := range w.tracks {
 		t := &w.tracks[i]
 		r.Duration = max(r.Duration, fromTicks(t.doneEnd, t.timescale))

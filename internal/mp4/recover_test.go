@@ -59,12 +59,6 @@ func crashedFile(t testing.TB, seconds int) (crashed []byte, cps []containertest
 	return crashed, cps, closed
 }
 
-// recoverFile is Recover as the shared recovery checks take it.
-func recoverFile(f *os.File) (containertest.Recovered, error) {
-	r, err := Recover(f)
-	return containertest.Recovered(r), err
-}
-
 // boxBoundaries lists every box start and end in data (descending into moov, trak, mdia, minf,
 // stbl, mvex, moof and traf), and the middle of every box, sorted and unique.
 func boxBoundaries(data []byte) []int {
@@ -95,7 +89,7 @@ func boxBoundaries(data []byte) []int {
 func TestRecoverCutEverywhere(t *testing.T) {
 	crashed, cps, _ := crashedFile(t, 4)
 	path := filepath.Join(t.TempDir(), "cut.mp4")
-	containertest.RecoverCutEverywhere(t, path, crashed, cps, boxBoundaries(crashed), recoverFile, func(c int, want containertest.Checkpoint, after []byte) {
+	containertest.RecoverCutEverywhere(t, path, crashed, cps, boxBoundaries(crashed), Recover, func(c int, want containertest.Checkpoint, after []byte) {
 		mvhd := binary.BigEndian.Uint64(after[mvhdDurOffset(t, after):])
 		if time.Duration(mvhd)*time.Millisecond != want.Duration.Round(time.Millisecond) {
 			t.Fatalf("cut at %d: mvhd duration %d ms, want %v", c, mvhd, want.Duration)
@@ -122,7 +116,7 @@ func mvhdDurOffset(t testing.TB, data []byte) int {
 // byte for byte the same.
 func TestRecoverFinishedFileUnchanged(t *testing.T) {
 	_, _, closed := crashedFile(t, 3)
-	containertest.RecoverUnchanged(t, filepath.Join(t.TempDir(), "cut.mp4"), closed, recoverFile)
+	containertest.RecoverUnchanged(t, filepath.Join(t.TempDir(), "cut.mp4"), closed, Recover)
 }
 
 // TestRecoverPlays: a real recording (ffmpeg's H.264 + AAC) killed mid-fragment and recovered
@@ -175,5 +169,5 @@ func TestRecoverPlays(t *testing.T) {
 // a file it repaired repairs again to the same thing.
 func FuzzRecover(f *testing.F) {
 	crashed, cps, closed := crashedFile(f, 2)
-	containertest.FuzzRecover(f, "cut.mp4", crashed, cps, closed, recoverFile)
+	containertest.FuzzRecover(f, "cut.mp4", crashed, cps, closed, Recover)
 }

@@ -7,18 +7,13 @@ import (
 	"io"
 	"os"
 	"time"
+
+	"github.com/streamrec/streamrec/internal/media"
 )
 
 // maxHeadSize bounds what Recover reads before the first cluster (the Vorbis CodecPrivate is
 // the only sizeable part: a few kilobytes).
 const maxHeadSize = 1 << 20
-
-// Recovered tells what Recover did.
-type Recovered struct {
-	Duration time.Duration // media the file holds after the repair
-	Size     int64         // file length after the repair
-	Cut      int64         // bytes cut off: the torn cluster the crash left (0 if none)
-}
 
 // Recover finishes a file that a Writer was writing when the process died: it reads the head
 // (Segment, Info, Tracks) and walks the clusters to the last complete one, replaying each
@@ -29,14 +24,14 @@ type Recovered struct {
 // The file is read, never trusted: every element is checked against the file's length and the
 // head against maxHeadSize; reading stops at the first element that is not a whole cluster of
 // well-formed blocks. Only element headers are read (one small read each), never the media.
-func Recover(f *os.File) (Recovered, error) {
+func Recover(f *os.File) (media.Recovered, error) {
 	st, err := f.Stat()
 	if err != nil {
-		return Recovered{}, fmt.Errorf("webm: recover: %w", err)
+		return media.Recovered{}, fmt.Errorf("webm: recover: %w", err)
 	}
 	w, err := readHead(f, st.Size())
 	if err != nil {
-		return Recovered{}, fmt.Errorf("webm: recover %s: %w", f.Name(), err)
+		return media.Recovered{}, fmt.Errorf("webm: recover %s: %w", f.Name(), err)
 	}
 	w.readClusters()
 	cut := st.Size() - w.good
@@ -45,9 +40,9 @@ func Recover(f *os.File) (Recovered, error) {
 	}
 	w.closed = true
 	if err := w.finish(true, nil); err != nil {
-		return Recovered{}, fmt.Errorf("webm: recover %s: %w", f.Name(), err)
+		return media.Recovered{}, fmt.Errorf("webm: recover %s: %w", f.Name(), err)
 	}
-	return Recovered{Duration: time.Duration(w.done) * time.Millisecond, Size: w.pos, Cut: cut}, nil
+	return media.Recovered{Duration: time.Duration(w.done) * time.Millisecond, Size: w.pos, Cut: cut}, nil
 }
 
 // element is an EBML element's header, as found in the file.

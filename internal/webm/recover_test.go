@@ -50,12 +50,6 @@ func crashedFile(t testing.TB, tracks []media.Track, frames []media.Frame) (cras
 	return crashed, cps, closed
 }
 
-// recoverFile is Recover as the shared recovery checks take it.
-func recoverFile(f *os.File) (containertest.Recovered, error) {
-	r, err := Recover(f)
-	return containertest.Recovered(r), err
-}
-
 // cutPoints lists every element start and end in the Segment and in each cluster, a byte into
 // each element and the middle of each, sorted and unique.
 func cutPoints(t testing.TB, data []byte) []int {
@@ -90,7 +84,7 @@ func TestRecoverCutEverywhere(t *testing.T) {
 	crashed, cps, _ := crashedFile(t, tracks, frames[:300])
 	cuts := cutPoints(t, crashed)
 	path := filepath.Join(t.TempDir(), "cut.webm")
-	containertest.RecoverCutEverywhere(t, path, crashed, cps, cuts, recoverFile, func(c int, want containertest.Checkpoint, after []byte) {
+	containertest.RecoverCutEverywhere(t, path, crashed, cps, cuts, Recover, func(c int, want containertest.Checkpoint, after []byte) {
 		children, segData, segSize := walkSegment(t, after)
 		if segSize != int64(len(after))-segData {
 			t.Fatalf("cut at %d: Segment size %d, holds %d", c, segSize, int64(len(after))-segData)
@@ -106,7 +100,7 @@ func TestRecoverCutEverywhere(t *testing.T) {
 func TestRecoverFinishedFileUnchanged(t *testing.T) {
 	tracks, frames := loadSource(t)
 	_, _, closed := crashedFile(t, tracks, frames[:200])
-	containertest.RecoverUnchanged(t, filepath.Join(t.TempDir(), "cut.webm"), closed, recoverFile)
+	containertest.RecoverUnchanged(t, filepath.Join(t.TempDir(), "cut.webm"), closed, Recover)
 }
 
 // TestRecoverPlays: a VP8 + Vorbis recording torn mid-cluster and recovered reads and decodes
@@ -118,7 +112,7 @@ func TestRecoverPlays(t *testing.T) {
 	torn := crashed[:last.Good]
 	torn = append(torn, crashed[cps[len(cps)-2].Good:cps[len(cps)-1].Good][:100]...) // half a cluster
 	path := filepath.Join(t.TempDir(), "cut.webm")
-	r, _, err := containertest.RecoverBytes(t, path, torn, recoverFile)
+	r, _, err := containertest.RecoverBytes(t, path, torn, Recover)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,5 +157,5 @@ func FuzzRecover(f *testing.F) {
 		frames = append(frames, media.Frame{DTS: ts, PTS: ts, Key: i%30 == 0, Data: bytes.Repeat([]byte{byte(i)}, 100+i)})
 	}
 	crashed, cps, closed := crashedFile(f, tracks, frames)
-	containertest.FuzzRecover(f, "cut.webm", crashed, cps, closed, recoverFile)
+	containertest.FuzzRecover(f, "cut.webm", crashed, cps, closed, Recover)
 }
