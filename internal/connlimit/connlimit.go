@@ -160,6 +160,9 @@ type conn struct {
 	once sync.Once
 }
 
+// NetConn returns the admitted connection, for socket options (tcpbatch).
+func (c *conn) NetConn() net.Conn { return c.Conn }
+
 func (c *conn) Close() error {
 	err := c.Conn.Close()
 	c.once.Do(func() { c.l.release(c.addr) })

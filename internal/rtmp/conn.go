@@ -17,6 +17,7 @@ import (
 	"github.com/streamrec/streamrec/internal/rtmp/amf0"
 	"github.com/streamrec/streamrec/internal/rtmp/chunk"
 	"github.com/streamrec/streamrec/internal/stream"
+	"github.com/streamrec/streamrec/internal/tcpbatch"
 )
 
 // Chunk streams of the server's replies, as RTMP servers use them.
@@ -35,6 +36,7 @@ type conn struct {
 	srv *Server
 	nc  net.Conn
 	in  *counter
+	br  *tcpbatch.Reader // publishers' bytes are read in batches
 	r   *chunk.Reader
 	w   *chunk.Writer
 	log *slog.Logger
@@ -46,7 +48,6 @@ type conn struct {
 
 	peerWindow uint32 // the peer's acknowledgement window, 0 before it set one
 	acked      uint64 // bytes received when the last acknowledgement was sent
-	idleSet    time.Time
 }
 
 // counter counts the bytes read from the connection, for acknowledgements.
@@ -63,7 +64,8 @@ func (c *counter) Read(p []byte) (int, error) {
 
 func (s *Server) serve(nc net.Conn) {
 	defer s.forget(nc)
-	c := &conn{srv: s, nc: nc, in: &counter{r: nc}, log: s.log.With("remote", nc.RemoteAddr().String())}
+	br := tcpbatch.New(nc)
+	c := &conn{srv: s, nc: nc, br: br, in: &counter{r: br}, log: s.log.With("remote", nc.RemoteAddr().String())}
 	err := c.run()
 	defer nc.Close()
 	switch {
@@ -98,7 +100,6 @@ func (c *conn) run() error {
 	c.r, c.w = chunk.NewReader(br, limits), chunk.NewWriter(c.nc)
 	c.nc.SetReadDeadline(time.Now().Add(connectTimeout))
 	for {
-		c.keepAlive()
 		msg, err := c.r.Read()
 		if err != nil {
 			return timedOut(err, c.waitingFor(), c.waitLimit())
@@ -139,18 +140,6 @@ func timedOut(err error, what string, limit time.Duration) error {
 		return fmt.Errorf("%s %v", what, limit)
 	}
 	return err
-}
-
-// keepAlive moves the idle deadline of a publishing connection, at most once a second (a
-// deadline is cheap but not free, and there are hundreds of messages a second).
-func (c *conn) keepAlive() {
-	if c.pub == nil {
-		return // the deadline of the step being waited for stands
-	}
-	if now := time.Now(); now.Sub(c.idleSet) >= time.Second {
-		c.idleSet = now
-		c.nc.SetReadDeadline(now.Add(idleTimeout + time.Second))
-	}
 }
 
 // acknowledge sends an Acknowledgement when the peer's window is full, as the protocol asks.
@@ -310,6 +299,7 @@ func (c *conn) publish(streamID uint32, vals []any) error {
 		return err
 	}
 	c.pub = newPublisher(st)
+	c.br.Batch(batchBytes, batchDelay, idleTimeout) // and it drops an idle publisher
 	st.Log().Info("rtmp publish", "app", c.app, "remote", c.nc.RemoteAddr().String(), "room", room)
 	return c.status(streamID, "status", "NetStream.Publish.Start", "Publishing "+name+".")
 }
