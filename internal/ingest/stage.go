@@ -98,6 +98,7 @@ type Stage struct {
 	timeline  Timeline
 	align     alignment
 	wake      *time.Timer // Config.Timer: armed while frames wait for the other track
+	wakeDue   time.Time   // when wake fires; zero when it is not armed
 }
 
 // track is one published track: its index, its timestamps so far and its waiting frames.
@@ -231,11 +232,7 @@ func (s *Stage) Flush() {
 		s.held, s.heldBytes = nil, 0
 		return
 	}
-	s.release(now, true)
-	if s.wake != nil {
-		s.wake.Stop()
-		s.wake = nil
-	}
+	s.release(now, true) // and stops the timer: nothing waits
 }
 
 // hold keeps a frame until the output begins. Caller holds s.mu.
@@ -394,19 +391,33 @@ func (s *Stage) enter(a arrival) {
 	s.queued++
 }
 
-// wakeIn arms the Config.Timer to release waiting frames after d. The frames waiting are all
-// of one track (the other has none), so the first armed is the earliest due; when it fires,
-// release arms it again for what still waits. Caller holds s.mu.
-func (s *Stage) wakeIn(d time.Duration) {
-	if !s.cfg.Timer || s.wake != nil {
-		return
+// wakeAt arms the Config.Timer for due, when the frame at the head of the queues will have
+// waited InterleaveWait: the frames waiting are all of one track (the other has none), so the
+// head is the earliest due. The timer is moved (not fired) as the head changes, and fires only
+// for a frame that really waited. Caller holds s.mu.
+func (s *Stage) wakeAt(due, now time.Time) {
+	switch {
+	case !s.cfg.Timer || s.wakeDue.Equal(due):
+	case s.wake == nil:
+		s.wake = time.AfterFunc(due.Sub(now), func() {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			s.wakeDue = time.Time{}
+			s.release(time.Now(), false)
+		})
+	default:
+		s.wake.Reset(due.Sub(now))
 	}
-	s.wake = time.AfterFunc(d, func() {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		s.wake = nil
-		s.release(time.Now(), false)
-	})
+	s.wakeDue = due
+}
+
+// stopWake stops the Config.Timer once nothing waits: a timer firing for nothing wakes the
+// process. Caller holds s.mu.
+func (s *Stage) stopWake() {
+	if s.wake != nil && !s.wakeDue.IsZero() {
+		s.wake.Stop()
+		s.wakeDue = time.Time{}
+	}
 }
 
 // release hands queued frames to the sink in DTS order: the earliest head of the tracks'
@@ -427,11 +438,12 @@ func (s *Stage) release(now time.Time, all bool) {
 			}
 		}
 		if next == nil {
+			s.stopWake()
 			return
 		}
 		a := next.queue[0]
 		if blocked && !all && now.Sub(a.at) < InterleaveWait && s.queued <= s.cfg.Limits.Frames {
-			s.wakeIn(InterleaveWait - now.Sub(a.at))
+			s.wakeAt(a.at.Add(InterleaveWait), now)
 			return
 		}
 		next.queue[0] = arrival{}

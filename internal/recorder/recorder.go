@@ -264,7 +264,7 @@ func (r *Recorder) Done() <-chan struct{} { return r.done }
 func (r *Recorder) run(w *writer, gop []media.Frame) {
 	defer close(r.done)
 	defer r.plan.close()
-	tick := time.NewTicker(batchEvery)
+	tick := time.NewTimer(untilBoundary(batchEvery))
 	defer tick.Stop()
 	ticks := 0
 	for _, f := range gop {
@@ -277,6 +277,7 @@ func (r *Recorder) run(w *writer, gop []media.Frame) {
 		case <-r.wake:
 			r.write(w, &last)
 		case <-tick.C:
+			tick.Reset(untilBoundary(batchEvery))
 			r.write(w, &last)
 			if ticks++; ticks%int(flushEvery/batchEvery) == 0 {
 				w.flush()
@@ -291,6 +292,14 @@ func (r *Recorder) run(w *writer, gop []media.Frame) {
 	w.finish()
 	r.setErr(w.err)
 	r.opts.Log.Error("recording failed", "file", r.Name(), "err", w.err)
+}
+
+// untilBoundary is the time to the next multiple of d of the clock. Every recorder's batch
+// timer fires there, all at once: the process then wakes once per batch for every recording,
+// not once per recording at its own phase (with many recordings, waking costs more than
+// writing).
+func untilBoundary(d time.Duration) time.Duration {
+	return d - time.Duration(time.Now().UnixNano()%int64(d))
 }
 
 // write writes the queued frames.
