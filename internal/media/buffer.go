@@ -77,8 +77,9 @@ func (b *Buffer) Refs() int { return int(b.refs.Load()) }
 
 func (b *Buffer) retain() { b.refs.Add(1) }
 
-func (b *Buffer) release() {
-	if b.refs.Add(-1) == 0 && b.class >= 0 {
+// Release drops a reference to b (nil: nothing); the last one gives b back to its pool.
+func (b *Buffer) Release() {
+	if b != nil && b.refs.Add(-1) == 0 && b.class >= 0 {
 		pools[b.class].Put(b)
 	}
 }
@@ -94,7 +95,5 @@ func (f Frame) Retain() {
 // Release drops a reference taken by NewBuffer or Retain. It does nothing for a frame that is
 // not pooled.
 func (f Frame) Release() {
-	if f.Buf != nil {
-		f.Buf.release()
-	}
+	f.Buf.Release()
 }

@@ -40,15 +40,15 @@ func TestBufferReuse(t *testing.T) {
 func TestBufferSteadyStateAllocs(t *testing.T) {
 	sizes := []int{372, 7600, 40000, 9000}
 	for _, n := range sizes {
-		NewBuffer(n).release()
+		NewBuffer(n).Release()
 	}
 	i := 0
 	if a := testing.AllocsPerRun(1000, func() {
 		b := NewBuffer(sizes[i%len(sizes)])
 		i++
 		b.retain()
-		b.release()
-		b.release()
+		b.Release()
+		b.Release()
 	}); a > 0.01 {
 		t.Errorf("%v allocations per buffer", a)
 	}

@@ -157,10 +157,11 @@ func (c *conn) send(cs uint32, typ uint8, streamID uint32, payload []byte) error
 }
 
 func (c *conn) handle(m *chunk.Message) error {
+	defer m.Buf.Release() // a frame made of the payload took its own reference
 	switch m.Type {
 	case chunk.TypeAudio:
 		if c.pub != nil {
-			if err := c.pub.audio(m.Timestamp, m.Payload); err != nil {
+			if err := c.pub.audio(m.Timestamp, m.Payload, m.Buf); err != nil {
 				return err
 			}
 			if msg := c.pub.takeRefusal(); msg != "" {
@@ -169,7 +170,7 @@ func (c *conn) handle(m *chunk.Message) error {
 		}
 	case chunk.TypeVideo:
 		if c.pub != nil {
-			return c.pub.video(m.Timestamp, m.Payload)
+			return c.pub.video(m.Timestamp, m.Payload, m.Buf)
 		}
 	case chunk.TypeCommandAMF0, chunk.TypeCommandAMF3:
 		vals, err := amf0.Decode(amf0Body(m))

@@ -198,7 +198,7 @@ func TestEnhancedRTMPRefusedWithReason(t *testing.T) {
 	}
 	p := newPublisher(st)
 	// OBS 30 HEVC: IsExHeader | keyframe, packet type 0 (sequence start), FourCC hvc1.
-	err = p.video(0, []byte{0x90, 'h', 'v', 'c', '1', 1, 2, 3})
+	err = p.video(0, []byte{0x90, 'h', 'v', 'c', '1', 1, 2, 3}, nil)
 	if err == nil || !strings.Contains(err.Error(), "HEVC") || !strings.Contains(err.Error(), "publish H.264") {
 		t.Errorf("enhanced RTMP HEVC: %v", err)
 	}

@@ -95,7 +95,9 @@ func isCodec(v interface{}, id float64, fourcc string) bool {
 	return false
 }
 
-func (p *publisher) video(ts uint32, b []byte) error {
+// video takes one video tag; buf, when set, is the pooled buffer holding b, which frames made
+// of it share (they take their own references).
+func (p *publisher) video(ts uint32, b []byte, buf *media.Buffer) error {
 	p.videoSeen = true
 	if len(b) == 0 {
 		return nil
@@ -118,12 +120,10 @@ func (p *publisher) video(ts uint32, b []byte) error {
 		cts := int32(uint32(b[2])<<16|uint32(b[3])<<8|uint32(b[4])) << 8 >> 8 // signed 24-bit
 		dts := p.clock.at(ts)
 		f := media.Frame{DTS: dts, PTS: dts + time.Duration(cts)*time.Millisecond, Key: b[0]>>4 == flvKeyframe}
-		buf, err := avcSamples(b[5:], p.nalLen)
-		if err != nil {
+		if err := p.samples(&f, b[5:], buf); err != nil {
 			p.warnOnce("video", "bad video frame dropped", err)
 			return nil
 		}
-		f.Data, f.Buf = buf.Bytes(), buf
 		if f.Key {
 			p.keyParams(&f)
 		}
@@ -172,12 +172,13 @@ func (p *publisher) keyParams(f *media.Frame) {
 	f.Params, p.newParams = p.newParams, nil
 }
 
-func (p *publisher) audio(ts uint32, b []byte) error {
+// audio takes one audio tag; buf, when set, is the pooled buffer holding b (as for video).
+func (p *publisher) audio(ts uint32, b []byte, buf *media.Buffer) error {
 	if len(b) < 2 {
 		return nil
 	}
 	if b[0]>>4 != flvSoundAAC {
-		return p.otherAudio(ts, b)
+		return p.otherAudio(ts, b, buf)
 	}
 	switch b[1] {
 	case flvSeqHeader:
@@ -194,7 +195,7 @@ func (p *publisher) audio(ts uint32, b []byte) error {
 		if p.atrack == nil || p.atrack.Codec != media.AAC || len(b) == 2 {
 			return nil
 		}
-		p.audioFrame(ts, b[2:])
+		p.audioFrame(ts, b[2:], buf)
 	}
 	return nil
 }
@@ -208,7 +209,7 @@ var flvCodecs = map[int]media.Codec{
 
 // otherAudio takes a tag of a sound format without sequence headers: the track is configured
 // from the first tag's header (and, for MP3, its frame header, which has the real rate).
-func (p *publisher) otherAudio(ts uint32, b []byte) error {
+func (p *publisher) otherAudio(ts uint32, b []byte, buf *media.Buffer) error {
 	h := parseFLVAudioHeader(b[0])
 	codec, ok := flvCodecs[h.Format]
 	if !ok || !audio.Supported(codec) {
@@ -229,7 +230,7 @@ func (p *publisher) otherAudio(ts uint32, b []byte) error {
 		p.warnOnce("audiochange", "audio codec changed mid-stream: the new one is ignored", fmt.Errorf("%s", flvSoundName(h.Format)))
 		return nil
 	}
-	p.audioFrame(ts, b[1:])
+	p.audioFrame(ts, b[1:], buf)
 	return nil
 }
 
@@ -253,14 +254,42 @@ func (p *publisher) takeRefusal() string {
 }
 
 // audioFrame passes one audio tag's payload on as a frame at the tag's timestamp.
-func (p *publisher) audioFrame(ts uint32, payload []byte) {
+func (p *publisher) audioFrame(ts uint32, payload []byte, buf *media.Buffer) {
 	if !p.videoSeen {
 		p.audioSeen++
 	}
 	dts := p.clock.at(ts)
-	buf := media.NewBuffer(len(payload))
-	copy(buf.Bytes(), payload)
-	p.frame(media.Audio, media.Frame{DTS: dts, PTS: dts, Key: true, Data: buf.Bytes(), Buf: buf})
+	f := media.Frame{DTS: dts, PTS: dts, Key: true}
+	p.share(&f, payload, buf)
+	p.frame(media.Audio, f)
+}
+
+// share makes payload, held by buf, f's data, with a reference of f's own; without buf (a
+// caller whose payload is not pooled) it is copied into a pooled buffer.
+func (p *publisher) share(f *media.Frame, payload []byte, buf *media.Buffer) {
+	if buf == nil {
+		buf = media.NewBuffer(len(payload))
+		copy(buf.Bytes(), payload)
+		f.Data, f.Buf = buf.Bytes(), buf
+		return
+	}
+	f.Data, f.Buf = payload, buf
+	f.Retain()
+}
+
+// samples makes an AVC frame's payload f's data, with 4-byte NAL lengths as the media model
+// uses: shared with the tag when they are already (as encoders send them), else rewritten.
+func (p *publisher) samples(f *media.Frame, b []byte, buf *media.Buffer) error {
+	if p.nalLen == 4 {
+		p.share(f, b, buf)
+		return nil
+	}
+	out, err := avcSamples(b, p.nalLen)
+	if err != nil {
+		return err
+	}
+	f.Data, f.Buf = out.Bytes(), out
+	return nil
 }
 
 // frame passes a frame to the ingest stage, and publishes the tracks once they are known. It
@@ -313,14 +342,9 @@ func (p *publisher) warnOnce(key, msg string, err error) {
 	p.st.Log().Warn(msg, "err", err)
 }
 
-// avcSamples copies an AVC frame into a pooled buffer, rewriting NAL lengths to the 4 bytes the
-// media model uses.
+// avcSamples copies an AVC frame into a pooled buffer, rewriting its NAL lengths of nalLen
+// bytes to the 4 bytes the media model uses.
 func avcSamples(b []byte, nalLen int) (*media.Buffer, error) {
-	if nalLen == 4 {
-		buf := media.NewBuffer(len(b))
-		copy(buf.Bytes(), b)
-		return buf, nil
-	}
 	// Walk the NAL units once for the size, then copy them with 4-byte lengths.
 	size := 0
 	for rest := b; len(rest) > 0; {

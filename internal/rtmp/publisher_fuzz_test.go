@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/streamrec/streamrec/internal/fuzzmem"
+	"github.com/streamrec/streamrec/internal/media"
 	"github.com/streamrec/streamrec/internal/rtmp/amf0"
 	"github.com/streamrec/streamrec/internal/stream"
 )
@@ -39,15 +40,21 @@ func FuzzFLVTags(f *testing.F) {
 			for ts := uint32(0); len(in) >= 3; ts += 20 {
 				kind, size := in[0], int(binary.BigEndian.Uint16(in[1:3]))
 				in = in[3:]
-				body := in[:min(size, len(in))]
-				in = in[len(body):]
+				n := min(size, len(in))
+				buf := media.NewBuffer(n) // as the chunk reader hands payloads over
+				body := buf.Bytes()
+				copy(body, in[:n])
+				in = in[n:]
 				switch kind % 3 {
 				case 0:
-					if p.video(ts, body) != nil {
+					err := p.video(ts, body, buf)
+					buf.Release()
+					if err != nil {
 						return
 					}
 				case 1:
-					p.audio(ts, body)
+					p.audio(ts, body, buf)
+					buf.Release()
 				case 2:
 					if vals, err := amf0.Decode(body); err == nil {
 						p.metadata(vals)

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streamrec/streamrec/internal/media"
 	"github.com/streamrec/streamrec/internal/rtmp/amf0"
 	"github.com/streamrec/streamrec/internal/stream"
 )
@@ -40,13 +41,32 @@ func TestAVCSamplesRewritesLengths(t *testing.T) {
 			t.Errorf("avcSamples(%x) accepted a truncated frame", bad)
 		}
 	}
-	// 4-byte lengths are copied, not aliased.
-	src := []byte{0, 0, 0, 1, 0x65}
-	out, _ := avcSamples(src, 4)
-	src[4] = 0
-	if out.Bytes()[4] != 0x65 {
-		t.Errorf("avcSamples aliases its input")
+}
+
+// A frame shares a pooled tag payload (its own reference); a payload that is not pooled is
+// copied, not aliased.
+func TestSamplesShareOrCopy(t *testing.T) {
+	p := &publisher{nalLen: 4}
+	tag := media.NewBuffer(5)
+	copy(tag.Bytes(), []byte{0, 0, 0, 1, 0x65})
+	var f media.Frame
+	if err := p.samples(&f, tag.Bytes(), tag); err != nil {
+		t.Fatal(err)
 	}
+	if f.Buf != tag || tag.Refs() != 2 {
+		t.Fatalf("pooled payload: frame buffer %p (tag %p), %d references; want shared, 2", f.Buf, tag, tag.Refs())
+	}
+	f.Release()
+	tag.Release()
+
+	src := []byte{0, 0, 0, 1, 0x65}
+	var g media.Frame
+	p.samples(&g, src, nil)
+	src[4] = 0
+	if g.Data[4] != 0x65 {
+		t.Errorf("a payload that is not pooled is aliased")
+	}
+	g.Release()
 }
 
 // Metadata announcing audio that never comes (no AAC sequence header) holds the frames only up
@@ -59,7 +79,7 @@ func TestPublisherGoesWithConfiguredTracksAfterLimits(t *testing.T) {
 	}
 	p := newPublisher(st)
 	p.metadata([]any{"onMetaData", amf0.Object{{Key: "videocodecid", Value: 7.0}, {Key: "audiocodecid", Value: 10.0}}})
-	if err := p.video(0, avcSeqHeader()); err != nil {
+	if err := p.video(0, avcSeqHeader(), nil); err != nil {
 		t.Fatal(err)
 	}
 	frame := func(key bool) []byte {
@@ -70,7 +90,7 @@ func TestPublisherGoesWithConfiguredTracksAfterLimits(t *testing.T) {
 		return b
 	}
 	for ms := 0; ms < 6000; ms += 40 {
-		if err := p.video(uint32(ms), frame(ms%1000 == 0)); err != nil {
+		if err := p.video(uint32(ms), frame(ms%1000 == 0), nil); err != nil {
 			t.Fatal(err)
 		}
 		if s := st.Snapshot(); s.Status == stream.StatusPublishing {

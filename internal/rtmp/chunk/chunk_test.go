@@ -163,19 +163,49 @@ func unfinished(n, size int) []byte {
 	return b
 }
 
-// A message declaring 4 MB costs only what arrived.
+// Messages declaring 4 MB cost only what arrived, plus at most mediaAhead each: 15 chunk
+// streams (16 with the control stream) each declaring a 4 MB frame and sending one byte hold
+// under 1 MB, not 60.
 func TestMemoryFollowsBytesReceived(t *testing.T) {
-	in := append(header(0, 2, 0, 4, TypeSetChunkSize, 0), 0x01, 0, 0, 0)
-	for i := range 16 {
+	in := append(header(0, 2, 0, 4, TypeSetChunkSize, 0), 0, 0, 0, 1) // 1-byte chunks
+	for i := range 15 {
 		in = append(in, header(0, uint32(4+i), 0, 4<<20, TypeVideo, 1)...)
-		in = append(in, 1, 2, 3)
+		in = append(in, 1)
 	}
+	r := reader(in)
 	fuzzmem.Check(t, func() {
-		r := reader(in)
-		if _, err := r.Read(); err != io.ErrUnexpectedEOF {
+		if _, err := r.Read(); err != io.EOF {
 			t.Errorf("Read: %v", err)
 		}
 	})
+	if r.buffered > 1<<20 {
+		t.Errorf("15 frames declaring 4 MB, one byte each arrived: %d bytes held, want at most 1 MB", r.buffered)
+	}
+}
+
+// A frame larger than mediaAhead arrives whole through the growing buffer, in its pooled buffer.
+func TestLargeFrameGrows(t *testing.T) {
+	payload := make([]byte, 3*mediaAhead+5)
+	for i := range payload {
+		payload[i] = byte(i * 7)
+	}
+	var b bytes.Buffer
+	w := NewWriter(&b)
+	if err := w.SetChunkSize(4096); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(&Message{ChunkStream: 6, Type: TypeVideo, StreamID: 1, Payload: payload}); err != nil {
+		t.Fatal(err)
+	}
+	r := reader(b.Bytes())
+	m, err := r.Read()
+	if err != nil || !bytes.Equal(m.Payload, payload) || m.Buf == nil || len(m.Buf.Bytes()) != len(payload) {
+		t.Fatalf("read %d bytes (pooled %v), %v; want the %d sent", len(m.Payload), m.Buf != nil, err, len(payload))
+	}
+	m.Buf.Release()
+	if r.buffered != 0 {
+		t.Errorf("%d bytes still counted after the message", r.buffered)
+	}
 }
 
 func TestAbortDropsTheMessage(t *testing.T) {

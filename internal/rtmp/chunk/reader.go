@@ -5,7 +5,12 @@
 // claims are bounded: a message may declare at most Limits.MaxMessage bytes (control and command
 // messages far less), a connection may use at most Limits.MaxChunkStreams chunk streams and hold
 // at most Limits.MaxBuffered bytes of unfinished messages; memory grows only with the bytes that
-// actually arrived, never with what a header declares.
+// actually arrived, never with what a header declares (beyond mediaAhead bytes a message).
+//
+// Audio and video messages are read straight into pooled buffers (media.Buffer) that the frames
+// made of them share, so a payload reaches the recording without another copy: a buffer of the
+// declared length up to mediaAhead, which grows with the bytes that arrive past that. What such
+// buffers hold counts towards Limits.MaxBuffered.
 package chunk
 
 import (
@@ -13,6 +18,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+
+	"github.com/streamrec/streamrec/internal/media"
 )
 
 // Message types (RTMP specification, 5.4 and 7.1).
@@ -38,7 +45,10 @@ type Message struct {
 	Type        uint8
 	StreamID    uint32 // the message stream: 0 for the connection, else a stream made by createStream
 	Timestamp   uint32 // ms, absolute (deltas already applied)
-	Payload     []byte // valid until the next Read
+	Payload     []byte // valid until the next Read, or as long as Buf is held
+	// Buf, for audio and video messages, holds Payload: the caller owns its one reference
+	// (media.Buffer's rules) and releases it, or hands it on with a frame.
+	Buf *media.Buffer
 }
 
 // Limits bound what one connection can make the Reader hold.
@@ -49,6 +59,10 @@ type Limits struct {
 	MaxBuffered     int // bytes of unfinished messages, all chunk streams together
 	MaxChunkSize    int // largest chunk size the peer may set
 }
+
+// mediaAhead is how much of an audio or video message's declared length is allocated before it
+// arrived: all of most frames (audio, inter frames), so that they are read without a copy.
+const mediaAhead = 64 << 10
 
 // maxControl bounds protocol control messages, whose bodies are 4 to 6 bytes.
 const maxControl = 64
@@ -68,10 +82,11 @@ type chunkStream struct {
 	length    uint32
 	typ       uint8
 	streamID  uint32
-	extended  bool   // the last header carried an extended timestamp
-	buf       []byte // the current message's payload so far
-	started   bool   // a header was seen (type 3 chunks need one)
-	open      bool   // a message has begun and is not complete
+	extended  bool          // the last header carried an extended timestamp
+	buf       []byte        // the current message's payload so far (not audio or video)
+	media     *media.Buffer // the current audio or video message's payload, len(buf) bytes of it filled
+	started   bool          // a header was seen (type 3 chunks need one)
+	open      bool          // a message has begun and is not complete
 }
 
 // Reader turns the bytes of a connection into messages.
@@ -108,9 +123,13 @@ func (r *Reader) Read() (*Message, error) {
 		if len(cs.buf) < int(cs.length) {
 			continue // the message goes on in later chunks
 		}
-		r.buffered -= len(cs.buf)
 		r.msg = Message{ChunkStream: cs.id, Type: cs.typ, StreamID: cs.streamID, Timestamp: cs.timestamp, Payload: cs.buf}
 		msg := &r.msg
+		r.buffered -= len(cs.buf)
+		if cs.media != nil {
+			msg.Buf, cs.media = cs.media, nil // len(cs.buf) == cs.length == its size
+			cs.buf = nil
+		}
 		cs.buf, cs.open = cs.buf[:0], false // the next message reuses the buffer, after this one is used
 		if handled, err := r.control(msg); handled || err != nil {
 			if err != nil {
@@ -141,10 +160,20 @@ func (r *Reader) chunk() (*chunkStream, error) {
 		return nil, fmt.Errorf("chunk stream %d: %w", id, err)
 	}
 	n := min(int(cs.length)-len(cs.buf), r.chunkSize)
+	start := len(cs.buf)
+	if cs.media != nil {
+		if err := r.growMedia(cs, start+n); err != nil {
+			return nil, err
+		}
+		cs.buf = cs.media.Bytes()[:start+n]
+		if _, err := io.ReadFull(r.r, cs.buf[start:]); err != nil {
+			return nil, err
+		}
+		return cs, nil
+	}
 	if r.buffered+n > r.lim.MaxBuffered {
 		return nil, fmt.Errorf("more than %d bytes of unfinished messages", r.lim.MaxBuffered)
 	}
-	start := len(cs.buf)
 	if cap(cs.buf)-start < n {
 		// Grow with the bytes that arrive, never to the declared length at once.
 		grown := make([]byte, start, max(2*cap(cs.buf), start+n, 256))
@@ -207,9 +236,7 @@ func (r *Reader) messageHeader(cs *chunkStream, format byte) error {
 		}
 	}
 	if format < 3 && cs.open {
-		// A new header in the middle of a message: the peer gave that message up.
-		r.buffered -= len(cs.buf)
-		cs.buf, cs.open = cs.buf[:0], false
+		r.abandon(cs) // a new header in the middle of a message: the peer gave that message up
 	}
 	if format <= 1 {
 		cs.length = uint32(h[3])<<16 | uint32(h[4])<<8 | uint32(h[5])
@@ -234,8 +261,49 @@ func (r *Reader) messageHeader(cs *chunkStream, format byte) error {
 	if limit := r.limit(cs.typ); int(cs.length) > limit {
 		return fmt.Errorf("message type %d of %d bytes (limit %d)", cs.typ, cs.length, limit)
 	}
+	if (cs.typ == TypeAudio || cs.typ == TypeVideo) && cs.length > 0 {
+		size := min(int(cs.length), mediaAhead)
+		if r.buffered+size > r.lim.MaxBuffered {
+			return fmt.Errorf("more than %d bytes of unfinished messages", r.lim.MaxBuffered)
+		}
+		cs.media = media.NewBuffer(size)
+		cs.buf = cs.media.Bytes()[:0]
+		r.buffered += size
+	}
 	cs.open = true
 	return nil
+}
+
+// growMedia makes the buffer of an audio or video message hold need bytes: it doubles, up to
+// the declared length, so that it follows the bytes that arrive.
+func (r *Reader) growMedia(cs *chunkStream, need int) error {
+	old := cs.media.Bytes()
+	if need <= len(old) {
+		return nil
+	}
+	size := min(int(cs.length), max(2*len(old), need))
+	if r.buffered+size-len(old) > r.lim.MaxBuffered {
+		return fmt.Errorf("more than %d bytes of unfinished messages", r.lim.MaxBuffered)
+	}
+	grown := media.NewBuffer(size)
+	copy(grown.Bytes(), old[:len(cs.buf)])
+	cs.media.Release()
+	cs.media = grown
+	r.buffered += size - len(old)
+	return nil
+}
+
+// abandon drops the unfinished message of a chunk stream.
+func (r *Reader) abandon(cs *chunkStream) {
+	if cs.media != nil {
+		r.buffered -= len(cs.media.Bytes())
+		cs.media.Release()
+		cs.media, cs.buf = nil, nil
+	} else {
+		r.buffered -= len(cs.buf)
+		cs.buf = cs.buf[:0]
+	}
+	cs.open = false
 }
 
 // limit is the largest message of a type.
@@ -264,9 +332,8 @@ func (r *Reader) control(msg *Message) (bool, error) {
 		return true, nil
 	case TypeAbort:
 		if len(msg.Payload) >= 4 {
-			if cs := r.streams[binary.BigEndian.Uint32(msg.Payload)]; cs != nil {
-				r.buffered -= len(cs.buf)
-				cs.buf, cs.open = cs.buf[:0], false
+			if cs := r.streams[binary.BigEndian.Uint32(msg.Payload)]; cs != nil && cs.open {
+				r.abandon(cs)
 			}
 		}
 		return true, nil
