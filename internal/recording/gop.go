@@ -6,6 +6,10 @@ import (
 
 // gop keeps the frames of a stream since its last video keyframe, so a recording started on
 // demand begins at a keyframe at or before the request instead of waiting for the next one.
+// It is kept only while the stream is not recorded: a stream has one recording at a time, and
+// one in progress needs no start point (a GOP of a 2 Mbit/s stream is up to half a megabyte,
+// held twice over with the pool it returns to). After a recording stops, the cache begins
+// again at the next keyframe.
 // It holds a reference to each pooled frame it keeps (media.Buffer) until the next keyframe
 // replaces them or reset. It is not safe for concurrent use; the Recording that owns it
 // serializes access.

@@ -155,8 +155,10 @@ func (r *Recording) Frame(f media.Frame) {
 		r.mu.Unlock()
 		return
 	}
-	r.gop.add(f, r.tracks[f.Track].Kind)
 	rec := r.rec
+	if rec == nil {
+		r.gop.add(f, r.tracks[f.Track].Kind) // only a recording that starts needs it (see gop)
+	}
 	r.mu.Unlock()
 	if rec != nil {
 		rec.Push(f)
@@ -232,6 +234,7 @@ func (r *Recording) start(o Options) error {
 		return fmt.Errorf("%w to %s", ErrRecording, r.rec.Name())
 	}
 	frames, requestKeyframe := r.startFrames()
+	r.gop.reset() // the recorder holds what it needs; the cache begins again when it stops
 	rec, err := recorder.Start(r.options(o), frames) // takes over the frames' references
 	if err != nil {
 		r.err = err.Error()
