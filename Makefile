@@ -8,8 +8,9 @@ LDFLAGS   := -X github.com/streamrec/streamrec/internal/server.Version=$(VERSION
 # Debian packages: FFmpeg's libraries for the audio transcoder (cgo), ffmpeg/ffprobe for the tests,
 # Chromium for the real-browser WebRTC tests (driven by playwright-core from npm; no browser download).
 DEB_BUILD := gcc pkg-config libavcodec-dev libswresample-dev libavutil-dev
-# The RTSP tests' camera is GStreamer's RTSP server, driven from Python.
-DEB_RTSP  := python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
+# The RTSP tests' camera is GStreamer's RTSP server, driven from Python; gstreamer1.0-rtsp has the
+# rtspclientsink that publishes to streamrec.
+DEB_RTSP  := python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-rtsp
 DEB_TEST  := ffmpeg chromium $(DEB_RTSP)
 TEST_TIMEOUT ?= 20m
 # Each fuzz target runs this long in make test (briefly) and in make fuzz (longer).
