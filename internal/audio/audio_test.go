@@ -3,6 +3,7 @@ package audio
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -553,6 +554,19 @@ func TestNewTranscoderErrors(t *testing.T) {
 			t.Errorf("Supported(%s) = true", c)
 		}
 	}
+	// An encoder option FFmpeg does not know is an error, not silently ignored.
+	for opts, want := range map[string]string{"aac_coder=fast:no_such_option=1": "no option no_such_option", "aac_coder=nonsense": "aac encoder"} {
+		saved := aacOptions
+		aacOptions = opts
+		tr, err := NewTranscoder(media.Track{Codec: media.Opus}, media.AAC, 48000, 2)
+		aacOptions = saved
+		if err == nil {
+			tr.Close()
+			t.Errorf("options %q: no error", opts)
+		} else if !strings.Contains(err.Error(), want) {
+			t.Errorf("options %q: %v, want it to mention %q", opts, err, want)
+		}
+	}
 }
 
 // TestVorbisRoundTrip decodes our Vorbis output with a second Transcoder (Vorbis input uses
@@ -658,7 +672,11 @@ func TestNoLeaks(t *testing.T) {
 // benchTranscode feeds the input round and round and reports the share of one core a
 // real-time stream needs: CPU time per input frame / the frame's duration.
 func benchTranscode(b *testing.B, in input, out media.Codec, rate int) {
-	tr, err := NewTranscoder(in.track, out, rate, 2)
+	benchTranscodeCh(b, in, out, rate, 2)
+}
+
+func benchTranscodeCh(b *testing.B, in input, out media.Codec, rate, channels int) {
+	tr, err := NewTranscoder(in.track, out, rate, channels)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -683,7 +701,22 @@ func benchTranscode(b *testing.B, in input, out media.Codec, rate int) {
 	b.ReportMetric(1/share, "streams/core")
 }
 
-func BenchmarkTranscodeOpusToAAC(b *testing.B) { benchTranscode(b, opus(b), media.AAC, 48000) }
+// BenchmarkTranscodeOpusToAAC is a WebRTC publisher's Opus (20 ms packets, 32 kbit/s per
+// channel as Chrome sends) to AAC at the recorder's default 44.1 kHz: the signals of
+// TestOpusToAACQuality, mono (what browsers send unless they signal sprop-stereo) and stereo.
+func BenchmarkTranscodeOpusToAAC(b *testing.B) {
+	for _, name := range []string{"tone", "speech"} {
+		for _, ch := range []int{1, 2} {
+			b.Run(fmt.Sprintf("%s-%dch", name, ch), func(b *testing.B) {
+				benchTranscodeCh(b, opusSignal(b, name, ch), media.AAC, 44100, ch)
+			})
+		}
+	}
+}
+
+// BenchmarkTranscodeOpus48kToAAC48k is the former BenchmarkTranscodeOpusToAAC: a stereo
+// 64 kbit/s Opus tone to AAC at 48 kHz (no resampling).
+func BenchmarkTranscodeOpus48kToAAC48k(b *testing.B) { benchTranscode(b, opus(b), media.AAC, 48000) }
 
 func BenchmarkTranscodeAAC48kToAAC44k(b *testing.B) { benchTranscode(b, aac48(b), media.AAC, 44100) }
 
