@@ -703,13 +703,26 @@ func benchTranscodeCh(b *testing.B, in input, out media.Codec, rate, channels in
 
 // BenchmarkTranscodeOpusToAAC is a WebRTC publisher's Opus (20 ms packets, 32 kbit/s per
 // channel as Chrome sends) to AAC at the recorder's default 44.1 kHz: the signals of
-// TestOpusToAACQuality, mono (what browsers send unless they signal sprop-stereo) and stereo.
+// TestOpusToAACQuality, mono (what browsers send unless they signal sprop-stereo), stereo,
+// and mono packets taken as stereo (what the WebRTC ingest declared for every Opus track
+// before it read sprop-stereo); each with aacOptions and with FFmpeg's defaults (twoloop,
+// M/S auto), so that before and after are measured in one run.
 func BenchmarkTranscodeOpusToAAC(b *testing.B) {
 	for _, name := range []string{"tone", "speech"} {
-		for _, ch := range []int{1, 2} {
-			b.Run(fmt.Sprintf("%s-%dch", name, ch), func(b *testing.B) {
-				benchTranscodeCh(b, opusSignal(b, name, ch), media.AAC, 44100, ch)
-			})
+		for _, v := range []struct {
+			name        string
+			src, in, ch int
+		}{{"1ch", 1, 1, 1}, {"2ch", 2, 2, 2}, {"1ch-as-2ch", 1, 2, 2}} {
+			for _, opts := range []struct{ name, opts string }{{"ours", aacOptions}, {"ffmpeg-default", ""}} {
+				b.Run(fmt.Sprintf("%s-%s/%s", name, v.name, opts.name), func(b *testing.B) {
+					in := opusSignal(b, name, v.src)
+					in.track.Channels = v.in
+					saved := aacOptions
+					aacOptions = opts.opts
+					defer func() { aacOptions = saved }()
+					benchTranscodeCh(b, in, media.AAC, 44100, v.ch)
+				})
+			}
 		}
 	}
 }
