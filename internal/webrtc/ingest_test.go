@@ -225,3 +225,33 @@ func TestIngestFailsWithoutKeyframe(t *testing.T) {
 		t.Error("a publisher that never sends a keyframe was not failed")
 	}
 }
+
+// The audio track's channel count is what the offer said of its Opus (opusChannels), also when
+// the browser sends Opus though another negotiated codec came first; G.711 is mono.
+func TestIngestOpusChannels(t *testing.T) {
+	for _, c := range []struct {
+		expect   media.Codec
+		rate     int
+		opusCh   int
+		sends    media.Codec
+		sendRate int
+		want     int
+	}{
+		{media.Opus, 48000, 1, media.Opus, 48000, 1},
+		{media.Opus, 48000, 2, media.Opus, 48000, 2},
+		{media.PCMA, 8000, 1, media.Opus, 48000, 1},
+		{media.PCMA, 8000, 2, media.Opus, 48000, 2},
+		{media.Opus, 48000, 2, media.PCMU, 8000, 1},
+	} {
+		sink := &fakeSink{}
+		var asks atomic.Int32
+		g, _ := newTestIngest(sink, &asks)
+		g.expect(media.Audio, c.expect, c.rate, c.opusCh)
+		t0 := time.Unix(1000, 0)
+		g.first(media.Audio, c.sends, c.sendRate, 2, 1000, t0)
+		g.frame(media.Audio, opusFrame(1000), false, t0)
+		if len(sink.tracks) != 1 || sink.tracks[0].Codec != c.sends || sink.tracks[0].Channels != c.want {
+			t.Errorf("expected %s (Opus %d ch), sent %s: tracks %+v, want %d channels", c.expect, c.opusCh, c.sends, sink.tracks, c.want)
+		}
+	}
+}
