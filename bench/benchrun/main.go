@@ -198,7 +198,7 @@ type media struct {
 func makeMedia(dir string) (media, error) {
 	m := media{
 		flv: filepath.Join(dir, "h264-aac-720p30-2M.flv"), h264: filepath.Join(dir, "h264-720p30-2M.h264"),
-		ivf: filepath.Join(dir, "vp8-720p30-2M-mir400.ivf"), ogg: filepath.Join(dir, "opus-48k.ogg"),
+		ivf: filepath.Join(dir, "vp8-720p30-2M-mir400.ivf"), ogg: filepath.Join(dir, "opus-48k-mono.ogg"),
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return m, err
@@ -220,8 +220,10 @@ func makeMedia(dir string) (media, error) {
 			"-bsf:v", "h264_mp4toannexb", "-x264-params", "aud=1:repeat-headers=1", "-f", "h264"})},
 		{m.ivf, concat(src, []string{"-t", "20", "-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8",
 			"-b:v", "2M", "-minrate", "2M", "-maxrate", "2M", "-max-intra-rate", "400", "-g", "60", "-keyint_min", "60", "-f", "ivf"})},
-		{m.ogg, []string{"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "20", "-ac", "2",
-			"-c:a", "libopus", "-b:a", "64k", "-frame_duration", "20", "-page_duration", "20000", "-f", "ogg"}},
+		// Mono at 32 kbit/s, as a browser's microphone (loadgen's offer says sprop-stereo only
+		// for a stereo file).
+		{m.ogg, []string{"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "20", "-ac", "1",
+			"-c:a", "libopus", "-b:a", "32k", "-frame_duration", "20", "-page_duration", "20000", "-f", "ogg"}},
 	}
 	for _, j := range jobs {
 		if _, err := os.Stat(j.out); err == nil {

@@ -38,7 +38,10 @@ type webrtcSource struct {
 	fmtp   string
 	video  []sample
 	audio  []sample
-	api    *webrtc.API
+	// opusFmtp is the Opus fmtp of the offer: sprop-stereo=1 only when the Ogg file is
+	// stereo, as a browser says it (a browser's microphone is mono, and so is its offer).
+	opusFmtp string
+	api      *webrtc.API
 }
 
 func newWebRTCSource(c config) (*webrtcSource, error) {
@@ -63,9 +66,14 @@ func newWebRTCSource(c config) (*webrtcSource, error) {
 	if err != nil {
 		return nil, err
 	}
+	w.opusFmtp = "minptime=10;useinbandfec=1"
 	if c.opus != "" {
-		if w.audio, err = readOgg(c.opus); err != nil {
+		var channels int
+		if w.audio, channels, err = readOgg(c.opus); err != nil {
 			return nil, err
+		}
+		if channels == 2 {
+			w.opusFmtp += ";sprop-stereo=1"
 		}
 	}
 	m := &webrtc.MediaEngine{}
@@ -77,7 +85,7 @@ func newWebRTCSource(c config) (*webrtcSource, error) {
 		return nil, err
 	}
 	if err := m.RegisterCodec(webrtc.RTPCodecParameters{
-		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"},
+		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: w.opusFmtp},
 		PayloadType:        111,
 	}, webrtc.RTPCodecTypeAudio); err != nil {
 		return nil, err
@@ -167,16 +175,17 @@ func readIVF(path string) ([]sample, error) {
 	return out, nil
 }
 
-// readOgg reads Opus packets, one per page (ffmpeg -page_duration 20000).
-func readOgg(path string) ([]sample, error) {
+// readOgg reads Opus packets, one per page (ffmpeg -page_duration 20000), and the channel
+// count of the OpusHead.
+func readOgg(path string) ([]sample, int, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	defer f.Close()
-	r, _, err := oggreader.NewWith(f)
+	r, head, err := oggreader.NewWith(f)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, 0, fmt.Errorf("%s: %w", path, err)
 	}
 	var out []sample
 	var last uint64
@@ -186,7 +195,7 @@ func readOgg(path string) ([]sample, error) {
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
+			return nil, 0, fmt.Errorf("%s: %w", path, err)
 		}
 		if bytes.HasPrefix(page, []byte("OpusTags")) || len(page) == 0 {
 			continue
@@ -199,9 +208,9 @@ func readOgg(path string) ([]sample, error) {
 		out = append(out, sample{data: page, dur: dur, key: true})
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("%s: no Opus packets", path)
+		return nil, 0, fmt.Errorf("%s: no Opus packets", path)
 	}
-	return out, nil
+	return out, int(head.Channels), nil
 }
 
 // wcsConn is a WCS signalling session.
@@ -325,7 +334,7 @@ func (w *webrtcSource) publish(ctx context.Context, release <-chan struct{}, _ i
 	}
 	tracks := []*webrtc.TrackLocalStaticSample{vt}
 	if len(w.audio) > 0 {
-		at, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio", name)
+		at, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: w.opusFmtp}, "audio", name)
 		if err != nil {
 			return err
 		}

@@ -3,6 +3,7 @@ package audio
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -553,6 +554,19 @@ func TestNewTranscoderErrors(t *testing.T) {
 			t.Errorf("Supported(%s) = true", c)
 		}
 	}
+	// An encoder option FFmpeg does not know is an error, not silently ignored.
+	for opts, want := range map[string]string{"aac_coder=fast:no_such_option=1": "no option no_such_option", "aac_coder=nonsense": "aac encoder"} {
+		saved := aacOptions
+		aacOptions = opts
+		tr, err := NewTranscoder(media.Track{Codec: media.Opus}, media.AAC, 48000, 2)
+		aacOptions = saved
+		if err == nil {
+			tr.Close()
+			t.Errorf("options %q: no error", opts)
+		} else if !strings.Contains(err.Error(), want) {
+			t.Errorf("options %q: %v, want it to mention %q", opts, err, want)
+		}
+	}
 }
 
 // TestVorbisRoundTrip decodes our Vorbis output with a second Transcoder (Vorbis input uses
@@ -658,7 +672,11 @@ func TestNoLeaks(t *testing.T) {
 // benchTranscode feeds the input round and round and reports the share of one core a
 // real-time stream needs: CPU time per input frame / the frame's duration.
 func benchTranscode(b *testing.B, in input, out media.Codec, rate int) {
-	tr, err := NewTranscoder(in.track, out, rate, 2)
+	benchTranscodeCh(b, in, out, rate, 2)
+}
+
+func benchTranscodeCh(b *testing.B, in input, out media.Codec, rate, channels int) {
+	tr, err := NewTranscoder(in.track, out, rate, channels)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -683,7 +701,35 @@ func benchTranscode(b *testing.B, in input, out media.Codec, rate int) {
 	b.ReportMetric(1/share, "streams/core")
 }
 
-func BenchmarkTranscodeOpusToAAC(b *testing.B) { benchTranscode(b, opus(b), media.AAC, 48000) }
+// BenchmarkTranscodeOpusToAAC is a WebRTC publisher's Opus (20 ms packets, 32 kbit/s per
+// channel as Chrome sends) to AAC at the recorder's default 44.1 kHz: the signals of
+// TestOpusToAACQuality, mono (what browsers send unless they signal sprop-stereo), stereo,
+// and mono packets taken as stereo (what the WebRTC ingest declared for every Opus track
+// before it read sprop-stereo); each with aacOptions and with FFmpeg's defaults (twoloop,
+// M/S auto), so that before and after are measured in one run.
+func BenchmarkTranscodeOpusToAAC(b *testing.B) {
+	for _, name := range []string{"tone", "speech"} {
+		for _, v := range []struct {
+			name        string
+			src, in, ch int
+		}{{"1ch", 1, 1, 1}, {"2ch", 2, 2, 2}, {"1ch-as-2ch", 1, 2, 2}} {
+			for _, opts := range []struct{ name, opts string }{{"ours", aacOptions}, {"ffmpeg-default", ""}} {
+				b.Run(fmt.Sprintf("%s-%s/%s", name, v.name, opts.name), func(b *testing.B) {
+					in := opusSignal(b, name, v.src)
+					in.track.Channels = v.in
+					saved := aacOptions
+					aacOptions = opts.opts
+					defer func() { aacOptions = saved }()
+					benchTranscodeCh(b, in, media.AAC, 44100, v.ch)
+				})
+			}
+		}
+	}
+}
+
+// BenchmarkTranscodeOpus48kToAAC48k is the former BenchmarkTranscodeOpusToAAC: a stereo
+// 64 kbit/s Opus tone to AAC at 48 kHz (no resampling).
+func BenchmarkTranscodeOpus48kToAAC48k(b *testing.B) { benchTranscode(b, opus(b), media.AAC, 48000) }
 
 func BenchmarkTranscodeAAC48kToAAC44k(b *testing.B) { benchTranscode(b, aac48(b), media.AAC, 44100) }
 

@@ -26,6 +26,7 @@ type input struct {
 	track  media.Track
 	frames []media.Frame
 	durs   []time.Duration
+	file   []byte // the encoded file the frames were taken from (Opus: Ogg)
 }
 
 // total is the input's timeline: from the first frame's DTS to the end of the last frame.
@@ -90,14 +91,24 @@ func makeAAC(tb testing.TB, rate, channels int) input {
 // makeOpus encodes the tone with libopus (20 ms frames) into Ogg and takes the packets out.
 // Durations come from each packet's TOC byte, as an RTP depacketizer's timestamps would.
 func makeOpus(tb testing.TB, channels int) input {
+	return encodeOpus(tb, sineSource(48000, channels), "64k", channels)
+}
+
+// encodeOpus encodes what the ffmpeg arguments src give with libopus (20 ms frames) at
+// bitrate into Ogg and takes the packets out.
+func encodeOpus(tb testing.TB, src []string, bitrate string, channels int) input {
 	tb.Helper()
 	f := filepath.Join(tb.TempDir(), "in.ogg")
-	mediatest.FFmpeg(tb, append(sineSource(48000, channels), "-c:a", "libopus", "-b:a", "64k", "-f", "ogg", f)...)
+	mediatest.FFmpeg(tb, append(src, "-c:a", "libopus", "-b:a", bitrate, "-frame_duration", "20", "-f", "ogg", f)...)
 	pkts := readOgg(tb, f)
 	if len(pkts) < 3 || !bytes.HasPrefix(pkts[0], []byte("OpusHead")) {
 		tb.Fatalf("not an Ogg Opus file")
 	}
-	in := input{track: media.Track{Kind: media.Audio, Codec: media.Opus, SampleRate: 48000, Channels: channels}}
+	file, err := os.ReadFile(f)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	in := input{track: media.Track{Kind: media.Audio, Codec: media.Opus, SampleRate: 48000, Channels: channels}, file: file}
 	var ts time.Duration
 	for _, p := range pkts[2:] { // skip OpusHead and OpusTags
 		d := opusDuration(p)

@@ -2,6 +2,7 @@
 // turns codes into errors with context. Nothing here keeps a pointer to Go memory.
 #include <stdio.h>
 #include <string.h>
+#include <libavutil/dict.h>
 #include <libavutil/log.h>
 #include <libavutil/mem.h>
 #include <libavutil/samplefmt.h>
@@ -229,11 +230,13 @@ void st_close(st_transcoder *t) {
 	} while (0)
 
 // st_open builds the decoder for in_codec (extra: its extradata), the encoder named encoder
-// at out_rate/out_channels (0: the decoder's), and the FIFO. The resampler waits for the
-// first decoded frame. On failure it returns NULL with a message in err.
+// at out_rate/out_channels (0: the decoder's) with the private options enc_opts
+// ("key=value:key=value", may be empty; an option the encoder does not know is an error), and
+// the FIFO. The resampler waits for the first decoded frame. On failure it returns NULL with a
+// message in err.
 st_transcoder *st_open(int in_codec, int in_rate, int in_channels, const uint8_t *extra, int extra_len,
-                       const char *encoder, int out_rate, int out_channels, int64_t bit_rate, int vorbis_quality,
-                       char *err, int errlen) {
+                       const char *encoder, const char *enc_opts, int out_rate, int out_channels, int64_t bit_rate,
+                       int vorbis_quality, char *err, int errlen) {
 	int ret;
 	st_transcoder *t = av_mallocz(sizeof(*t));
 	if (!t) {
@@ -277,7 +280,21 @@ st_transcoder *st_open(int in_codec, int in_rate, int in_channels, const uint8_t
 		t->enc->flags |= AV_CODEC_FLAG_QSCALE;
 		t->enc->global_quality = vorbis_quality * FF_QP2LAMBDA;
 	}
-	if ((ret = avcodec_open2(t->enc, ec, NULL)) < 0) FAIL(ret, "open %s encoder (%d Hz, %d ch)", ec->name, out_rate, out_channels);
+	AVDictionary *opts = NULL;
+	if (enc_opts && *enc_opts && (ret = av_dict_parse_string(&opts, enc_opts, "=", ":", 0)) < 0) {
+		av_dict_free(&opts);
+		FAIL(ret, "encoder options \"%s\"", enc_opts);
+	}
+	ret = avcodec_open2(t->enc, ec, &opts);
+	const AVDictionaryEntry *unknown = av_dict_get(opts, "", NULL, AV_DICT_IGNORE_SUFFIX);
+	if (ret >= 0 && unknown) {
+		snprintf(err, errlen, "%s encoder has no option %s", ec->name, unknown->key);
+		av_dict_free(&opts);
+		st_close(t);
+		return NULL;
+	}
+	av_dict_free(&opts);
+	if (ret < 0) FAIL(ret, "open %s encoder (%d Hz, %d ch)", ec->name, out_rate, out_channels);
 	t->frame_size = t->enc->frame_size > 0 ? t->enc->frame_size : 1024;
 
 	if (!(t->fifo = av_audio_fifo_alloc(t->enc->sample_fmt, out_channels, 4 * t->frame_size)))

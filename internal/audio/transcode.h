@@ -48,8 +48,8 @@ typedef struct {
 } st_transcoder;
 
 st_transcoder *st_open(int in_codec, int in_rate, int in_channels, const uint8_t *extra, int extra_len,
-                       const char *encoder, int out_rate, int out_channels, int64_t bit_rate, int vorbis_quality,
-                       char *err, int errlen);
+                       const char *encoder, const char *enc_opts, int out_rate, int out_channels, int64_t bit_rate,
+                       int vorbis_quality, char *err, int errlen);
 int st_decode(st_transcoder *t, const uint8_t *data, int size, int64_t silence, int align);
 int st_flush(st_transcoder *t);
 void st_close(st_transcoder *t);

@@ -85,6 +85,10 @@ func checkWebRTCRecording(t *testing.T, e *st.Env, c webrtcCase, end browserEven
 		if a.CodecName != c.audio || a.SampleRate != strconv.Itoa(c.sampleRate) {
 			t.Errorf("%s: audio %s %s Hz, want %s %d Hz", c.id, a.CodecName, a.SampleRate, c.audio, c.sampleRate)
 		}
+		// Chromium's microphone Opus is mono (its offer has no sprop-stereo): so is the file.
+		if a.Channels != 1 {
+			t.Errorf("%s: audio has %d channels, want 1 (Chromium sends mono Opus)", c.id, a.Channels)
+		}
 	} else if p.Has("audio") {
 		t.Errorf("%s: the recording has an audio track though none was published", c.id)
 	}

@@ -71,6 +71,8 @@ type trackIn struct {
 	rate  int64
 	ssrc  uint32
 	track media.Track
+	// opusChannels is what the publisher's Opus carries, by its offer (1 or 2).
+	opusChannels int
 
 	seen     bool
 	lastTS   uint32
@@ -84,17 +86,19 @@ func newIngest(st stage.Sink, log *slog.Logger, keyframe func(), fail func(strin
 }
 
 // expect declares a track the publisher sends (from the negotiated SDP), before any media.
-func (g *ingest) expect(kind media.Kind, codec media.Codec, rate int) {
+// opusChannels is what its Opus carries (opusChannels of the offer), should the audio be, or
+// turn out to be, Opus; any other audio codec here is mono.
+func (g *ingest) expect(kind media.Kind, codec media.Codec, rate, opusChannels int) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	t := &trackIn{kind: kind, codec: codec, rate: int64(rate)}
+	t := &trackIn{kind: kind, codec: codec, rate: int64(rate), opusChannels: opusChannels}
 	if kind == media.Video {
 		g.video = t
 	} else {
 		g.audio = t
 		t.track = media.Track{Kind: media.Audio, Codec: codec, SampleRate: rate, Channels: 1}
 		if codec == media.Opus {
-			t.track.Channels = 2 // RFC 7587: Opus over RTP is always signalled as 48000/2
+			t.track.Channels = opusChannels
 		}
 	}
 }
@@ -114,8 +118,9 @@ func (g *ingest) first(kind media.Kind, codec media.Codec, rate int, ssrc uint32
 		t.codec, t.rate = codec, int64(rate)
 		if kind == media.Audio {
 			t.track.Codec, t.track.SampleRate = codec, rate
-			if codec != media.Opus {
-				t.track.Channels = 1
+			t.track.Channels = 1
+			if codec == media.Opus {
+				t.track.Channels = t.opusChannels
 			}
 		}
 	}

@@ -74,7 +74,7 @@ func TestIngestPublishesOnFirstKeyframe(t *testing.T) {
 	sink := &fakeSink{}
 	var asks atomic.Int32
 	g, _ := newTestIngest(sink, &asks)
-	g.expect(media.Video, media.H264, 90000)
+	g.expect(media.Video, media.H264, 90000, 1)
 	t0 := time.Unix(1000, 0)
 	g.first(media.Video, media.H264, 90000, 1, 1000, t0)
 	g.frame(media.Video, h264Frame(1000, false), false, t0)
@@ -104,7 +104,7 @@ func TestIngestSkipsToKeyframeAfterLoss(t *testing.T) {
 	sink := &fakeSink{}
 	var asks atomic.Int32
 	g, _ := newTestIngest(sink, &asks)
-	g.expect(media.Video, media.VP8, 90000)
+	g.expect(media.Video, media.VP8, 90000, 1)
 	t0 := time.Unix(1000, 0)
 	g.first(media.Video, media.VP8, 90000, 1, 0, t0)
 	key := &rtp.Frame{TS: 0, Key: true, Data: []byte{0x10, 0, 0, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0xe0, 0x01}}
@@ -145,8 +145,8 @@ func TestIngestAlignsBySenderReports(t *testing.T) {
 	sink := &fakeSink{}
 	var asks atomic.Int32
 	g, _ := newTestIngest(sink, &asks)
-	g.expect(media.Video, media.H264, 90000)
-	g.expect(media.Audio, media.Opus, 48000)
+	g.expect(media.Video, media.H264, 90000, 1)
+	g.expect(media.Audio, media.Opus, 48000, 2)
 	t0 := time.Unix(1000, 0)
 	const v0, a0 = 900000, 4_294_000_000 // audio's RTP clock wraps during the test
 	g.first(media.Video, media.H264, 90000, 1, v0, t0)
@@ -199,7 +199,7 @@ func TestIngestAudioOnly(t *testing.T) {
 	sink := &fakeSink{}
 	var asks atomic.Int32
 	g, _ := newTestIngest(sink, &asks)
-	g.expect(media.Audio, media.Opus, 48000)
+	g.expect(media.Audio, media.Opus, 48000, 2)
 	t0 := time.Unix(1000, 0)
 	g.first(media.Audio, media.Opus, 48000, 2, 4294967000, t0)
 	for i := 0; i < 5; i++ {
@@ -215,7 +215,7 @@ func TestIngestFailsWithoutKeyframe(t *testing.T) {
 	var asks atomic.Int32
 	var failed atomic.Value
 	g := newIngest(sink, slog.New(slog.DiscardHandler), func() { asks.Add(1) }, func(r string) { failed.Store(r) }, -1)
-	g.expect(media.Video, media.H264, 90000)
+	g.expect(media.Video, media.H264, 90000, 1)
 	t0 := time.Unix(1000, 0)
 	g.first(media.Video, media.H264, 90000, 1, 0, t0)
 	g.frame(media.Video, h264Frame(0, false), false, t0)
@@ -223,5 +223,35 @@ func TestIngestFailsWithoutKeyframe(t *testing.T) {
 	time.Sleep(10 * time.Millisecond)
 	if r, _ := failed.Load().(string); r == "" {
 		t.Error("a publisher that never sends a keyframe was not failed")
+	}
+}
+
+// The audio track's channel count is what the offer said of its Opus (opusChannels), also when
+// the browser sends Opus though another negotiated codec came first; G.711 is mono.
+func TestIngestOpusChannels(t *testing.T) {
+	for _, c := range []struct {
+		expect   media.Codec
+		rate     int
+		opusCh   int
+		sends    media.Codec
+		sendRate int
+		want     int
+	}{
+		{media.Opus, 48000, 1, media.Opus, 48000, 1},
+		{media.Opus, 48000, 2, media.Opus, 48000, 2},
+		{media.PCMA, 8000, 1, media.Opus, 48000, 1},
+		{media.PCMA, 8000, 2, media.Opus, 48000, 2},
+		{media.Opus, 48000, 2, media.PCMU, 8000, 1},
+	} {
+		sink := &fakeSink{}
+		var asks atomic.Int32
+		g, _ := newTestIngest(sink, &asks)
+		g.expect(media.Audio, c.expect, c.rate, c.opusCh)
+		t0 := time.Unix(1000, 0)
+		g.first(media.Audio, c.sends, c.sendRate, 2, 1000, t0)
+		g.frame(media.Audio, opusFrame(1000), false, t0)
+		if len(sink.tracks) != 1 || sink.tracks[0].Codec != c.sends || sink.tracks[0].Channels != c.want {
+			t.Errorf("expected %s (Opus %d ch), sent %s: tracks %+v, want %d channels", c.expect, c.opusCh, c.sends, sink.tracks, c.want)
+		}
 	}
 }

@@ -268,6 +268,27 @@ func noCommon(kind media.Kind, offered []sdp.Codec, formats map[string]string) e
 		ErrNoCommonCodec, strings.Join(want, " or "), offeredText)
 }
 
+// opusChannels is how many channels a publisher's Opus carries, by its offer. RFC 7587 has
+// Opus always signalled as opus/48000/2; what the sender sends is in its fmtp: sprop-stereo=1
+// says it may send stereo, and without it mono is to be assumed. stereo=1 (that it would
+// receive stereo) is taken as stereo too: the answer's codecs are the offered ones with their
+// fmtp, and a browser encodes stereo when the answer says stereo=1 (the WCS Web SDK writes
+// both when asked for stereo). Chromium's offer carries neither (testdata/chrome-offer.sdp):
+// its microphone audio is mono, and recording it as mono halves the AAC encoder's work. A
+// stereo packet in a track taken as mono is decoded downmixed.
+func opusChannels(offered []sdp.Codec) int {
+	for _, c := range offered {
+		if strings.EqualFold(c.Name, "opus") {
+			p := fmtpParams(c.Fmtp)
+			if p["sprop-stereo"] == "1" || p["stereo"] == "1" {
+				return 2
+			}
+			return 1
+		}
+	}
+	return 1
+}
+
 // spropParameterSets reads H.264 parameter sets given in the SDP (sprop-parameter-sets).
 func spropParameterSets(fmtp string) (sps, pps [][]byte) {
 	v := fmtpParams(fmtp)["sprop-parameter-sets"]

@@ -163,3 +163,26 @@ func TestOfferBounds(t *testing.T) {
 		}
 	}
 }
+
+// Chromium offers opus/48000/2 with neither sprop-stereo nor stereo: its microphone audio is
+// mono, and is recorded as mono. The Web SDK's stereo option writes both into the fmtp.
+func TestOfferOpusChannels(t *testing.T) {
+	for _, c := range []struct {
+		name, fmtp string
+		want       int
+	}{
+		{"Chromium", "minptime=10;useinbandfec=1", 1},
+		{"sprop-stereo", "minptime=10;useinbandfec=1;sprop-stereo=1", 2},
+		{"Web SDK stereo", "minptime=10;stereo=1;sprop-stereo=1;useinbandfec=1", 2},
+		{"stereo=0", "minptime=10;stereo=0;sprop-stereo=0", 1},
+	} {
+		offer := strings.Replace(chromeOffer(t), "a=fmtp:111 minptime=10;useinbandfec=1", "a=fmtp:111 "+c.fmtp, 1)
+		o, err := parseOffer(offer, bothFormats)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := opusChannels(o.audio.offered); got != c.want {
+			t.Errorf("%s (%s): %d channels, want %d", c.name, c.fmtp, got, c.want)
+		}
+	}
+}

@@ -162,7 +162,7 @@ func (p *Publisher) negotiate(offerSDP string) (string, error) {
 			continue
 		}
 		codec, rate := mediaCodec(s.chosen.Name), int(s.chosen.ClockRate)
-		p.ing.expect(s.kind, codec, rate)
+		p.ing.expect(s.kind, codec, rate, opusChannels(s.offered))
 		if s.kind == media.Video {
 			p.fir = hasFeedback(s.chosen.RTCPFeedback, "ccm fir")
 			if len(s.sps) > 0 && len(s.pps) > 0 {
