@@ -32,6 +32,7 @@ func main() {
 		os.Exit(2)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	server.ConfigureRuntime()
 	srv, err := server.New(*home, log)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "profserve:", err)

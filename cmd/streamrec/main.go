@@ -22,6 +22,7 @@ func main() {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	slog.SetDefault(log)
+	server.ConfigureRuntime()
 	srv, err := server.New(*home, log)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "streamrec:", err)
