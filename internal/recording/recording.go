@@ -234,8 +234,10 @@ func (r *Recording) start(o Options) error {
 		return fmt.Errorf("%w to %s", ErrRecording, r.rec.Name())
 	}
 	frames, requestKeyframe := r.startFrames()
-	r.gop.reset() // the recorder holds what it needs; the cache begins again when it stops
-	rec, err := recorder.Start(r.options(o), frames) // takes over the frames' references
+	// The recorder holds what it needs of the cache (it takes over the frames' references);
+	// the cache begins again when the recording stops.
+	r.gop.reset()
+	rec, err := recorder.Start(r.options(o), frames)
 	if err != nil {
 		r.err = err.Error()
 		return fmt.Errorf("start recording %s: %w", r.st.ID().Name, err)
