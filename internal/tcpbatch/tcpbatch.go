@@ -76,7 +76,7 @@ func (r *Reader) Read(p []byte) (int, error) {
 func setLowWater(c Conn, bytes int) {
 	for {
 		u, ok := c.(interface{ NetConn() net.Conn })
-		if !ok {
+		if !ok || u.NetConn() == c {
 			break
 		}
 		c = u.NetConn()
