@@ -43,7 +43,9 @@ const (
 // passwordAlphabet has no look-alike characters (0/O, 1/l/I).
 const passwordAlphabet = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
-// ensurePassword generates admin.password when it is empty, saves it and prints it once.
+// ensurePassword generates admin.password when it is empty and saves it in the settings file
+// (0600), where the operator reads it: a secret has no place in a log, which is often kept and
+// shipped elsewhere. Only when it cannot be saved is it printed, once, as the only way to log in.
 func (a *Admin) ensurePassword() {
 	if a.cfg.Settings.Current().AdminPassword != "" {
 		return
@@ -55,8 +57,8 @@ func (a *Admin) ensurePassword() {
 			"password", pw, "err", err)
 		return
 	}
-	a.log.Warn("dashboard password generated and saved as admin.password in the settings file; log in at /admin/ with it",
-		"password", pw, "file", a.cfg.Settings.Path())
+	a.log.Warn("dashboard password generated and saved as admin.password in the settings file: read it there to log in at /admin/",
+		"file", a.cfg.Settings.Path())
 }
 
 func randomPassword(n int) string {
