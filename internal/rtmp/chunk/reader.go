@@ -171,8 +171,8 @@ func (r *Reader) chunk() (*chunkStream, error) {
 		}
 		return cs, nil
 	}
-	if r.buffered+n > r.lim.MaxBuffered {
-		return nil, fmt.Errorf("more than %d bytes of unfinished messages", r.lim.MaxBuffered)
+	if err := r.reserve(n); err != nil {
+		return nil, err
 	}
 	if cap(cs.buf)-start < n {
 		// Grow with the bytes that arrive, never to the declared length at once.
@@ -184,7 +184,6 @@ func (r *Reader) chunk() (*chunkStream, error) {
 	if _, err := io.ReadFull(r.r, cs.buf[start:]); err != nil {
 		return nil, err
 	}
-	r.buffered += n
 	return cs, nil
 }
 
@@ -263,12 +262,11 @@ func (r *Reader) messageHeader(cs *chunkStream, format byte) error {
 	}
 	if (cs.typ == TypeAudio || cs.typ == TypeVideo) && cs.length > 0 {
 		size := min(int(cs.length), mediaAhead)
-		if r.buffered+size > r.lim.MaxBuffered {
-			return fmt.Errorf("more than %d bytes of unfinished messages", r.lim.MaxBuffered)
+		if err := r.reserve(size); err != nil {
+			return err
 		}
 		cs.media = media.NewBuffer(size)
 		cs.buf = cs.media.Bytes()[:0]
-		r.buffered += size
 	}
 	cs.open = true
 	return nil
@@ -282,14 +280,22 @@ func (r *Reader) growMedia(cs *chunkStream, need int) error {
 		return nil
 	}
 	size := min(int(cs.length), max(2*len(old), need))
-	if r.buffered+size-len(old) > r.lim.MaxBuffered {
-		return fmt.Errorf("more than %d bytes of unfinished messages", r.lim.MaxBuffered)
+	if err := r.reserve(size - len(old)); err != nil {
+		return err
 	}
 	grown := media.NewBuffer(size)
 	copy(grown.Bytes(), old[:len(cs.buf)])
 	cs.media.Release()
 	cs.media = grown
-	r.buffered += size - len(old)
+	return nil
+}
+
+// reserve counts n more bytes of unfinished messages, within Limits.MaxBuffered.
+func (r *Reader) reserve(n int) error {
+	if r.buffered+n > r.lim.MaxBuffered {
+		return fmt.Errorf("more than %d bytes of unfinished messages", r.lim.MaxBuffered)
+	}
+	r.buffered += n
 	return nil
 }
 
