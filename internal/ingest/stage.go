@@ -98,7 +98,7 @@ type Stage struct {
 	timeline  Timeline
 	align     alignment
 	wake      *time.Timer // Config.Timer: armed while frames wait for the other track
-	wakeDue   time.Time   // when wake fires; zero when it is not armed
+	wakeDue   time.Time   // when wake fires; zero when it is not armed (set only with wake)
 }
 
 // track is one published track: its index, its timestamps so far and its waiting frames.
@@ -396,16 +396,17 @@ func (s *Stage) enter(a arrival) {
 // head is the earliest due. The timer is moved (not fired) as the head changes, and fires only
 // for a frame that really waited. Caller holds s.mu.
 func (s *Stage) wakeAt(due, now time.Time) {
-	switch {
-	case !s.cfg.Timer || s.wakeDue.Equal(due):
-	case s.wake == nil:
+	if !s.cfg.Timer || s.wakeDue.Equal(due) {
+		return
+	}
+	if s.wake == nil {
 		s.wake = time.AfterFunc(due.Sub(now), func() {
 			s.mu.Lock()
 			defer s.mu.Unlock()
 			s.wakeDue = time.Time{}
 			s.release(time.Now(), false)
 		})
-	default:
+	} else {
 		s.wake.Reset(due.Sub(now))
 	}
 	s.wakeDue = due
@@ -414,7 +415,7 @@ func (s *Stage) wakeAt(due, now time.Time) {
 // stopWake stops the Config.Timer once nothing waits: a timer firing for nothing wakes the
 // process. Caller holds s.mu.
 func (s *Stage) stopWake() {
-	if s.wake != nil && !s.wakeDue.IsZero() {
+	if !s.wakeDue.IsZero() { // armed, so s.wake is set
 		s.wake.Stop()
 		s.wakeDue = time.Time{}
 	}
