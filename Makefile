@@ -40,8 +40,10 @@ run: build
 vet:
 	$(GO) vet ./...
 
+# The storage tests run against a real S3 store: SeaweedFS, built from the Go module proxy by
+# scripts/seaweedfs.sh once per machine (about 5 minutes the first time).
 test: deps-test build vet
-	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+	weed="$$(GO=$(GO) scripts/seaweedfs.sh)" && STREAMREC_WEED="$$weed" $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 	GO=$(GO) scripts/fuzz.sh $(FUZZ_TIME_TEST)
 
 # fuzz runs every parser's fuzz target for FUZZ_TIME each (make fuzz FUZZ_TIME=1h for a long run).

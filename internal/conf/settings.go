@@ -6,6 +6,7 @@ import (
 	"math"
 	"net"
 	"net/url"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -65,6 +66,35 @@ type Settings struct {
 	// MediaTimeout (media_timeout): a publication whose media (RTP carrying frames, not RTCP
 	// nor keep-alives) stops for that long ends: a stalled camera is reconnected.
 	MediaTimeout time.Duration
+
+	// Object storage (README, "Storage"): every finished file is uploaded when S3.Bucket is set.
+	S3 S3
+	// NodeName (node_name) marks this server's recordings in a bucket shared by several nodes;
+	// "" = the host name (see Node).
+	NodeName string
+}
+
+// S3 is the record_s3_* settings: the bucket finished recordings are uploaded to.
+type S3 struct {
+	Endpoint    string // record_s3_endpoint: http(s)://host[:port]; "" = AWS
+	Region      string // record_s3_region
+	Bucket      string // record_s3_bucket; "" = no upload
+	Prefix      string // record_s3_prefix: object key = Prefix + file name
+	AccessKey   string // record_s3_access_key
+	SecretKey   string // record_s3_secret_key
+	PathStyle   bool   // record_s3_path_style
+	DeleteLocal bool   // record_s3_delete_local: remove the local copy once its upload is verified
+}
+
+// Node is node_name, or the host name when it is empty.
+func (s *Settings) Node() string {
+	if s.NodeName != "" {
+		return s.NodeName
+	}
+	if h, err := os.Hostname(); err == nil && h != "" {
+		return h
+	}
+	return "streamrec"
 }
 
 // HookScriptPath gives the absolute path of the hook script; a relative on_record_hook_script
@@ -232,6 +262,74 @@ var table = []setting{
 			s.MediaTimeout = time.Duration(n) * time.Second
 			return err
 		}},
+	{Spec: Spec{Key: "record_s3_endpoint", Default: "", Restart: true,
+		Help: "S3-compatible service finished recordings are uploaded to, http(s)://host[:port] (SeaweedFS, MinIO, Ceph...); empty = AWS S3"},
+		apply: func(s *Settings, v string) (err error) { s.S3.Endpoint, err = parseEndpoint(v); return }},
+	{Spec: Spec{Key: "record_s3_region", Default: "", Restart: true,
+		Help: "Region of the bucket (us-east-1, ...); empty = the service's default"},
+		apply: func(s *Settings, v string) error { s.S3.Region = v; return nil }},
+	{Spec: Spec{Key: "record_s3_bucket", Default: "", Restart: true,
+		Help: "Bucket every finished recording (each rotated part too) is uploaded to; empty = no upload"},
+		apply: func(s *Settings, v string) (err error) { s.S3.Bucket, err = parseBucket(v); return }},
+	{Spec: Spec{Key: "record_s3_prefix", Default: "", Restart: true,
+		Help: "Prefix of the object keys: key = prefix + file name (records/ for a folder)"},
+		apply: func(s *Settings, v string) error { s.S3.Prefix = v; return nil }},
+	{Spec: Spec{Key: "record_s3_access_key", Default: "", Restart: true,
+		Help: "Access key of the S3 identity that uploads"},
+		apply: func(s *Settings, v string) error { s.S3.AccessKey = v; return nil }},
+	{Spec: Spec{Key: "record_s3_secret_key", Default: "", Restart: true, Secret: true,
+		Help: "Secret key of that identity (never logged nor shown)"},
+		apply: func(s *Settings, v string) error { s.S3.SecretKey = v; return nil }},
+	{Spec: Spec{Key: "record_s3_path_style", Default: "false", Restart: true,
+		Help: "true: the bucket is in the URL path (most self-hosted stores); false: in the host name (AWS)"},
+		apply: func(s *Settings, v string) (err error) { s.S3.PathStyle, err = parseBool(v); return }},
+	{Spec: Spec{Key: "record_s3_delete_local", Default: "false",
+		Help: "true: delete the local copy of a recording once its upload is verified (downloads are then served from the bucket)"},
+		apply: func(s *Settings, v string) (err error) { s.S3.DeleteLocal, err = parseBool(v); return }},
+	{Spec: Spec{Key: "node_name", Default: "", Restart: true,
+		Help: "This server's name in a library shared through one bucket by several servers; empty = the host name"},
+		apply: func(s *Settings, v string) (err error) { s.NodeName, err = parseNodeName(v); return }},
+}
+
+// parseEndpoint reads record_s3_endpoint: empty, or an http(s) URL with a host and no path.
+func parseEndpoint(v string) (string, error) {
+	if v == "" {
+		return "", nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") || (u.Path != "" && u.Path != "/") || u.User != nil || u.RawQuery != "" {
+		return "", fmt.Errorf("%q is not http(s)://host[:port]", v)
+	}
+	return strings.TrimSuffix(v, "/"), nil
+}
+
+// parseBucket reads record_s3_bucket: S3's rules for names, 3-63 of a-z 0-9 . - (empty: off).
+func parseBucket(v string) (string, error) {
+	if v == "" {
+		return "", nil
+	}
+	ok := len(v) >= 3 && len(v) <= 63
+	for _, c := range v {
+		ok = ok && (c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '-')
+	}
+	if !ok {
+		return "", fmt.Errorf("%q is not a bucket name (3-63 characters of a-z, 0-9, '.', '-')", v)
+	}
+	return v, nil
+}
+
+// parseNodeName reads node_name: what it marks objects with is kept to printable ASCII without
+// spaces, so it stays readable in every store's metadata.
+func parseNodeName(v string) (string, error) {
+	for _, c := range v {
+		if c <= ' ' || c > '~' {
+			return "", fmt.Errorf("%q: use letters, digits and punctuation, no spaces", v)
+		}
+	}
+	if len(v) > 64 {
+		return "", fmt.Errorf("%q is longer than 64 characters", v)
+	}
+	return v, nil
 }
 
 var byKey = func() map[string]*setting {

@@ -59,6 +59,9 @@ func TestSpecs(t *testing.T) {
 		"ws.address", "wss.address", "http.address", "https.address", "rtmp.address", "rtsp.address",
 		"max_connections", "max_connections_per_address", "max_pending_webrtc_sessions", "max_rtsp_cameras",
 		"rest_token", "rest_allowed_origins", "media_timeout",
+		"record_s3_endpoint", "record_s3_region", "record_s3_bucket", "record_s3_prefix",
+		"record_s3_access_key", "record_s3_secret_key", "record_s3_path_style", "record_s3_delete_local",
+		"node_name",
 	}
 	specs := Specs()
 	var keys []string
@@ -477,5 +480,33 @@ func TestLimitAndSecurityValuesRefused(t *testing.T) {
 	s, err := parseString(t, "rest_allowed_origins=*\n")
 	if err != nil || !reflect.DeepEqual(s.RESTAllowedOrigins, []string{"*"}) {
 		t.Errorf("rest_allowed_origins=* gives %q, %v", s.RESTAllowedOrigins, err)
+	}
+}
+
+func TestObjectStorage(t *testing.T) {
+	got, err := parseString(t, "record_s3_endpoint=http://127.0.0.1:8333/\nrecord_s3_bucket=rec.ords-1\nrecord_s3_prefix=a/\n"+
+		"record_s3_secret_key=k\nrecord_s3_path_style=true\nrecord_s3_delete_local=true\nnode_name=node-1")
+	want := S3{Endpoint: "http://127.0.0.1:8333", Bucket: "rec.ords-1", Prefix: "a/", SecretKey: "k", PathStyle: true, DeleteLocal: true}
+	if err != nil || got.S3 != want || got.Node() != "node-1" {
+		t.Errorf("got %+v %q, %v", got.S3, got.Node(), err)
+	}
+	if def, _ := parseString(t, ""); def.S3.Bucket != "" || def.Node() == "" {
+		t.Errorf("defaults: upload on, or no node name: %+v %q", def.S3, def.Node())
+	}
+	for line, msg := range map[string]string{
+		"record_s3_endpoint=127.0.0.1:8333":  "is not http(s)://host[:port]",
+		"record_s3_endpoint=http://h/bucket": "is not http(s)://host[:port]",
+		"record_s3_endpoint=http://u:p@h":    "is not http(s)://host[:port]",
+		"record_s3_bucket=Records":           "is not a bucket name",
+		"record_s3_bucket=ab":                "is not a bucket name",
+		"record_s3_bucket=a/b":               "is not a bucket name",
+		"node_name=node 1":                   "no spaces",
+		"record_s3_delete_local=sometimes":   "",
+	} {
+		key, _, _ := strings.Cut(line, "=")
+		_, err := parseString(t, line)
+		if fe := assertFieldError(t, err, key, 1, ""); !strings.Contains(fe.Msg, msg) {
+			t.Errorf("%s: message %q lacks %q", line, fe.Msg, msg)
+		}
 	}
 }
