@@ -73,6 +73,7 @@ type Server struct {
 	signal    *signalling // WCS WebSocket signalling and the WebRTC ingest
 	app       *fiber.App
 	listeners []net.Listener
+	stopWatch func() // ends the settings file watch
 }
 
 // New prepares a server in home: it creates conf/flashphoner.properties (every setting with its
@@ -207,6 +208,7 @@ func (s *Server) Start() error {
 		s.Close()
 		return err
 	}
+	s.watchSettings()
 	return nil
 }
 
@@ -283,6 +285,9 @@ func (s *Server) listenHTTP(st *conf.Settings, name, address string, port int, c
 // Close stops accepting publishers, finishes every recording, then stops the web listeners.
 // SIGTERM ends here, so every file is complete when the process exits.
 func (s *Server) Close() {
+	if s.stopWatch != nil {
+		s.stopWatch()
+	}
 	if s.Cameras != nil {
 		s.Cameras.Close()
 	}
