@@ -63,6 +63,11 @@ type Settings struct {
 	RESTToken          string   // rest_token: "" = REST needs no token
 	RESTAllowedOrigins []string // rest_allowed_origins: foreign Origins allowed to call REST ("*" = any)
 
+	// Retention (package retention): zero values are off.
+	RecordDeleteAfter  time.Duration // record_delete_after: finished recordings older than this are deleted
+	RecordMinFreeSpace Space         // record_min_free_space: free space kept on the records disk
+	RecordMaxTotalSize int64         // record_max_total_size: bytes of finished recordings kept at most
+
 	// MediaTimeout (media_timeout): a publication whose media (RTP carrying frames, not RTCP
 	// nor keep-alives) stops for that long ends: a stalled camera is reconnected.
 	MediaTimeout time.Duration
@@ -149,7 +154,10 @@ var sampleRates = []int{8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 4
 const maxHookTimeout = 24 * time.Hour
 
 // table lists every setting in file order.
-var table = []setting{
+var table = slices.Concat(recordingSettings, retentionSettings, serverSettings)
+
+// recordingSettings are how and when streams are recorded.
+var recordingSettings = []setting{
 	{Spec: Spec{Key: "record_streams", Default: "true",
 		Help: "Master switch for all recording: false turns every recording off"},
 		apply: func(s *Settings, v string) (err error) { s.RecordStreams, err = parseBool(v); return }},
@@ -210,6 +218,10 @@ var table = []setting{
 			}
 			return err
 		}},
+}
+
+// serverSettings are the listeners, limits and access.
+var serverSettings = []setting{
 	port("ws.port", 8080, "WebSocket signalling port (ws://)", func(s *Settings) *int { return &s.WSPort }),
 	port("wss.port", 8443, "Secure WebSocket signalling port (wss://)", func(s *Settings) *int { return &s.WSSPort }),
 	port("http.port", 8081, "HTTP port: web pages, REST API (/rest-api), downloads", func(s *Settings) *int { return &s.HTTPPort }),
