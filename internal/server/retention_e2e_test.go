@@ -311,3 +311,16 @@ func TestRetentionByFreeSpace(t *testing.T) {
 	pub.Kill()
 	late.Kill()
 }
+
+// TestRetentionViewInBrowser: the dashboard's Retention page lists a deletion with its reason
+// and the settings in effect; the Settings page edits the three settings in their own section.
+func TestRetentionViewInBrowser(t *testing.T) {
+	root := browserEnv(t)
+	e := st.Start(t, map[string]string{"record_delete_after": "1h"})
+	oldFile(t, e, "forgotten.mp4", 1<<20, 2*time.Hour)
+	e.Server.Retention.Pass() // rather than wait for the next 10 s pass
+	if exists(e, "forgotten.mp4") {
+		t.Fatal("forgotten.mp4 (2 h old) not deleted with record_delete_after=1h")
+	}
+	browse(t, root, "retention.mjs", map[string]string{"BASE": e.HTTP, "PASSWORD": password(e), "SHOTS": shotsDir(t), "FILE": "forgotten.mp4"}, nil)
+}
