@@ -1,7 +1,5 @@
-import { useEffect, useState } from "preact/hooks";
-import { get } from "./api";
 import { bytes, dateTime, uptime } from "./format";
-import { Banner, Empty, PageHead } from "./ui";
+import { Banner, Empty, PageHead, usePoll } from "./ui";
 
 // The settings of the records folder's cleaner; the Settings page edits them in their own section.
 export const retentionKeys = ["record_delete_after", "record_min_free_space", "record_max_total_size"];
@@ -27,20 +25,7 @@ interface RetentionInfo {
 // Retention shows the retention settings in effect, whether new recordings are refused for
 // lack of space, and the last deletions (GET /admin/api/retention).
 export function Retention() {
-  const [info, setInfo] = useState<RetentionInfo | null>(null);
-  const [error, setError] = useState("");
-  useEffect(() => {
-    const load = () =>
-      get<RetentionInfo>("/retention")
-        .then((r) => {
-          setInfo(r);
-          setError("");
-        })
-        .catch((e) => setError(e.message));
-    load();
-    const t = setInterval(load, 5000);
-    return () => clearInterval(t);
-  }, []);
+  const { data: info, error } = usePoll<RetentionInfo>("/retention");
   return (
     <>
       <PageHead title="Retention">
