@@ -98,8 +98,11 @@ func (c *Cleaner) bySpace(st *conf.Settings, cands []candidate, total int64, hel
 	}
 	refused := ""
 	if free < want {
-		refused = fmt.Sprintf("%s free in %s, record_min_free_space=%s asks for %s and no finished recording is left to delete (%d held)",
-			fmtBytes(free), c.cfg.Files.Dir(), st.RecordMinFreeSpace, fmtBytes(want), held)
+		refused = fmt.Sprintf("%s free in %s, record_min_free_space=%s asks for %s and no finished recording is left to delete",
+			fmtBytes(free), c.cfg.Files.Dir(), st.RecordMinFreeSpace, fmtBytes(want))
+		if held > 0 {
+			refused += fmt.Sprintf(" (%d held until uploaded)", held)
+		}
 	}
 	c.setRefused(refused)
 }

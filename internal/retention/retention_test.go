@@ -252,7 +252,7 @@ func TestRefusal(t *testing.T) {
 	f.set(func(s *conf.Settings) { s.RecordMinFreeSpace = conf.Space{Bytes: 500 * mb} })
 	for range 3 {
 		err := c.Admit()
-		if !errors.Is(err, recorder.ErrNoSpace) || !strings.Contains(err.Error(), "record_min_free_space=500M asks for 500 MB") || !strings.Contains(err.Error(), "(1 held)") {
+		if !errors.Is(err, recorder.ErrNoSpace) || !strings.Contains(err.Error(), "record_min_free_space=500M asks for 500 MB") || !strings.Contains(err.Error(), "(1 held until uploaded)") {
 			t.Fatalf("Admit: %v", err)
 		}
 	}
