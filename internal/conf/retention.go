@@ -146,16 +146,3 @@ func FormatAge(d time.Duration) string {
 	}
 	return strconv.FormatInt(int64(d/time.Second), 10) + "s"
 }
-
-// retentionSettings are the settings of the records folder's cleaner (package retention).
-var retentionSettings = []setting{
-	{Spec: Spec{Key: "record_delete_after", Default: "",
-		Help: "Delete finished recordings older than this: 30s, 12h, 7d, 2w; empty = keep them"},
-		apply: func(s *Settings, v string) (err error) { s.RecordDeleteAfter, err = ParseAge(v); return }},
-	{Spec: Spec{Key: "record_min_free_space", Default: "",
-		Help: "Keep at least this much free on the records disk (10G, 500M, 5%) by deleting the oldest finished recordings; when nothing is left to delete new recordings are refused; empty = only the 64 MB a recording needs to start"},
-		apply: func(s *Settings, v string) (err error) { s.RecordMinFreeSpace, err = ParseSpace(v); return }},
-	{Spec: Spec{Key: "record_max_total_size", Default: "",
-		Help: "The finished recordings in the records folder never take more than this (500G; K, M, G, T): the oldest are deleted first; empty = no bound"},
-		apply: func(s *Settings, v string) (err error) { s.RecordMaxTotalSize, err = ParseSize(v); return }},
-}

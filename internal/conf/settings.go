@@ -154,10 +154,7 @@ var sampleRates = []int{8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 4
 const maxHookTimeout = 24 * time.Hour
 
 // table lists every setting in file order.
-var table = slices.Concat(recordingSettings, retentionSettings, serverSettings)
-
-// recordingSettings are how and when streams are recorded.
-var recordingSettings = []setting{
+var table = []setting{
 	{Spec: Spec{Key: "record_streams", Default: "true",
 		Help: "Master switch for all recording: false turns every recording off"},
 		apply: func(s *Settings, v string) (err error) { s.RecordStreams, err = parseBool(v); return }},
@@ -218,10 +215,16 @@ var recordingSettings = []setting{
 			}
 			return err
 		}},
-}
-
-// serverSettings are the listeners, limits and access.
-var serverSettings = []setting{
+	// Retention (package retention; parsers in retention.go).
+	{Spec: Spec{Key: "record_delete_after", Default: "",
+		Help: "Delete finished recordings older than this: 30s, 12h, 7d, 2w; empty = keep them"},
+		apply: func(s *Settings, v string) (err error) { s.RecordDeleteAfter, err = ParseAge(v); return }},
+	{Spec: Spec{Key: "record_min_free_space", Default: "",
+		Help: "Keep at least this much free on the records disk (10G, 500M, 5%) by deleting the oldest finished recordings; when nothing is left to delete new recordings are refused; empty = only the 64 MB a recording needs to start"},
+		apply: func(s *Settings, v string) (err error) { s.RecordMinFreeSpace, err = ParseSpace(v); return }},
+	{Spec: Spec{Key: "record_max_total_size", Default: "",
+		Help: "The finished recordings in the records folder never take more than this (500G; K, M, G, T): the oldest are deleted first; empty = no bound"},
+		apply: func(s *Settings, v string) (err error) { s.RecordMaxTotalSize, err = ParseSize(v); return }},
 	port("ws.port", 8080, "WebSocket signalling port (ws://)", func(s *Settings) *int { return &s.WSPort }),
 	port("wss.port", 8443, "Secure WebSocket signalling port (wss://)", func(s *Settings) *int { return &s.WSSPort }),
 	port("http.port", 8081, "HTTP port: web pages, REST API (/rest-api), downloads", func(s *Settings) *int { return &s.HTTPPort }),
