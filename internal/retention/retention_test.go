@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -316,4 +317,36 @@ func TestRunsAfterFinished(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	f.wantLeft()
+}
+
+// TestPassesCoalesce: finished files never wait for a pass (it runs on the cleaner's goroutine),
+// and the files finished while a pass runs ask for one more pass, not one each.
+func TestPassesCoalesce(t *testing.T) {
+	f := newFolder(t, 1<<40)
+	f.file("a.mp4", mb, time.Hour)
+	c := f.cleaner()
+	var passes atomic.Int32
+	settings := c.cfg.Settings
+	c.cfg.Settings = func() *conf.Settings { passes.Add(1); return settings() }
+	inPass, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	c.cfg.Hold = func(string) bool {
+		once.Do(func() { close(inPass); <-release })
+		return false
+	}
+	c.Start()
+	defer c.Close()
+	<-inPass // the first pass is under way, held up
+	start := time.Now()
+	for range 10 {
+		f.store.Finished(records.File{Name: "a.mp4"})
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("10 finished files took %v while a pass was held up", d)
+	}
+	close(release)
+	time.Sleep(300 * time.Millisecond)
+	if n := passes.Load(); n != 2 {
+		t.Errorf("%d passes, want 2: the one held up and one for the 10 files finished meanwhile", n)
+	}
 }
