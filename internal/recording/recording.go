@@ -33,6 +33,9 @@ type Config struct {
 	Files    *records.Store        // the records folder, and the recordings being written
 	// OnFile is called for every finished recording file (the hook runner).
 	OnFile func(recorder.File)
+	// Admit, when set, may refuse a new recording (recorder.Options.Admit): retention's
+	// record_min_free_space.
+	Admit func() error
 }
 
 // Recordings gives every stream a Recording.
@@ -282,6 +285,7 @@ func (r *Recording) options(o Options) recorder.Options {
 		Rotation:   o.Rotation,
 		NoRotation: id.Room || o.Room,
 		OnFile:     r.cfg.OnFile,
+		Admit:      r.cfg.Admit,
 	}
 }
 

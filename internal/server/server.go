@@ -24,6 +24,7 @@ import (
 	"github.com/streamrec/streamrec/internal/recorder"
 	"github.com/streamrec/streamrec/internal/recording"
 	"github.com/streamrec/streamrec/internal/records"
+	"github.com/streamrec/streamrec/internal/retention"
 	"github.com/streamrec/streamrec/internal/rtmp"
 	"github.com/streamrec/streamrec/internal/rtsp"
 	"github.com/streamrec/streamrec/internal/stream"
@@ -64,6 +65,9 @@ type Server struct {
 	Hooks *hook.Runner
 	// Cameras are the RTSP cameras pulled (conf/rtsp_cameras.json); set by Start.
 	Cameras *rtsp.Manager
+	// Retention deletes finished recordings as record_delete_after, record_min_free_space and
+	// record_max_total_size say, and refuses new recordings when the disk is short of space.
+	Retention *retention.Cleaner
 
 	log       *slog.Logger
 	records   *web.Records // downloads of finished recordings
@@ -111,15 +115,17 @@ func New(home string, log *slog.Logger) (*Server, error) {
 	s.records = &web.Records{Store: s.Files}
 	s.Hooks = hook.New(hook.Config{Log: log})
 	s.Files.OnFinished(s.runHook)
+	s.Retention = retention.New(retention.Config{Files: s.Files, Settings: store.Current, Log: log})
 	recordings := recording.New(recording.Config{
 		Settings: store.Current,
 		Files:    s.Files,
 		OnFile:   s.onFile,
+		Admit:    s.Retention.Admit,
 	})
 	s.Streams = stream.New(stream.Config{Log: log, Attach: recordings.Attach})
 	s.Control = control.New(s.Streams)
 	s.admin = admin.New(admin.Config{Settings: store, Streams: s.Control, Records: s.Files,
-		Version: Version, Started: s.Started, Log: log, Hooks: s.Hooks})
+		Version: Version, Started: s.Started, Log: log, Hooks: s.Hooks, Retention: s.Retention})
 	return s, nil
 }
 
@@ -159,6 +165,7 @@ func (s *Server) Start() error {
 	for _, f := range s.Files.Recover(s.log) {
 		s.onFile(f)
 	}
+	s.Retention.Start() // after recovery: the recovered files are finished files like any other
 	st := s.Settings.Current()
 	cams, err := rtsp.Open(rtsp.Config{Registry: s.Streams, File: filepath.Join(s.Home, "conf", "rtsp_cameras.json"),
 		Max:          func() int { return s.Settings.Current().MaxRTSPCameras },
@@ -303,6 +310,7 @@ func (s *Server) Close() {
 		s.rtmp.Close()
 	}
 	s.admin.Close() // ends the dashboard's event streams
+	s.Retention.Close()
 	if s.app != nil {
 		s.app.ShutdownWithTimeout(5 * time.Second)
 	}
