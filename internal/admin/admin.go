@@ -23,6 +23,7 @@ import (
 	"github.com/streamrec/streamrec/internal/lograte"
 	"github.com/streamrec/streamrec/internal/records"
 	"github.com/streamrec/streamrec/internal/retention"
+	"github.com/streamrec/streamrec/internal/webhook"
 )
 
 // maxBody bounds an admin API request body.
@@ -48,6 +49,13 @@ type Config struct {
 	Hooks HookRuns
 	// Retention is the records folder's cleaner (*retention.Cleaner); nil when none is wired.
 	Retention Retention
+	// Webhooks lists recent webhook deliveries (*webhook.Sender); nil when none is wired.
+	Webhooks WebhookDeliveries
+}
+
+// WebhookDeliveries gives the latest webhook deliveries, newest first (*webhook.Sender).
+type WebhookDeliveries interface {
+	Recent() []webhook.Delivery
 }
 
 // Retention tells what the records folder's cleaner does (*retention.Cleaner).

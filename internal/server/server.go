@@ -29,6 +29,7 @@ import (
 	"github.com/streamrec/streamrec/internal/rtsp"
 	"github.com/streamrec/streamrec/internal/stream"
 	"github.com/streamrec/streamrec/internal/web"
+	"github.com/streamrec/streamrec/internal/webhook"
 	"github.com/streamrec/streamrec/static"
 )
 
@@ -63,6 +64,8 @@ type Server struct {
 	Started  time.Time
 	// Hooks runs on_record_hook_script for every finished file; Recent() feeds the dashboard.
 	Hooks *hook.Runner
+	// Webhooks POSTs the recording events to on_record_webhook_url.
+	Webhooks *webhook.Sender
 	// Cameras are the RTSP cameras pulled (conf/rtsp_cameras.json); set by Start.
 	Cameras *rtsp.Manager
 	// Retention deletes finished recordings as record_delete_after, record_min_free_space and
@@ -115,17 +118,20 @@ func New(home string, log *slog.Logger) (*Server, error) {
 	s.records = &web.Records{Store: s.Files}
 	s.Hooks = hook.New(hook.Config{Log: log})
 	s.Files.OnFinished(s.runHook)
+	s.Webhooks = s.newWebhooks()
+	s.Files.OnFinished(s.fileFinished)
 	s.Retention = retention.New(retention.Config{Files: s.Files, Settings: store.Current, Log: log})
 	recordings := recording.New(recording.Config{
 		Settings: store.Current,
 		Files:    s.Files,
 		OnFile:   s.onFile,
 		Admit:    s.Retention.Admit,
+		OnStart:  s.recordingStarted, OnStartFailed: s.recordingNotStarted,
 	})
 	s.Streams = stream.New(stream.Config{Log: log, Attach: recordings.Attach})
 	s.Control = control.New(s.Streams)
 	s.admin = admin.New(admin.Config{Settings: store, Streams: s.Control, Records: s.Files,
-		Version: Version, Started: s.Started, Log: log, Hooks: s.Hooks, Retention: s.Retention})
+		Version: Version, Started: s.Started, Log: log, Hooks: s.Hooks, Retention: s.Retention, Webhooks: s.Webhooks})
 	return s, nil
 }
 
@@ -306,6 +312,7 @@ func (s *Server) Close() {
 		s.signal.close() // WebRTC publishers and signalling sessions, after their streams ended
 	}
 	s.Hooks.Close(hookShutdownWait) // the hooks of the files just finished
+	s.Webhooks.Close(webhookShutdownWait)
 	if s.rtmp != nil {
 		s.rtmp.Close()
 	}

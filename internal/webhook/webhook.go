@@ -218,7 +218,7 @@ func (s *Sender) work() {
 // deliver tries one event until the receiver takes it, Attempts are spent, or Close gives up.
 func (s *Sender) deliver(j job) {
 	body, _ := json.Marshal(j.ev)
-	d := Delivery{Event: j.ev.Event, ID: j.ev.ID, Stream: j.ev.StreamName, URL: redact(j.url), Time: j.ev.Time}
+	d := Delivery{Event: j.ev.Event, ID: j.ev.ID, Stream: j.ev.StreamName, URL: Redact(j.url), Time: j.ev.Time}
 	if j.ev.File != nil {
 		d.File = j.ev.File.Name
 	}
@@ -301,8 +301,11 @@ func Sign(secret string, body []byte) string {
 	return "sha256=" + hex.EncodeToString(m.Sum(nil))
 }
 
-// redact drops what a URL may carry of credentials (user info, query) for logs and pages.
-func redact(raw string) string {
+// Redact drops what a URL may carry of credentials (user info, query) for logs and pages.
+func Redact(raw string) string {
+	if raw == "" {
+		return ""
+	}
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "(invalid URL)"
