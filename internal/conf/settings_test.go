@@ -503,6 +503,8 @@ func TestObjectStorage(t *testing.T) {
 		"record_s3_bucket=ab":                "is not a bucket name",
 		"record_s3_bucket=a/b":               "is not a bucket name",
 		"node_name=node 1":                   "no spaces",
+		"on_record_webhook_url=ftp://h/x":    "is not an http(s):// URL",
+		"on_record_webhook_url=/hook":        "is not an http(s):// URL",
 		"record_s3_delete_local=sometimes":   "",
 	} {
 		key, _, _ := strings.Cut(line, "=")
