@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -93,7 +94,7 @@ func New(cfg Config) *Admin {
 	a := &Admin{
 		cfg:      cfg,
 		log:      cfg.Log.With("component", "admin"),
-		sessions: newSessions(),
+		sessions: newSessions(filepath.Join(filepath.Dir(cfg.Settings.Path()), sessionsFile), cfg.Log.With("component", "admin")),
 		throttle: newThrottle(),
 		logs:     lograte.New(time.Minute, maxTracked),
 		library:  newLibrary(cfg.Records),

@@ -43,7 +43,7 @@ type Settings struct {
 	// Webhooks (README, "Webhooks"): events POSTed to WebhookURL, signed with WebhookSecret.
 	WebhookURL    string // on_record_webhook_url; "" = off
 	WebhookSecret string // on_record_webhook_secret; "" = unsigned
-	SampleRate  int           // record_audio_codec_sample_rate, Hz
+	SampleRate    int    // record_audio_codec_sample_rate, Hz
 
 	// Listener ports; 0 = that listener is off.
 	WSPort, WSSPort, HTTPPort, HTTPSPort, RTMPPort, RTSPPort int

@@ -116,7 +116,7 @@ func New(home string, log *slog.Logger) (*Server, error) {
 		log:      log,
 	}
 	s.records = &web.Records{Store: s.Files}
-	s.Hooks = hook.New(hook.Config{Log: log})
+	s.Hooks = hook.New(hook.Config{Log: log, History: filepath.Join(home, "conf", "hook_runs.json")})
 	s.Files.OnFinished(s.runHook)
 	s.Webhooks = s.newWebhooks()
 	s.Files.OnFinished(s.fileFinished)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/url"
+	"path/filepath"
 	"time"
 
 	"github.com/streamrec/streamrec/internal/records"
@@ -20,7 +21,8 @@ func (s *Server) newWebhooks() *webhook.Sender {
 			st := s.Settings.Current()
 			return st.WebhookURL, st.WebhookSecret
 		},
-		Log: s.log.With("component", "webhook"),
+		Log:     s.log.With("component", "webhook"),
+		History: filepath.Join(s.Home, "conf", "webhook_deliveries.json"),
 	})
 }
 

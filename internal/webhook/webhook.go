@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/streamrec/streamrec/internal/history"
 )
 
 // The events.
@@ -107,6 +109,8 @@ type Config struct {
 	Client *http.Client // nil: one with Timeout
 	// Backoff is the first wait between attempts (doubling); 0 = 1 s. Tests shorten it.
 	Backoff time.Duration
+	// History is the file the deliveries are kept in across restarts; "" = memory only.
+	History string
 }
 
 // Sender delivers events in the order they came, one at a time.
@@ -118,7 +122,7 @@ type Sender struct {
 	done  chan struct{}
 
 	mu      sync.Mutex
-	recent  []Delivery
+	recent  *history.List[Delivery]
 	dropped int  // events dropped since the last drop was logged
 	closed  bool // Send drops what comes after Close
 }
@@ -142,7 +146,7 @@ func New(cfg Config) *Sender {
 	if cfg.Backoff == 0 {
 		cfg.Backoff = time.Second
 	}
-	s := &Sender{cfg: cfg, queue: make(chan job, QueueSize), done: make(chan struct{})}
+	s := &Sender{cfg: cfg, queue: make(chan job, QueueSize), done: make(chan struct{}), recent: history.Open[Delivery](cfg.History, keep, cfg.Log)}
 	s.ctx, s.stop = context.WithCancel(context.Background())
 	go s.work()
 	return s
@@ -174,15 +178,7 @@ func (s *Sender) Send(ev Event) {
 }
 
 // Recent returns the latest deliveries, newest first.
-func (s *Sender) Recent() []Delivery {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]Delivery, len(s.recent))
-	for i, d := range s.recent {
-		out[len(s.recent)-1-i] = d
-	}
-	return out
-}
+func (s *Sender) Recent() []Delivery { return s.recent.Recent() }
 
 // Close stops the sender; events still queued or being retried after wait are given up (and
 // logged as such).
@@ -198,6 +194,7 @@ func (s *Sender) Close(wait time.Duration) {
 		<-s.done
 	}
 	s.stop()
+	s.recent.Flush()
 }
 
 func (s *Sender) work() {
@@ -245,11 +242,8 @@ func (s *Sender) deliver(j job) {
 
 func (s *Sender) finish(d Delivery, began time.Time) {
 	d.Took = time.Since(began).Seconds()
+	s.recent.Add(d)
 	s.mu.Lock()
-	s.recent = append(s.recent, d)
-	if len(s.recent) > keep {
-		s.recent = s.recent[len(s.recent)-keep:]
-	}
 	dropped := s.dropped
 	s.dropped = 0
 	s.mu.Unlock()
