@@ -21,6 +21,7 @@ import (
 	"github.com/streamrec/streamrec/internal/control"
 	"github.com/streamrec/streamrec/internal/hook"
 	"github.com/streamrec/streamrec/internal/lograte"
+	"github.com/streamrec/streamrec/internal/objstore"
 	"github.com/streamrec/streamrec/internal/records"
 )
 
@@ -45,6 +46,12 @@ type Config struct {
 	Log      *slog.Logger
 	// Hooks lists recent hook runs; nil when no hook runner is wired.
 	Hooks HookRuns
+	// Bucket is the object store of record_s3_*; nil when upload is off. The library lists what
+	// every node sharing it put there.
+	Bucket *objstore.Store
+	// UploadStatus says a local file's upload state ("queued", "uploading", "uploaded",
+	// "failed") and the reason of a failure; nil, or "", when there is none to tell.
+	UploadStatus func(name string) (state, reason string)
 }
 
 // Admin is the dashboard API of one server.
@@ -80,7 +87,7 @@ func New(cfg Config) *Admin {
 		sessions: newSessions(),
 		throttle: newThrottle(),
 		logs:     lograte.New(time.Minute, maxTracked),
-		library:  newLibrary(cfg.Records),
+		library:  newLibrary(cfg),
 		rates:    newRates(),
 		atStart:  cfg.Settings.Values(),
 		done:     make(chan struct{}),

@@ -21,6 +21,7 @@ import (
 	"github.com/streamrec/streamrec/internal/connlimit"
 	"github.com/streamrec/streamrec/internal/control"
 	"github.com/streamrec/streamrec/internal/hook"
+	"github.com/streamrec/streamrec/internal/objstore"
 	"github.com/streamrec/streamrec/internal/recorder"
 	"github.com/streamrec/streamrec/internal/recording"
 	"github.com/streamrec/streamrec/internal/records"
@@ -64,6 +65,9 @@ type Server struct {
 	Hooks *hook.Runner
 	// Cameras are the RTSP cameras pulled (conf/rtsp_cameras.json); set by Start.
 	Cameras *rtsp.Manager
+	// Bucket is the object store of record_s3_*, nil when record_s3_bucket is empty: downloads
+	// and the library read what every node put there.
+	Bucket *objstore.Store
 
 	log       *slog.Logger
 	records   *web.Records // downloads of finished recordings
@@ -107,7 +111,10 @@ func New(home string, log *slog.Logger) (*Server, error) {
 		Started:  time.Now(),
 		log:      log,
 	}
-	s.records = &web.Records{Store: s.Files}
+	if s.Bucket, err = openBucket(store.Current()); err != nil {
+		return nil, err
+	}
+	s.records = &web.Records{Store: s.Files, Bucket: s.Bucket, Log: log}
 	s.Hooks = hook.New(hook.Config{Log: log})
 	s.Files.OnFinished(s.runHook)
 	recordings := recording.New(recording.Config{
@@ -118,8 +125,18 @@ func New(home string, log *slog.Logger) (*Server, error) {
 	s.Streams = stream.New(stream.Config{Log: log, Attach: recordings.Attach})
 	s.Control = control.New(s.Streams)
 	s.admin = admin.New(admin.Config{Settings: store, Streams: s.Control, Records: s.Files,
-		Version: Version, Started: s.Started, Log: log, Hooks: s.Hooks})
+		Version: Version, Started: s.Started, Log: log, Hooks: s.Hooks, Bucket: s.Bucket})
 	return s, nil
+}
+
+// openBucket returns the object store the settings name, nil when upload is off. It does not
+// contact the store: one that is down at start makes downloads and listings say so.
+func openBucket(st *conf.Settings) (*objstore.Store, error) {
+	if st.S3.Bucket == "" {
+		return nil, nil
+	}
+	return objstore.New(objstore.Config{Endpoint: st.S3.Endpoint, Region: st.S3.Region, Bucket: st.S3.Bucket,
+		Prefix: st.S3.Prefix, AccessKey: st.S3.AccessKey, SecretKey: st.S3.SecretKey, PathStyle: st.S3.PathStyle})
 }
 
 // onFile runs for every finished recording file, complete, cut short by a write error or
@@ -230,6 +247,7 @@ func (s *Server) newApp() *fiber.App {
 	if s.Cameras != nil {
 		api.RegisterRTSP(app, s.Cameras) // before Register, whose catch-all ends /rest-api
 	}
+	api.RegisterRecords(app, s.admin.Files)
 	api.Register(app, s.Control)
 	s.records.Register(app)
 	s.admin.Register(app)

@@ -1,0 +1,134 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/streamrec/streamrec/internal/objstore"
+)
+
+// The bucket's side of the library: what every node sharing the bucket put there. S3 lists keys,
+// sizes and ETags only, so each object's metadata (node, stream, start, duration) takes a Stat;
+// it is cached by key and ETag (an object put again has another ETag), so a listing costs one
+// LIST plus a Stat per new object. Listings are kept for bucketEvery, unless asked to refresh.
+const (
+	bucketEvery   = 15 * time.Second
+	bucketMax     = 10000            // objects listed at most; the listing says when it was cut
+	bucketTimeout = 20 * time.Second // one refresh: LIST and the Stats of new objects
+	bucketStats   = 8                // Stats in flight
+)
+
+// bucketListing is one listing of the bucket.
+type bucketListing struct {
+	Objects []objstore.Object // with their metadata
+	Cut     bool              // more than bucketMax objects: the rest are not listed
+	At      time.Time         // when the bucket answered this listing
+	Err     error             // the last refresh failed: Objects are from At (or none)
+}
+
+type bucketView struct {
+	store *objstore.Store
+
+	refresh sync.Mutex // one refresh at a time; callers meanwhile wait for its result
+	mu      sync.Mutex
+	last    bucketListing
+	tried   time.Time                  // last refresh, successful or not
+	meta    map[string]objstore.Object // by key, with the ETag its Meta was read for
+}
+
+func newBucketView(store *objstore.Store) *bucketView {
+	return &bucketView{store: store, meta: map[string]objstore.Object{}}
+}
+
+// listing returns the cached listing, refreshed first when older than bucketEvery or when force.
+func (b *bucketView) listing(force bool) bucketListing {
+	b.refresh.Lock()
+	defer b.refresh.Unlock()
+	b.mu.Lock()
+	fresh := !force && time.Since(b.tried) < bucketEvery
+	last := b.last
+	b.mu.Unlock()
+	if fresh {
+		return last
+	}
+	// The network is used with b.mu released (forget and readers go on); b.meta is only
+	// touched by a refresh, which b.refresh keeps to one at a time.
+	ctx, cancel := context.WithTimeout(context.Background(), bucketTimeout)
+	defer cancel()
+	objs, err := b.store.List(ctx, bucketMax+1)
+	cut := len(objs) > bucketMax
+	if err == nil {
+		objs = b.withMeta(ctx, objs[:min(len(objs), bucketMax)])
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.tried = time.Now()
+	if err != nil {
+		b.last.Err = err
+	} else {
+		b.last = bucketListing{Objects: objs, Cut: cut, At: b.tried}
+	}
+	return b.last
+}
+
+// withMeta fills each object's metadata from the cache, or by a Stat (bucketStats at once) for
+// objects new or changed since. An object gone meanwhile is left out; one whose Stat failed
+// otherwise is listed without metadata and tried again at the next refresh. Caller holds
+// b.refresh.
+func (b *bucketView) withMeta(ctx context.Context, objs []objstore.Object) []objstore.Object {
+	var todo []int
+	keep := make(map[string]objstore.Object, len(objs))
+	for i, o := range objs {
+		if c, ok := b.meta[o.Key]; ok && c.ETag == o.ETag {
+			objs[i].Meta = c.Meta
+			keep[o.Key] = c
+		} else {
+			todo = append(todo, i)
+		}
+	}
+	gone := make([]bool, len(objs))
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	sem := make(chan struct{}, bucketStats)
+	for _, i := range todo {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(i int) {
+			defer func() { <-sem; wg.Done() }()
+			o, err := b.store.Stat(ctx, objs[i].Name)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case errors.Is(err, objstore.ErrNotFound):
+				gone[i] = true
+			case err == nil && o.ETag == objs[i].ETag:
+				objs[i].Meta = o.Meta
+				keep[o.Key] = o
+			}
+		}(i)
+	}
+	wg.Wait()
+	b.meta = keep // objects no longer listed leave the cache
+	out := objs[:0]
+	for i, o := range objs {
+		if !gone[i] {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// forget drops a deleted object from the cached listing.
+func (b *bucketView) forget(name string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	objs := b.last.Objects[:0:0]
+	for _, o := range b.last.Objects {
+		if o.Name != name {
+			objs = append(objs, o)
+		}
+	}
+	b.last.Objects = objs
+}
