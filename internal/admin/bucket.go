@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/streamrec/streamrec/internal/objstore"
@@ -16,30 +17,34 @@ import (
 const (
 	bucketEvery   = 15 * time.Second
 	bucketMax     = 10000            // objects listed at most; the listing says when it was cut
-	bucketTimeout = 20 * time.Second // one refresh: LIST and the Stats of new objects
+	bucketWait    = 10 * time.Second // the LIST of a refresh, and a delete's Stat
+	bucketTimeout = 20 * time.Second // the Stats of a refresh's new objects, together
 	bucketStats   = 8                // Stats in flight
 )
 
 // bucketListing is one listing of the bucket.
 type bucketListing struct {
 	Objects []objstore.Object // with their metadata
-	Cut     bool              // more than bucketMax objects: the rest are not listed
-	At      time.Time         // when the bucket answered this listing
-	Err     error             // the last refresh failed: Objects are from At (or none)
+	Cut     bool              // more than Max objects: the rest are not listed
+	Max     int
+	At      time.Time // when the bucket answered this listing
+	Err     error     // the last refresh failed: Objects are from At (or none)
 }
 
 type bucketView struct {
 	store *objstore.Store
+	max   int // bucketMax (tests list fewer)
 
 	refresh sync.Mutex // one refresh at a time; callers meanwhile wait for its result
 	mu      sync.Mutex
 	last    bucketListing
 	tried   time.Time                  // last refresh, successful or not
 	meta    map[string]objstore.Object // by key, with the ETag its Meta was read for
+	stats   atomic.Int64               // Stats made, for the tests of the cache
 }
 
 func newBucketView(store *objstore.Store) *bucketView {
-	return &bucketView{store: store, meta: map[string]objstore.Object{}}
+	return &bucketView{store: store, max: bucketMax, meta: map[string]objstore.Object{}}
 }
 
 // listing returns the cached listing, refreshed first when older than bucketEvery or when force.
@@ -55,12 +60,12 @@ func (b *bucketView) listing(force bool) bucketListing {
 	}
 	// The network is used with b.mu released (forget and readers go on); b.meta is only
 	// touched by a refresh, which b.refresh keeps to one at a time.
-	ctx, cancel := context.WithTimeout(context.Background(), bucketTimeout)
-	defer cancel()
-	objs, err := b.store.List(ctx, bucketMax+1)
-	cut := len(objs) > bucketMax
+	objs, err := b.list()
+	cut := len(objs) > b.max
 	if err == nil {
-		objs = b.withMeta(ctx, objs[:min(len(objs), bucketMax)])
+		ctx, cancel := context.WithTimeout(context.Background(), bucketTimeout)
+		objs = b.withMeta(ctx, objs[:min(len(objs), b.max)])
+		cancel()
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -68,9 +73,17 @@ func (b *bucketView) listing(force bool) bucketListing {
 	if err != nil {
 		b.last.Err = err
 	} else {
-		b.last = bucketListing{Objects: objs, Cut: cut, At: b.tried}
+		b.last = bucketListing{Objects: objs, Cut: cut, Max: b.max, At: b.tried}
 	}
 	return b.last
+}
+
+// list lists the bucket, bounded by bucketWait: a store that hangs keeps the page waiting that
+// long, once per bucketEvery.
+func (b *bucketView) list() ([]objstore.Object, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), bucketWait)
+	defer cancel()
+	return b.store.List(ctx, b.max+1)
 }
 
 // withMeta fills each object's metadata from the cache, or by a Stat (bucketStats at once) for
@@ -97,6 +110,7 @@ func (b *bucketView) withMeta(ctx context.Context, objs []objstore.Object) []obj
 		sem <- struct{}{}
 		go func(i int) {
 			defer func() { <-sem; wg.Done() }()
+			b.stats.Add(1)
 			o, err := b.store.Stat(ctx, objs[i].Name)
 			mu.Lock()
 			defer mu.Unlock()

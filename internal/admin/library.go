@@ -301,7 +301,7 @@ func (a *Admin) deleteFile(name string) (string, error) {
 			return "", err
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), bucketTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), bucketWait)
 	defer cancel()
 	o, err := a.cfg.Bucket.Stat(ctx, name)
 	switch node := a.library.node(); {
@@ -382,7 +382,7 @@ func bucketNote(store *objstore.Store, l *bucketListing) fiber.Map {
 	if l == nil {
 		return nil
 	}
-	note := fiber.Map{"name": store.Bucket(), "objects": len(l.Objects), "cut": l.Cut, "max": bucketMax}
+	note := fiber.Map{"name": store.Bucket(), "objects": len(l.Objects), "cut": l.Cut, "max": l.Max}
 	if !l.At.IsZero() {
 		note["listed"] = l.At
 	}

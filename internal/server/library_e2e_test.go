@@ -301,26 +301,33 @@ func TestTwoNodesOneLibrary(t *testing.T) {
 	}
 }
 
-// TestBucketDown: a download of a file that only the bucket holds, while the store is down,
-// is answered 503 at once (not a hang), local files are served as ever, and the library says
-// what the bucket said last.
-func TestBucketDown(t *testing.T) {
-	srv := s3test.Start(t)
-	bucket := srv.Bucket(t, "down")
+// nodeAndOther starts node-a on bucket with a recording of its own, uploaded (cam-node-a.mp4),
+// and puts the same bytes in the bucket as node-b's file other, which node-a holds in the bucket
+// only. It returns node-a and the bytes.
+func nodeAndOther(t *testing.T, srv *s3test.Store, bucket, other string) (*st.Env, []byte) {
+	t.Helper()
 	e := st.Start(t, nodeSettings(srv, bucket, "node-a"))
 	path := record(t, map[string]*st.Env{"node-a": e})["node-a"]
 	b := bucketOf(t, srv, bucket)
 	upload(t, b, path, "node-a", "cam-node-a")
-	// The other node's file: the same bytes under another name, in the bucket only.
-	other := filepath.Join(t.TempDir(), "gone.mp4")
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(other, data, 0o644); err != nil {
+	copied := filepath.Join(t.TempDir(), other)
+	if err := os.WriteFile(copied, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	upload(t, b, other, "node-b", "gone")
+	upload(t, b, copied, "node-b", strings.TrimSuffix(other, ".mp4"))
+	return e, data
+}
+
+// TestBucketDown: a download of a file that only the bucket holds, while the store hangs, is
+// answered 503 within 10 s, and at once while it is stopped; local files are served as ever,
+// and the library says what the bucket said last.
+func TestBucketDown(t *testing.T) {
+	srv := s3test.Start(t)
+	e, data := nodeAndOther(t, srv, srv.Bucket(t, "down"), "gone.mp4")
 	d := logIn(t, e)
 	if _, f, ok := d.library("refresh=1").file("gone.mp4"); !ok || f.Location != "bucket" {
 		t.Fatalf("the library does not list the bucket's file: %+v", f)
@@ -328,6 +335,15 @@ func TestBucketDown(t *testing.T) {
 	if resp, body := fetchURL(t, "GET", e.HTTP+"/client/records/gone.mp4"); resp.StatusCode != 200 || !bytes.Equal(body, data) {
 		t.Fatalf("GET from the bucket while it is up: %d, %d bytes", resp.StatusCode, len(body))
 	}
+
+	// A store that accepts connections but answers nothing (SIGSTOP): 503 within the bound.
+	srv.Pause()
+	began := time.Now()
+	resp, body := fetchURL(t, "GET", e.HTTP+"/client/records/gone.mp4")
+	if took := time.Since(began); resp.StatusCode != 503 || took > 15*time.Second {
+		t.Errorf("GET with the store hung: %d after %v, %s", resp.StatusCode, took, body)
+	}
+	srv.Continue()
 
 	srv.Stop()
 	for _, method := range []string{"GET", "HEAD"} {
@@ -343,7 +359,7 @@ func TestBucketDown(t *testing.T) {
 	if resp, body := fetchURL(t, "GET", e.HTTP+"/client/records/cam-node-a.mp4"); resp.StatusCode != 200 || !bytes.Equal(body, data) {
 		t.Errorf("local file with the store down: %d, %d bytes", resp.StatusCode, len(body))
 	}
-	began := time.Now()
+	began = time.Now()
 	lib := d.library("refresh=1")
 	if _, f, ok := lib.file("gone.mp4"); !ok || lib.Bucket.Error == "" || time.Since(began) > 5*time.Second {
 		t.Errorf("library with the store down (after %v): %+v, bucket %+v", time.Since(began), f, lib.Bucket)

@@ -233,20 +233,7 @@ func TestDemoPageInBrowser(t *testing.T) {
 func TestLibraryInBrowser(t *testing.T) {
 	root := browserEnv(t)
 	srv := s3test.Shared(t)
-	bucket := srv.Bucket(t, "browser")
-	e := st.Start(t, nodeSettings(srv, bucket, "node-a"))
-	path := record(t, map[string]*st.Env{"node-a": e})["node-a"]
-	b := bucketOf(t, srv, bucket)
-	upload(t, b, path, "node-a", "cam-node-a")
-	other := filepath.Join(t.TempDir(), "cam-node-b.mp4")
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(other, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	upload(t, b, other, "node-b", "cam-node-b")
+	e, _ := nodeAndOther(t, srv, srv.Bucket(t, "browser"), "cam-node-b.mp4")
 	r := browse(t, root, "library.mjs", map[string]string{"BASE": e.HTTP, "PASSWORD": libraryPassword, "SHOTS": shotsDir(t),
 		"OWN": "cam-node-a.mp4", "OTHER": "cam-node-b.mp4", "NODE": "node-a", "OTHER_NODE": "node-b"}, nil)
 	v, _ := r["video"].(map[string]any)
