@@ -368,3 +368,35 @@ func TestBucketDown(t *testing.T) {
 		t.Errorf("no log line for the failed download")
 	}
 }
+
+// TestRESTRecordsGuarded: GET /rest-api/records is guarded like every REST call (the token, a
+// foreign origin) and, without a bucket, lists this node's files as local.
+func TestRESTRecordsGuarded(t *testing.T) {
+	e := st.Start(t, map[string]string{"rest_token": "tok-123", "node_name": "solo"})
+	if err := os.WriteFile(filepath.Join(e.Records, "copied-in.mp4"), []byte("not really a recording"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	u := e.HTTP + "/rest-api/records"
+	if resp, body := fetchURL(t, "GET", u); resp.StatusCode != 401 {
+		t.Errorf("without the token: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := fetchURL(t, "GET", u, "Authorization", "Bearer tok-123", "Origin", "https://evil.example"); resp.StatusCode != 403 {
+		t.Errorf("foreign origin: %d %s", resp.StatusCode, body)
+	}
+	resp, body := fetchURL(t, "GET", u, "Authorization", "Bearer tok-123")
+	var listing struct {
+		Node   string             `json:"node"`
+		Bucket *struct{}          `json:"bucket"`
+		Files  []admin.RecordFile `json:"files"`
+	}
+	if err := json.Unmarshal(body, &listing); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("with the token: %d %v %s", resp.StatusCode, err, body)
+	}
+	if listing.Node != "solo" || listing.Bucket != nil || len(listing.Files) != 1 {
+		t.Fatalf("listing: %s", body)
+	}
+	f := listing.Files[0]
+	if f.Name != "copied-in.mp4" || f.Node != "solo" || f.Location != "local" || f.Status != "local" || f.URL != e.HTTP+"/client/records/copied-in.mp4" {
+		t.Errorf("file: %+v", f)
+	}
+}
