@@ -299,6 +299,29 @@ func TestTwoNodesOneLibrary(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(a.Records, "cam-node-a.mp4")); err == nil {
 		t.Errorf("node A's local copy is still there after its deletion")
 	}
+
+	// Node B's local copy goes (as record_s3_delete_local does it): B serves its file from the
+	// bucket, lists it there as its own, and may delete it from there.
+	nb := nodes["node-b"]
+	if err := os.Remove(filepath.Join(nb.Records, name)); err != nil {
+		t.Fatal(err)
+	}
+	if resp, body := fetchURL(t, "GET", nb.HTTP+"/client/records/"+name, "Range", "bytes=0-"); resp.StatusCode != 206 || !bytes.Equal(body, want) {
+		t.Errorf("node B's own file, local copy gone: %d, %d bytes", resp.StatusCode, len(body))
+	}
+	db := logIn(t, nb)
+	if _, f, ok := db.library("refresh=1").file(name); !ok || f.Location != "bucket" || f.Node != "node-b" {
+		t.Errorf("node B lists its file whose local copy is gone as %+v", f)
+	}
+	if code, answer := db.do("POST", "/admin/api/recordings/delete", `{"names":["`+name+`"]}`); code != 200 {
+		t.Errorf("node B deletes its own object: %d %s", code, answer)
+	}
+	if _, err := b.Stat(context.Background(), name); err == nil {
+		t.Errorf("node B's object is still in the bucket after B deleted it")
+	}
+	if _, _, ok := db.library("").file(name); ok {
+		t.Errorf("node B still lists its deleted object")
+	}
 }
 
 // nodeAndOther starts node-a on bucket with a recording of its own, uploaded (cam-node-a.mp4),
