@@ -15,11 +15,14 @@ import (
 // it is cached by key and ETag (an object put again has another ETag), so a listing costs one
 // LIST plus a Stat per new object. Listings are kept for bucketEvery, unless asked to refresh.
 const (
-	bucketEvery   = 15 * time.Second
-	bucketMax     = 10000            // objects listed at most; the listing says when it was cut
-	bucketWait    = 10 * time.Second // the LIST of a refresh, and a delete's Stat
-	bucketTimeout = 20 * time.Second // the Stats of a refresh's new objects, together
-	bucketStats   = 8                // Stats in flight
+	bucketEvery = 15 * time.Second
+	// bucketMinEvery spaces even asked-for refreshes: a script calling with refresh=1 in a
+	// loop does not make a LIST per call.
+	bucketMinEvery = time.Second
+	bucketMax      = 10000            // objects listed at most; the listing says when it was cut
+	bucketWait     = 10 * time.Second // the LIST of a refresh, and a delete's Stat
+	bucketTimeout  = 20 * time.Second // the Stats of a refresh's new objects, together
+	bucketStats    = 8                // Stats in flight
 )
 
 // bucketListing is one listing of the bucket.
@@ -47,12 +50,14 @@ func newBucketView(store *objstore.Store) *bucketView {
 	return &bucketView{store: store, max: bucketMax, meta: map[string]objstore.Object{}}
 }
 
-// listing returns the cached listing, refreshed first when older than bucketEvery or when force.
+// listing returns the cached listing, refreshed first when older than bucketEvery, or when
+// force and older than bucketMinEvery.
 func (b *bucketView) listing(force bool) bucketListing {
 	b.refresh.Lock()
 	defer b.refresh.Unlock()
 	b.mu.Lock()
-	fresh := !force && time.Since(b.tried) < bucketEvery
+	age := time.Since(b.tried)
+	fresh := age < bucketMinEvery || (!force && age < bucketEvery)
 	last := b.last
 	b.mu.Unlock()
 	if fresh {

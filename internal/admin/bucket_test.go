@@ -46,6 +46,10 @@ func TestBucketViewCache(t *testing.T) {
 		t.Errorf("a listing within %v asked the bucket again: %d Stats", bucketEvery, b.stats.Load())
 	}
 	put("b.mp4", "n3", "two, again")
+	if b.listing(true); b.stats.Load() != 2 {
+		t.Errorf("a refresh asked for within %v of the last one asked the bucket again", bucketMinEvery)
+	}
+	b.tried = b.tried.Add(-bucketMinEvery) // as if a second had passed
 	l = b.listing(true)
 	if b.stats.Load() != 3 {
 		t.Errorf("refresh after one object changed: %d Stats, want 3", b.stats.Load())
@@ -56,6 +60,7 @@ func TestBucketViewCache(t *testing.T) {
 		}
 	}
 	b.max = 1
+	b.tried = b.tried.Add(-bucketMinEvery)
 	if l := b.listing(true); !l.Cut || len(l.Objects) != 1 {
 		t.Errorf("max 1: cut %v, %d objects", l.Cut, len(l.Objects))
 	}

@@ -315,6 +315,8 @@ func (a *Admin) deleteFile(name string) (string, error) {
 		return "", fmt.Errorf("the bucket did not answer: %v", err)
 	case o.Meta.Node != node && local:
 		return onDisk, nil // a name another node's object has too: that one stays
+	case o.Meta.Node == "":
+		return "", errors.New("the bucket's object says no node (not put there by a streamrec node): delete it with the store's own tools")
 	case o.Meta.Node != node:
 		return "", fmt.Errorf("recorded by node %q, not this one (%q): delete it on that node", o.Meta.Node, node)
 	}
