@@ -52,6 +52,9 @@ type Config struct {
 	// UploadStatus says a local file's upload state ("queued", "uploading", "uploaded",
 	// "failed") and the reason of a failure; nil, or "", when there is none to tell.
 	UploadStatus func(name string) (state, reason string)
+	// UploadedAs gives the name a local file's object has when it is not the file's own (another
+	// node's object had that name: the uploader took NAME-NODE.EXT); nil or "" = its own name.
+	UploadedAs func(name string) string
 }
 
 // Admin is the dashboard API of one server.

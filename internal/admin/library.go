@@ -46,6 +46,8 @@ type library struct {
 	node   func() string               // this node's name (node_name)
 	// uploads says a local file's upload state and why it failed (nil: no uploader).
 	uploads func(name string) (state, reason string)
+	// objectOf is the name of a local file's object in the bucket.
+	objectOf func(name string) string
 
 	mu    sync.Mutex
 	cache map[string]cached
@@ -53,11 +55,23 @@ type library struct {
 
 func newLibrary(cfg Config) *library {
 	l := &library{store: cfg.Records, probe: Probe, cache: map[string]cached{}, uploads: cfg.UploadStatus,
-		node: func() string { return cfg.Settings.Current().Node() }}
+		node: func() string { return cfg.Settings.Current().Node() }, objectOf: objectName(cfg.UploadedAs)}
 	if cfg.Bucket != nil {
 		l.bucket = newBucketView(cfg.Bucket)
 	}
 	return l
+}
+
+// objectName is the name of a local file's object: its own, unless uploadedAs says otherwise.
+func objectName(uploadedAs func(string) string) func(string) string {
+	return func(name string) string {
+		if uploadedAs != nil {
+			if as := uploadedAs(name); as != "" {
+				return as
+			}
+		}
+		return name
+	}
 }
 
 // Where a library file is.
@@ -85,7 +99,12 @@ type LibraryFile struct {
 	// "uploaded" or "failed" (StatusReason says why).
 	Status       string `json:"status"`
 	StatusReason string `json:"statusReason,omitempty"`
+	// URL is where this node serves the file: /client/records/NAME, with ?node=NODE for
+	// another node's (this node may have a file of the same name).
+	URL string `json:"url"`
 	MediaInfo
+
+	clash bool // another node's object named like one of this node's files
 }
 
 // LibraryGroup is one recording: a single file, or the parts of a rotated recording in order.
@@ -119,7 +138,7 @@ func (l *library) scan(refresh bool) (view, error) {
 		listing := l.bucket.listing(refresh)
 		v.bucket = &listing
 		var more []LibraryFile
-		more, recs = merge(files, recs, present, listing.Objects)
+		more, recs = l.merge(files, recs, present, listing.Objects)
 		files = append(files, more...)
 	}
 	node := l.node()
@@ -163,31 +182,33 @@ func (l *library) local(recs []records.Recording) ([]LibraryFile, map[string]boo
 	return files, present
 }
 
-// merge marks the local files the bucket holds too, and returns the objects that are only in
-// the bucket as files, with recs extended by their metadata (as the index would give it) and
-// present by their names, so that their parts group like local ones.
-func merge(files []LibraryFile, recs []records.Recording, present map[string]bool, objs []objstore.Object) ([]LibraryFile, []records.Recording) {
+// merge marks the local files the bucket holds too (the object of the file's upload, made by
+// this node), and returns the other objects as files, with recs extended by their metadata (as
+// the index would give it) and present by their names, so that their parts group like local
+// ones. Another node's object named like a local file is listed apart (clash).
+func (l *library) merge(files []LibraryFile, recs []records.Recording, present map[string]bool, objs []objstore.Object) ([]LibraryFile, []records.Recording) {
+	self := l.node()
 	at := make(map[string]int, len(files))
 	for i, f := range files {
-		at[f.Name] = i
+		at[l.objectOf(f.Name)] = i
 	}
 	var more []LibraryFile
 	for _, o := range objs {
-		if i, ok := at[o.Name]; ok {
+		m := o.Meta
+		if i, ok := at[o.Name]; ok && (m.Node == self || m.Node == "") {
 			files[i].Location = onBoth
 			continue
 		}
 		if !records.IsRecording(o.Name) {
 			continue // not a recording's name: nothing /client/records would serve
 		}
-		present[o.Name] = true
-		m := o.Meta
 		start := m.Start
 		if start.IsZero() {
 			start = o.Modified.Add(-m.Duration)
 		}
 		more = append(more, LibraryFile{Name: o.Name, Size: o.Size, Modified: o.Modified, Start: start, Part: m.Part,
-			Node: m.Node, Location: inBucket, MediaInfo: mediaOf(m)})
+			Node: m.Node, Location: inBucket, MediaInfo: mediaOf(m), clash: present[o.Name]})
+		present[o.Name] = true
 		recs = append(recs, records.Recording{Name: o.Name, Size: o.Size, Modified: o.Modified, Indexed: true,
 			Meta: records.Meta{Name: o.Name, Stream: m.Stream, MediaSessionID: m.MediaSessionID, Part: m.Part, Start: m.Start}})
 	}
@@ -216,6 +237,10 @@ func mediaOf(m objstore.Meta) MediaInfo {
 // describe sets a file's node (a local file is this node's) and upload status: the uploader's
 // word for a local file when there is an uploader, else what its location says.
 func (l *library) describe(f *LibraryFile, node string) {
+	f.URL = "/client/records/" + url.PathEscape(f.Name)
+	if f.Node != "" && f.Node != node && f.Location == inBucket {
+		f.URL += "?node=" + url.QueryEscape(f.Node)
+	}
 	if f.Location != inBucket {
 		f.Node = node
 		if l.uploads != nil {
@@ -246,6 +271,9 @@ func group(files []LibraryFile, recs []records.Recording, present map[string]boo
 			if (indexed && e.Part > 0) || (!indexed && present[first]) {
 				key, f.Part = m[1]+"."+strings.ToLower(m[3]), n
 			}
+		}
+		if f.clash {
+			key += "@" + f.Node // another node's recording of the same name: a group of its own
 		}
 		g, ok := byKey[key]
 		if !ok {
@@ -303,7 +331,11 @@ func (a *Admin) deleteFile(name string) (string, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), bucketWait)
 	defer cancel()
-	o, err := a.cfg.Bucket.Stat(ctx, name)
+	object := name
+	if local {
+		object = a.library.objectOf(name)
+	}
+	o, err := a.cfg.Bucket.Stat(ctx, object)
 	switch node := a.library.node(); {
 	case errors.Is(err, objstore.ErrNotFound) && local:
 		return onDisk, nil
@@ -320,7 +352,7 @@ func (a *Admin) deleteFile(name string) (string, error) {
 	case o.Meta.Node != node:
 		return "", fmt.Errorf("recorded by node %q, not this one (%q): delete it on that node", o.Meta.Node, node)
 	}
-	if err := a.cfg.Bucket.Delete(ctx, name); err != nil {
+	if err := a.cfg.Bucket.Delete(ctx, object); err != nil {
 		return onDisk, fmt.Errorf("the bucket's copy could not be deleted: %v", err)
 	}
 	if local {
@@ -516,7 +548,7 @@ func (a *Admin) Files(base string, refresh bool) (any, error) {
 			files = append(files, RecordFile{Name: p.Name, Size: p.Size, Node: p.Node, Location: p.Location,
 				Status: p.Status, StatusReason: p.StatusReason, Start: p.Start, Duration: p.Duration,
 				Stream: g.Stream, MediaSessionID: g.MediaSessionID, Part: p.Part, Error: p.Error,
-				URL: base + "/client/records/" + url.PathEscape(p.Name)})
+				URL: base + p.URL})
 		}
 	}
 	return fiber.Map{"node": a.library.node(), "bucket": bucketNote(a.cfg.Bucket, v.bucket), "files": files}, nil

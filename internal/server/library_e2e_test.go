@@ -423,3 +423,53 @@ func TestRESTRecordsGuarded(t *testing.T) {
 		t.Errorf("file: %+v", f)
 	}
 }
+
+// TestSameNameOnTwoNodes: names are unique per node only. Another node's object named like a
+// file of this node is listed apart, with its node, and downloads with ?node=; the plain name
+// stays this node's file; this node cannot delete the other's object.
+func TestSameNameOnTwoNodes(t *testing.T) {
+	srv := s3test.Shared(t)
+	bucket := srv.Bucket(t, "clash")
+	e := st.Start(t, nodeSettings(srv, bucket, "node-a"))
+	mine, theirs := bytes.Repeat([]byte("node A's file "), 5000), bytes.Repeat([]byte("node B's file, longer "), 5000)
+	if err := os.WriteFile(filepath.Join(e.Records, "cam1.mp4"), mine, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "cam1.mp4")
+	if err := os.WriteFile(path, theirs, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	upload(t, bucketOf(t, srv, bucket), path, "node-b", "cam1")
+
+	d := logIn(t, e)
+	lib := d.library("refresh=1")
+	byNode := map[string]admin.LibraryFile{}
+	for _, g := range lib.Groups {
+		for _, p := range g.Parts {
+			byNode[p.Node] = p
+		}
+	}
+	a, b := byNode["node-a"], byNode["node-b"]
+	if len(lib.Groups) != 2 || a.Name != "cam1.mp4" || a.Location != "local" || b.Name != "cam1.mp4" || b.Location != "bucket" ||
+		b.URL != "/client/records/cam1.mp4?node=node-b" || a.URL != "/client/records/cam1.mp4" {
+		t.Fatalf("library: %+v", lib.Groups)
+	}
+	for u, want := range map[string][]byte{a.URL: mine, b.URL: theirs, a.URL + "?node=node-a": mine} {
+		if resp, body := fetchURL(t, "GET", e.HTTP+u); resp.StatusCode != 200 || !bytes.Equal(body, want) {
+			t.Errorf("GET %s: %d, %d bytes, want %d", u, resp.StatusCode, len(body), len(want))
+		}
+	}
+	if resp, _ := fetchURL(t, "GET", e.HTTP+a.URL+"?node=node-c"); resp.StatusCode != 404 {
+		t.Errorf("a node that made no such file: %d, want 404", resp.StatusCode)
+	}
+	// Deleting the name deletes this node's file; the other node's object stays.
+	if code, answer := d.do("POST", "/admin/api/recordings/delete", `{"names":["cam1.mp4"]}`); code != 200 {
+		t.Errorf("delete: %d %s", code, answer)
+	}
+	if resp, body := fetchURL(t, "GET", e.HTTP+a.URL); resp.StatusCode != 200 || !bytes.Equal(body, theirs) {
+		t.Errorf("after deleting this node's cam1.mp4, the name serves %d, %d bytes: want node B's", resp.StatusCode, len(body))
+	}
+	if code, answer := d.do("POST", "/admin/api/recordings/delete", `{"names":["cam1.mp4"]}`); code != 400 {
+		t.Errorf("delete node B's object from node A: %d %s", code, answer)
+	}
+}

@@ -114,7 +114,7 @@ func New(home string, log *slog.Logger) (*Server, error) {
 	if s.Bucket, err = openBucket(store.Current()); err != nil {
 		return nil, err
 	}
-	s.records = &web.Records{Store: s.Files, Bucket: s.Bucket, Log: log}
+	s.records = &web.Records{Store: s.Files, Bucket: s.Bucket, Log: log, Node: func() string { return store.Current().Node() }}
 	s.Hooks = hook.New(hook.Config{Log: log})
 	s.Files.OnFinished(s.runHook)
 	recordings := recording.New(recording.Config{

@@ -24,12 +24,25 @@ const (
 // sendObject answers with the object of name as sendFile does with a file: same Range, HEAD and
 // headers (Last-Modified is the upload's time, ETag the object's). The bytes are proxied, not
 // redirected to a presigned URL: the store's address is often one that browsers cannot reach.
-func (rs *Records) sendObject(c *fiber.Ctx, name string) error {
+//
+// node "" asks for this node's file (under the name its upload took, see UploadedAs), or any
+// node's of that name; another node's name asks for that node's object only.
+func (rs *Records) sendObject(c *fiber.Ctx, name, node string) error {
+	key := name
+	if node == "" && rs.UploadedAs != nil {
+		if as := rs.UploadedAs(name); as != "" {
+			key = as
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), bucketWait)
 	defer cancel()
-	o, err := rs.Bucket.Stat(ctx, name)
-	if errors.Is(err, objstore.ErrNotFound) {
-		return missing(c, "no recording \""+name+"\" on this node nor in the bucket")
+	o, err := rs.Bucket.Stat(ctx, key)
+	if errors.Is(err, objstore.ErrNotFound) || (err == nil && node != "" && o.Meta.Node != node) {
+		where := "on this node nor in the bucket"
+		if node != "" {
+			where = "of node \"" + node + "\" in the bucket"
+		}
+		return missing(c, "no recording \""+name+"\" "+where)
 	}
 	if err != nil {
 		return rs.unavailable(c, name, err)
@@ -42,7 +55,7 @@ func (rs *Records) sendObject(c *fiber.Ctx, name string) error {
 	// context ends when the stream is closed, or when no byte came for bucketIdle.
 	tctx, tcancel := context.WithCancel(context.Background())
 	timer := time.AfterFunc(bucketWait, tcancel) // the store accepted the request but sends no answer
-	r, err := rs.Bucket.Range(tctx, name, o.ETag, start, n)
+	r, err := rs.Bucket.Range(tctx, key, o.ETag, start, n)
 	if !timer.Stop() && err == nil {
 		r.Close()
 		err = context.DeadlineExceeded

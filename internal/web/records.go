@@ -27,7 +27,13 @@ type Records struct {
 	Store *records.Store
 	// Bucket is the object store finished files are uploaded to; nil when upload is off.
 	Bucket *objstore.Store
-	Log    *slog.Logger
+	// Node is this node's name (node_name). NAME?node=OTHER asks for the object NAME that node
+	// OTHER made, even when this node has a file of that name (names are unique per node only).
+	Node func() string
+	// UploadedAs gives the name a local file's object has when it is not the file's own (another
+	// node's object had that name: the uploader took NAME-NODE.EXT); nil or "" = its own name.
+	UploadedAs func(name string) string
+	Log        *slog.Logger
 
 	logs *lograte.Limiter // the bucket's failures: a line a minute
 }
@@ -45,14 +51,24 @@ func (rs *Records) Register(app fiber.Router) {
 // folder does not hold (and that is not being written here) is looked up in the bucket.
 func (rs *Records) serve(c *fiber.Ctx) error {
 	name, err := url.PathUnescape(c.Params("*"))
-	if err == nil {
+	if err != nil {
+		return missing(c, err.Error())
+	}
+	node := c.Query("node")
+	if node == "" || rs.Node == nil || node == rs.Node() {
 		var path string
 		if path, err = rs.Store.Resolve(name); err == nil {
 			return sendFile(c, path, records.ContentType(name))
 		}
-		if rs.Bucket != nil && records.IsRecording(name) && !rs.Store.Writing(name) {
-			return rs.sendObject(c, name)
-		}
+		node = ""
+	} else if !records.IsRecording(name) {
+		err = fmt.Errorf("%q is not a recording", name)
+	}
+	if rs.Bucket != nil && records.IsRecording(name) && (node != "" || !rs.Store.Writing(name)) {
+		return rs.sendObject(c, name, node)
+	}
+	if err == nil {
+		err = fmt.Errorf("no recording %q", name) // another node's, and no bucket
 	}
 	return missing(c, err.Error())
 }

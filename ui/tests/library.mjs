@@ -1,6 +1,7 @@
 // One library for many nodes: this node's recording and another node's (in the bucket only)
-// are listed with their node and where they are; the filter by node keeps one of them; the
-// other node's recording plays in the page, served from the bucket.
+// are listed with their node and where they are, only this node's may be deleted here; the
+// filter by node keeps one of them; the other node's recording plays in the page, served from
+// the bucket.
 import { check, env, login, run, shot, waitVideo } from "./lib.mjs";
 
 const own = env("OWN"); // this node's file, uploaded: on its disk and in the bucket
@@ -20,6 +21,8 @@ run("library", async (page) => {
   const badge = otherRow.locator(".badge.where");
   const title = await badge.getAttribute("title");
   check((await badge.getAttribute("data-location")) === "bucket" && /bucket only/.test(title || ""), `bucket badge: ${title}`);
+  check(await otherRow.getByRole("button", { name: "Delete" }).isDisabled(), "the other node's recording can be deleted here");
+  check(!(await ownRow.getByRole("button", { name: "Delete" }).isDisabled()), "this node's recording cannot be deleted");
   await shot(page, "admin-10-library-nodes");
 
   await page.selectOption("select.node-filter", env("OTHER_NODE"));

@@ -3,7 +3,13 @@ import { get, post, type Library, type LibraryFile, type LibraryGroup, type Trac
 import { bytes, dateTime, duration } from "./format";
 import { Banner, Confirm, type ConfirmState, Empty, PageHead } from "./ui";
 
-const recordURL = (name: string) => `/client/records/${encodeURIComponent(name)}`;
+// recordURL is where this node serves a file (another node's carries ?node=, since names are unique
+// per node only).
+const recordURL = (f: LibraryFile) => f.url || `/client/records/${encodeURIComponent(f.name)}`;
+
+// othersOnly: every file of the group is another node's object in the bucket, which this node
+// may not delete.
+const othersOnly = (lib: Library, g: LibraryGroup) => !!lib.bucket && g.parts.every((p) => p.location === "bucket" && p.node !== lib.node);
 
 function videoText(t?: Track): string {
   return t ? `${t.codec}${t.width ? ` ${t.width}×${t.height}` : ""}` : "";
@@ -259,17 +265,30 @@ export function Recordings() {
                             Parts
                           </button>
                         ) : (
-                          <a class="btn small" href={recordURL(f.name)} download={f.name}>
+                          <a class="btn small" href={recordURL(f)} download={f.name}>
                             Download
                           </a>
                         )}
-                        <button class="btn small danger-outline" onClick={() => remove(g.parts.map((p) => p.name), multi ? g.id : f.name, g.size)}>
+                        <button
+                          class="btn small danger-outline"
+                          disabled={othersOnly(lib, g)}
+                          title={othersOnly(lib, g) ? `Recorded by node ${g.node || "unknown"}: delete it on that node` : undefined}
+                          onClick={() => remove(g.parts.map((p) => p.name), multi ? g.id : f.name, g.size)}
+                        >
                           Delete
                         </button>
                       </td>
                     </tr>,
                     multi && open[g.id]
-                      ? g.parts.map((p, i) => <PartRow key={p.name} f={p} bucket={!!lib.bucket} onPlay={() => setPlaying({ group: g, index: i })} onDelete={() => remove([p.name], p.name, p.size)} />)
+                      ? g.parts.map((p, i) => (
+                          <PartRow
+                            key={p.name}
+                            f={p}
+                            bucket={!!lib.bucket}
+                            onPlay={() => setPlaying({ group: g, index: i })}
+                            onDelete={othersOnly(lib, g) ? undefined : () => remove([p.name], p.name, p.size)}
+                          />
+                        ))
                       : null,
                   ];
                 })}
@@ -377,7 +396,7 @@ function Where({ f, bucket }: { f: LibraryFile; bucket: boolean }) {
   );
 }
 
-function PartRow({ f, bucket, onPlay, onDelete }: { f: LibraryFile; bucket: boolean; onPlay: () => void; onDelete: () => void }) {
+function PartRow({ f, bucket, onPlay, onDelete }: { f: LibraryFile; bucket: boolean; onPlay: () => void; onDelete?: () => void }) {
   return (
     <tr class="part-row">
       <td />
@@ -402,10 +421,10 @@ function PartRow({ f, bucket, onPlay, onDelete }: { f: LibraryFile; bucket: bool
         <button class="btn small" onClick={onPlay}>
           Play
         </button>
-        <a class="btn small" href={recordURL(f.name)} download={f.name}>
+        <a class="btn small" href={recordURL(f)} download={f.name}>
           Download
         </a>
-        <button class="btn small danger-outline" onClick={onDelete}>
+        <button class="btn small danger-outline" disabled={!onDelete} title={onDelete ? undefined : `Recorded by node ${f.node}: delete it on that node`} onClick={onDelete}>
           Delete
         </button>
       </td>
@@ -440,7 +459,7 @@ function Player({ playing, onNext, onClose }: { playing: Playing; onNext: (i: nu
         <video
           ref={video}
           key={f.name}
-          src={recordURL(f.name)}
+          src={recordURL(f)}
           controls
           autoPlay
           playsInline
@@ -464,7 +483,7 @@ function Player({ playing, onNext, onClose }: { playing: Playing; onNext: (i: nu
                 </button>{" "}
               </>
             )}
-            <a class="btn small" href={recordURL(f.name)} download={f.name}>
+            <a class="btn small" href={recordURL(f)} download={f.name}>
               Download
             </a>
           </span>

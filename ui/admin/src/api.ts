@@ -82,6 +82,7 @@ export interface LibraryFile {
   location: "local" | "bucket" | "both"; // this node's records folder, the bucket, or both
   status: string; // local | queued | uploading | uploaded | failed
   statusReason?: string; // why the upload failed
+  url: string; // where this node serves it
 }
 
 export interface LibraryGroup {
