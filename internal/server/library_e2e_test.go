@@ -274,7 +274,11 @@ func TestTwoNodesOneLibrary(t *testing.T) {
 	}
 	for _, f := range listing.Files {
 		other := strings.TrimSuffix(strings.TrimPrefix(f.Name, "cam-"), ".mp4")
-		if f.Node != other || f.Stream != "cam-"+other || f.URL != a.HTTP+"/client/records/"+url.PathEscape(f.Name) ||
+		wantURL := a.HTTP + "/client/records/" + url.PathEscape(f.Name)
+		if other != "node-a" {
+			wantURL += "?node=" + other // names are unique per node only
+		}
+		if f.Node != other || f.Stream != "cam-"+other || f.URL != wantURL ||
 			f.Size != int64(len(local[f.Name])) || f.Status != "uploaded" || f.Duration < 2.5 {
 			t.Errorf("REST lists %+v", f)
 		}
