@@ -2,12 +2,14 @@ package admin
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/streamrec/streamrec/internal/objstore"
+	"github.com/streamrec/streamrec/internal/records"
 	"github.com/streamrec/streamrec/internal/s3test"
 )
 
@@ -63,5 +65,72 @@ func TestBucketViewCache(t *testing.T) {
 	b.tried = b.tried.Add(-bucketMinEvery)
 	if l := b.listing(true); !l.Cut || len(l.Objects) != 1 {
 		t.Errorf("max 1: cut %v, %d objects", l.Cut, len(l.Objects))
+	}
+}
+
+// TestMerge: a local file and its object are one file ("both"), also when its upload took
+// another name; another node's object is a file of its own, apart from a local file of the
+// same name; upload states come from the uploader for local files, from the location otherwise.
+func TestMerge(t *testing.T) {
+	l := &library{node: func() string { return "a" },
+		objectOf: objectName(func(name string) string {
+			if name == "taken.mp4" {
+				return "taken-a.mp4"
+			}
+			return ""
+		}),
+		uploads: func(name string) (string, string) {
+			if name == "failing.mp4" {
+				return "failed", "the store answered 500"
+			}
+			return "", ""
+		}}
+	local := []string{"up.mp4", "taken.mp4", "clash.mp4", "failing.mp4", "only.mp4"}
+	var files []LibraryFile
+	var recs []records.Recording
+	present := map[string]bool{}
+	for _, n := range local {
+		files = append(files, LibraryFile{Name: n, Location: onDisk})
+		recs = append(recs, records.Recording{Name: n})
+		present[n] = true
+	}
+	obj := func(name, node string) objstore.Object {
+		return objstore.Object{Name: name, Meta: objstore.Meta{Node: node, Stream: "s", Duration: time.Second, Codecs: "h264,aac"}}
+	}
+	more, recs := l.merge(files, recs, present, []objstore.Object{
+		obj("up.mp4", "a"), obj("taken-a.mp4", "a"), obj("taken.mp4", "b"), obj("clash.mp4", "b"), obj("far.mp4", "c"), obj("notes.txt", "c"),
+	})
+	all := append(files, more...)
+	for i := range all {
+		l.describe(&all[i], "a")
+	}
+	type want struct{ name, node, location, status, url string }
+	got := []want{}
+	for _, f := range all {
+		got = append(got, want{f.Name, f.Node, f.Location, f.Status + f.StatusReason, f.URL})
+	}
+	exp := []want{
+		{"up.mp4", "a", "both", "uploaded", "/client/records/up.mp4"},
+		{"taken.mp4", "a", "both", "uploaded", "/client/records/taken.mp4"},
+		{"clash.mp4", "a", "local", "local", "/client/records/clash.mp4"},
+		{"failing.mp4", "a", "local", "failedthe store answered 500", "/client/records/failing.mp4"},
+		{"only.mp4", "a", "local", "local", "/client/records/only.mp4"},
+		{"taken.mp4", "b", "bucket", "uploaded", "/client/records/taken.mp4?node=b"},
+		{"clash.mp4", "b", "bucket", "uploaded", "/client/records/clash.mp4?node=b"},
+		{"far.mp4", "c", "bucket", "uploaded", "/client/records/far.mp4?node=c"},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(exp) {
+		t.Errorf("merged:\n%v\nwant\n%v", got, exp)
+	}
+	if v := more[len(more)-1]; v.Video == nil || v.Video.Codec != "H264" || v.Audio == nil || v.Audio.Codec != "AAC" || v.Duration != 1 {
+		t.Errorf("media of an object from its metadata: %+v", v.MediaInfo)
+	}
+	groups := group(all, recs, present)
+	ids := map[string]bool{}
+	for _, g := range groups {
+		ids[g.ID] = true
+	}
+	if len(groups) != len(all) || !ids["clash.mp4@b"] || !ids["clash.mp4"] {
+		t.Errorf("groups %v: another node's file of the same name must be a group of its own", ids)
 	}
 }
