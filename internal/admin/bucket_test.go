@@ -83,7 +83,7 @@ func TestMerge(t *testing.T) {
 			if name == "failing.mp4" {
 				return "failed", "the store answered 500"
 			}
-			return "", ""
+			return "local", "" // what the upload queue says of a file it never queued
 		}}
 	local := []string{"up.mp4", "taken.mp4", "clash.mp4", "failing.mp4", "only.mp4"}
 	var files []LibraryFile

@@ -244,7 +244,9 @@ func (l *library) describe(f *LibraryFile, node string) {
 	if f.Location != inBucket {
 		f.Node = node
 		if l.uploads != nil {
-			if state, reason := l.uploads(f.Name); state != "" {
+			// "local" from the uploader means it never queued the file: the bucket may still
+			// hold it (uploaded before, by hand), which the location then says.
+			if state, reason := l.uploads(f.Name); state != "" && (state != "local" || f.Location == onDisk) {
 				f.Status, f.StatusReason = state, reason
 				return
 			}
