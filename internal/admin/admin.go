@@ -22,6 +22,7 @@ import (
 	"github.com/streamrec/streamrec/internal/control"
 	"github.com/streamrec/streamrec/internal/hook"
 	"github.com/streamrec/streamrec/internal/lograte"
+	"github.com/streamrec/streamrec/internal/objstore"
 	"github.com/streamrec/streamrec/internal/records"
 	"github.com/streamrec/streamrec/internal/retention"
 	"github.com/streamrec/streamrec/internal/webhook"
@@ -52,6 +53,15 @@ type Config struct {
 	Retention Retention
 	// Webhooks lists recent webhook deliveries (*webhook.Sender); nil when none is wired.
 	Webhooks WebhookDeliveries
+	// Bucket is the object store of record_s3_*; nil when upload is off. The library lists what
+	// every node sharing it put there.
+	Bucket *objstore.Store
+	// UploadStatus says a local file's upload state ("queued", "uploading", "uploaded",
+	// "failed") and the reason of a failure; nil, or "", when there is none to tell.
+	UploadStatus func(name string) (state, reason string)
+	// UploadedAs gives the name a local file's object has when it is not the file's own (another
+	// node's object had that name: the uploader took NAME-NODE.EXT); nil or "" = its own name.
+	UploadedAs func(name string) string
 }
 
 // WebhookDeliveries gives the latest webhook deliveries, newest first (*webhook.Sender).
@@ -97,7 +107,7 @@ func New(cfg Config) *Admin {
 		sessions: newSessions(filepath.Join(filepath.Dir(cfg.Settings.Path()), sessionsFile), cfg.Log.With("component", "admin")),
 		throttle: newThrottle(),
 		logs:     lograte.New(time.Minute, maxTracked),
-		library:  newLibrary(cfg.Records),
+		library:  newLibrary(cfg),
 		rates:    newRates(),
 		atStart:  cfg.Settings.Values(),
 		done:     make(chan struct{}),

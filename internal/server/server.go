@@ -21,6 +21,7 @@ import (
 	"github.com/streamrec/streamrec/internal/connlimit"
 	"github.com/streamrec/streamrec/internal/control"
 	"github.com/streamrec/streamrec/internal/hook"
+	"github.com/streamrec/streamrec/internal/objstore"
 	"github.com/streamrec/streamrec/internal/recorder"
 	"github.com/streamrec/streamrec/internal/recording"
 	"github.com/streamrec/streamrec/internal/records"
@@ -71,6 +72,9 @@ type Server struct {
 	// Retention deletes finished recordings as record_delete_after, record_min_free_space and
 	// record_max_total_size say, and refuses new recordings when the disk is short of space.
 	Retention *retention.Cleaner
+	// Bucket is the object store of record_s3_*, nil when record_s3_bucket is empty: downloads
+	// and the library read what every node put there.
+	Bucket *objstore.Store
 
 	log       *slog.Logger
 	records   *web.Records // downloads of finished recordings
@@ -115,7 +119,10 @@ func New(home string, log *slog.Logger) (*Server, error) {
 		Started:  time.Now(),
 		log:      log,
 	}
-	s.records = &web.Records{Store: s.Files}
+	if s.Bucket, err = openBucket(store.Current()); err != nil {
+		return nil, err
+	}
+	s.records = &web.Records{Store: s.Files, Bucket: s.Bucket, Log: log, Node: func() string { return store.Current().Node() }}
 	s.Hooks = hook.New(hook.Config{Log: log, History: filepath.Join(home, "conf", "hook_runs.json")})
 	s.Files.OnFinished(s.runHook)
 	s.Webhooks = s.newWebhooks()
@@ -131,8 +138,19 @@ func New(home string, log *slog.Logger) (*Server, error) {
 	s.Streams = stream.New(stream.Config{Log: log, Attach: recordings.Attach})
 	s.Control = control.New(s.Streams)
 	s.admin = admin.New(admin.Config{Settings: store, Streams: s.Control, Records: s.Files,
-		Version: Version, Started: s.Started, Log: log, Hooks: s.Hooks, Retention: s.Retention, Webhooks: s.Webhooks})
+		Version: Version, Started: s.Started, Log: log, Hooks: s.Hooks, Retention: s.Retention, Webhooks: s.Webhooks,
+		Bucket: s.Bucket})
 	return s, nil
+}
+
+// openBucket returns the object store the settings name, nil when upload is off. It does not
+// contact the store: one that is down at start makes downloads and listings say so.
+func openBucket(st *conf.Settings) (*objstore.Store, error) {
+	if st.S3.Bucket == "" {
+		return nil, nil
+	}
+	return objstore.New(objstore.Config{Endpoint: st.S3.Endpoint, Region: st.S3.Region, Bucket: st.S3.Bucket,
+		Prefix: st.S3.Prefix, AccessKey: st.S3.AccessKey, SecretKey: st.S3.SecretKey, PathStyle: st.S3.PathStyle})
 }
 
 // onFile runs for every finished recording file, complete, cut short by a write error or
@@ -245,6 +263,7 @@ func (s *Server) newApp() *fiber.App {
 	if s.Cameras != nil {
 		api.RegisterRTSP(app, s.Cameras) // before Register, whose catch-all ends /rest-api
 	}
+	api.RegisterRecords(app, s.admin.Files)
 	api.Register(app, s.Control)
 	s.records.Register(app)
 	s.admin.Register(app)
