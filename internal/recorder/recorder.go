@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -345,6 +346,18 @@ func (r *Recorder) setErr(err error) {
 }
 
 // describe is used in errors and logs.
+// codecNames is File.Codecs: the tracks' codecs as a file's metadata names them ("h264,aac").
+func codecNames(tracks []media.Track) string {
+	names := make([]string, len(tracks))
+	for i, t := range tracks {
+		names[i] = strings.ToLower(string(t.Codec))
+		if t.Codec == media.AAC {
+			names[i] = "aac"
+		}
+	}
+	return strings.Join(names, ",")
+}
+
 func describe(tracks []media.Track) string {
 	s := ""
 	for i := range tracks {
