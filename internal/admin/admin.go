@@ -45,6 +45,8 @@ type Config struct {
 	Log      *slog.Logger
 	// Hooks lists recent hook runs; nil when no hook runner is wired.
 	Hooks HookRuns
+	// Uploads gives the upload queue; nil, or giving nil, when upload is off.
+	Uploads Uploads
 }
 
 // Admin is the dashboard API of one server.
@@ -108,6 +110,7 @@ func (a *Admin) Register(app fiber.Router) {
 	r.Get("/settings", a.getSettings)
 	r.Put("/settings", a.putSettings)
 	r.Get("/hooks", a.hooks)
+	r.Get("/uploads", a.uploads)
 	r.Get("/server", a.serverInfo)
 	r.Use(func(c *fiber.Ctx) error {
 		return fail(c, fiber.StatusNotFound, "no such admin API call: "+c.Method()+" "+c.Path())

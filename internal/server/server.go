@@ -21,12 +21,14 @@ import (
 	"github.com/streamrec/streamrec/internal/connlimit"
 	"github.com/streamrec/streamrec/internal/control"
 	"github.com/streamrec/streamrec/internal/hook"
+	"github.com/streamrec/streamrec/internal/objstore"
 	"github.com/streamrec/streamrec/internal/recorder"
 	"github.com/streamrec/streamrec/internal/recording"
 	"github.com/streamrec/streamrec/internal/records"
 	"github.com/streamrec/streamrec/internal/rtmp"
 	"github.com/streamrec/streamrec/internal/rtsp"
 	"github.com/streamrec/streamrec/internal/stream"
+	"github.com/streamrec/streamrec/internal/upload"
 	"github.com/streamrec/streamrec/internal/web"
 	"github.com/streamrec/streamrec/static"
 )
@@ -64,6 +66,9 @@ type Server struct {
 	Hooks *hook.Runner
 	// Cameras are the RTSP cameras pulled (conf/rtsp_cameras.json); set by Start.
 	Cameras *rtsp.Manager
+	// Uploads puts every finished file into record_s3_bucket; nil when it is empty (its
+	// Status then says "local" for every file). Set by Start.
+	Uploads *upload.Queue
 
 	log       *slog.Logger
 	records   *web.Records // downloads of finished recordings
@@ -118,7 +123,8 @@ func New(home string, log *slog.Logger) (*Server, error) {
 	s.Streams = stream.New(stream.Config{Log: log, Attach: recordings.Attach})
 	s.Control = control.New(s.Streams)
 	s.admin = admin.New(admin.Config{Settings: store, Streams: s.Control, Records: s.Files,
-		Version: Version, Started: s.Started, Log: log, Hooks: s.Hooks})
+		Version: Version, Started: s.Started, Log: log, Hooks: s.Hooks,
+		Uploads: func() *upload.Queue { return s.Uploads }})
 	return s, nil
 }
 
@@ -139,6 +145,35 @@ func (s *Server) onFile(f recorder.File) {
 	s.Files.Finished(f)
 }
 
+// startUploads opens the upload queue when record_s3_bucket is set (what the journal holds is
+// resumed) and queues every finished file from now on.
+func (s *Server) startUploads() error {
+	st := s.Settings.Current()
+	if st.S3.Bucket == "" {
+		return nil
+	}
+	store, err := objstore.New(objstore.Config{Endpoint: st.S3.Endpoint, Region: st.S3.Region, Bucket: st.S3.Bucket,
+		Prefix: st.S3.Prefix, AccessKey: st.S3.AccessKey, SecretKey: st.S3.SecretKey, PathStyle: st.S3.PathStyle})
+	if err != nil {
+		return err
+	}
+	q, err := upload.Open(upload.Config{Store: store, Files: s.Files, Node: st.Node(), Log: s.log,
+		DeleteLocal: func() bool { return s.Settings.Current().S3.DeleteLocal },
+		InUse:       s.Hooks.Pending})
+	if err != nil {
+		return err
+	}
+	s.Uploads = q
+	s.Files.OnFinished(q.Enqueue)
+	endpoint := st.S3.Endpoint
+	if endpoint == "" {
+		endpoint = "AWS S3"
+	}
+	s.log.Info("uploading finished recordings", "endpoint", endpoint, "bucket", st.S3.Bucket, "prefix", st.S3.Prefix,
+		"node", st.Node(), "delete_local", st.S3.DeleteLocal)
+	return nil
+}
+
 // runHook queues on_record_hook_script for a finished file, when one is set.
 func (s *Server) runHook(f records.File) {
 	st := s.Settings.Current()
@@ -153,8 +188,11 @@ func (s *Server) runHook(f records.File) {
 
 // Start opens every listener whose port is not 0. On error, listeners already opened are closed.
 func (s *Server) Start() error {
-	// Files a crash left open are finished before anything records: indexed, announced and
-	// hooked like any finished file.
+	if err := s.startUploads(); err != nil {
+		return err
+	}
+	// Files a crash left open are finished before anything records: indexed, announced,
+	// hooked and queued for upload like any finished file.
 	for _, f := range s.Files.Recover(s.log) {
 		s.onFile(f)
 	}
@@ -294,6 +332,9 @@ func (s *Server) Close() {
 		s.signal.close() // WebRTC publishers and signalling sessions, after their streams ended
 	}
 	s.Hooks.Close(hookShutdownWait) // the hooks of the files just finished
+	if s.Uploads != nil {
+		s.Uploads.Close() // what is not uploaded stays in the journal, resumed at the next start
+	}
 	if s.rtmp != nil {
 		s.rtmp.Close()
 	}

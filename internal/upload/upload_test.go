@@ -268,12 +268,17 @@ func TestStoreDown(t *testing.T) {
 	st = r.wait("down.mp4", upload.Uploaded, 2*time.Minute)
 	r.sameObject(st.Key, f.Path)
 
-	// Hung: connections accepted, nothing answered.
-	g := r.file("hung.mp4", 3*objstore.PartSize)
+	// Hung mid-upload: connections accepted, nothing taken nor answered.
+	g := r.file("hung.mp4", 6*objstore.PartSize)
+	r.q.Enqueue(g)
+	r.wait("hung.mp4", upload.Uploading, 10*time.Second)
+	time.Sleep(300 * time.Millisecond)
 	srv.Pause()
 	began := time.Now()
-	r.q.Enqueue(g)
 	st = r.wait("hung.mp4", upload.Failed, time.Minute)
+	if d := time.Since(began); d > 10*time.Second {
+		t.Errorf("a hung store failed the attempt after %s: want the stall bound (2 s answers, 4 s body)", d)
+	}
 	t.Logf("hung store: failed after %s: %s", time.Since(began).Round(time.Millisecond), st.Error)
 	srv.Continue()
 	st = r.wait("hung.mp4", upload.Uploaded, 2*time.Minute)
