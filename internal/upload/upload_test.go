@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -239,7 +240,15 @@ func TestChangedFileFailsVerification(t *testing.T) {
 // A store that hangs (SIGSTOP) fails the attempt within the stall bound.
 func TestStoreDown(t *testing.T) {
 	srv := s3test.Start(t)
-	r := newRig(t, srv, nil)
+	var pauseAt atomic.Value // file name: the store is paused 300 ms into its upload
+	pauseAt.Store("")
+	r := newRig(t, srv, func(c *upload.Config) {
+		upload.SetBeforePut(c, func(name string) {
+			if name == pauseAt.Load() {
+				time.AfterFunc(300*time.Millisecond, srv.Pause)
+			}
+		})
+	})
 	f := r.file("down.mp4", 6*objstore.PartSize)
 	r.q.Enqueue(f)
 	r.wait("down.mp4", upload.Uploading, 10*time.Second)
@@ -270,16 +279,18 @@ func TestStoreDown(t *testing.T) {
 
 	// Hung mid-upload: connections accepted, nothing taken nor answered.
 	g := r.file("hung.mp4", 6*objstore.PartSize)
-	r.q.Enqueue(g)
-	r.wait("hung.mp4", upload.Uploading, 10*time.Second)
-	time.Sleep(300 * time.Millisecond)
-	srv.Pause()
+	pauseAt.Store("hung.mp4")
 	began := time.Now()
+	r.q.Enqueue(g)
 	st = r.wait("hung.mp4", upload.Failed, time.Minute)
+	pauseAt.Store("")
 	if d := time.Since(began); d > 10*time.Second {
 		t.Errorf("a hung store failed the attempt after %s: want the stall bound (2 s answers, 4 s body)", d)
 	}
 	t.Logf("hung store: failed after %s: %s", time.Since(began).Round(time.Millisecond), st.Error)
+	if !strings.Contains(st.Error, "put ") {
+		t.Errorf("the attempt failed before its upload: %s", st.Error)
+	}
 	srv.Continue()
 	st = r.wait("hung.mp4", upload.Uploaded, 2*time.Minute)
 	r.sameObject(st.Key, g.Path)
