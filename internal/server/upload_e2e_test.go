@@ -97,16 +97,7 @@ func TestUploadRotatedRecording(t *testing.T) {
 			t.Errorf("the secret key is in the log: %s", l)
 		}
 	}
-	src := st.Source{Seconds: 7, FPS: 30, GOP: 30, SampleRate: 44100}
-	pub := st.Publish(t, st.Make(t, src), e.RTMP+"/rot")
-	if out, err := pub.Wait(30 * time.Second); err != nil {
-		t.Fatalf("ffmpeg: %v\n%s", err, out)
-	}
-	e.WaitGone("rot", 10*time.Second)
-	files := parts(t, e, "rot", "mp4")
-	if len(files) != 4 {
-		t.Fatalf("parts %v: want 4", files)
-	}
+	files := recordParts(t, e, "rot", st.Source{Seconds: 7, FPS: 30, GOP: 30, SampleRate: 44100}, 4)
 	for i, f := range files {
 		s := waitUploaded(t, e, f, 30*time.Second)
 		if s.Key != "rec/"+f {
@@ -149,13 +140,8 @@ func TestUploadDeleteLocal(t *testing.T) {
 	script := writeScript(t, "sleep 1; wc -c < \"$2\" >> "+seen+"\n")
 	e := st.Start(t, s3Settings(srv, bucket, "node-1", map[string]string{"record_rotation": "2",
 		"record_s3_delete_local": "true", "on_record_hook_script": script}))
-	src := st.Source{Seconds: 5, FPS: 30, GOP: 30, SampleRate: 44100}
-	pub := st.Publish(t, st.Make(t, src), e.RTMP+"/del")
-	if out, err := pub.Wait(30 * time.Second); err != nil {
-		t.Fatalf("ffmpeg: %v\n%s", err, out)
-	}
-	e.WaitGone("del", 10*time.Second)
-	names := []string{"del-1.mp4", "del-2.mp4", "del-3.mp4"}
+	recordClip(t, e, "del", st.Source{Seconds: 5, FPS: 30, GOP: 30, SampleRate: 44100})
+	names := []string{"del-1.mp4", "del-2.mp4", "del-3.mp4"} // the first may be gone already
 	for _, f := range names {
 		s := waitUploaded(t, e, f, 30*time.Second)
 		body, meta := objectSum(t, srv, bucket, s.Key)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -57,12 +58,14 @@ func load(path string) (map[string]*entry, error) {
 	}
 	defer f.Close()
 	var j journalFile
-	b := make([]byte, maxJournal)
-	n, _ := f.Read(b)
-	if n == 0 {
+	b, err := io.ReadAll(io.LimitReader(f, maxJournal))
+	if err != nil {
+		return nil, fmt.Errorf("upload journal: %w", err)
+	}
+	if len(b) == 0 {
 		return out, nil // a crash before the first write
 	}
-	if err := json.Unmarshal(b[:n], &j); err != nil {
+	if err := json.Unmarshal(b, &j); err != nil {
 		return nil, fmt.Errorf("upload journal %s unreadable (move it away to start afresh): %w", path, err)
 	}
 	for _, e := range j.Uploads {

@@ -7,6 +7,7 @@ import { Streams } from "./Streams";
 import { Recordings } from "./Recordings";
 import { Settings } from "./Settings";
 import { Hooks } from "./Hooks";
+import { Uploads } from "./Uploads";
 import { ServerPage } from "./Server";
 
 const pages = [
@@ -14,6 +15,7 @@ const pages = [
   { id: "recordings", title: "Recordings", view: Recordings },
   { id: "settings", title: "Settings", view: Settings },
   { id: "hooks", title: "Hooks", view: Hooks },
+  { id: "uploads", title: "Uploads", view: Uploads },
   { id: "server", title: "Server", view: ServerPage },
 ];
 

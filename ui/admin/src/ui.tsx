@@ -87,3 +87,22 @@ export function useNow(interval = 1000): number {
   }, [interval]);
   return now;
 }
+
+// usePoll GETs path now and every interval ms: the last answer, and the last error ("" after a success).
+export function usePoll<T>(load: () => Promise<T>, interval = 5000): [T | null, string] {
+  const [value, setValue] = useState<T | null>(null);
+  const [error, setError] = useState("");
+  useEffect(() => {
+    const run = () =>
+      load()
+        .then((v) => {
+          setValue(v);
+          setError("");
+        })
+        .catch((e) => setError(e.message));
+    run();
+    const t = setInterval(run, interval);
+    return () => clearInterval(t);
+  }, [interval]);
+  return [value, error];
+}
