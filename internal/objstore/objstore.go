@@ -347,6 +347,8 @@ func describe(err error) error {
 	}
 	r := minio.ToErrorResponse(err)
 	switch {
+	case r.Code == "NoSuchBucket":
+		return fmt.Errorf("the store answered %d NoSuchBucket: bucket %q does not exist", r.StatusCode, r.BucketName)
 	case r.StatusCode == http.StatusNotFound || r.Code == "NoSuchKey":
 		return fmt.Errorf("%w: %s", ErrNotFound, r.Key)
 	case r.Code != "":

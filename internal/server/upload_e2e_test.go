@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -268,4 +269,23 @@ func uploadedInJournal(t *testing.T, journal, name string) bool {
 		}
 	}
 	return false
+}
+
+// The dashboard's Uploads page: the files failing while the bucket is missing, with the reason,
+// then uploaded once it exists.
+func TestUploadsPageInBrowser(t *testing.T) {
+	root := browserEnv(t)
+	srv := s3test.Shared(t)
+	bucket := fmt.Sprintf("later-%d", time.Now().UnixNano()%1e9)
+	e := st.Start(t, s3Settings(srv, bucket, "node-1", map[string]string{"record_rotation": "2", "admin.password": adminPassword}))
+	recordClip(t, e, "page", st.Source{Seconds: 3, FPS: 30, GOP: 30, SampleRate: 44100})
+	r := browse(t, root, "uploads.mjs", map[string]string{"BASE": e.HTTP, "PASSWORD": adminPassword, "SHOTS": shotsDir(t),
+		"COUNT": "2", "FAILING": "page-1.mp4", "BUCKET": bucket}, map[string]func(){
+		"failing": func() {
+			if err := srv.Client.MakeBucket(context.Background(), bucket, minio.MakeBucketOptions{}); err != nil {
+				t.Error(err)
+			}
+		},
+	})
+	t.Logf("the page's reason: %v", r["reason"])
 }
