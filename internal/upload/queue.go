@@ -94,6 +94,9 @@ func Open(cfg Config) (*Queue, error) {
 	if err != nil {
 		return nil, err
 	}
+	for _, e := range entries {
+		e.NextTry = time.Time{} // a restart tries again at once: the store may be back
+	}
 	q.entries = entries
 	q.prune()
 	if n := q.pending(); n > 0 {

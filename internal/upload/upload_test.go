@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -32,11 +33,30 @@ type rig struct {
 	store  *objstore.Store
 	cfg    upload.Config
 	q      *upload.Queue
+	logs   *lockedBuffer
+}
+
+// lockedBuffer keeps the queue's log for the test to read.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (r *rig) log() []byte {
+	r.logs.mu.Lock()
+	defer r.logs.mu.Unlock()
+	return bytes.Clone(r.logs.b.Bytes())
 }
 
 func newRig(t *testing.T, srv *s3test.Store, edit func(*upload.Config)) *rig {
 	t.Helper()
-	r := &rig{t: t, srv: srv, bucket: srv.Bucket(t, "up")}
+	r := &rig{t: t, srv: srv, bucket: srv.Bucket(t, "up"), logs: &lockedBuffer{}}
 	r.files = records.New(t.TempDir(), nil)
 	var err error
 	r.store, err = objstore.New(objstore.Config{Endpoint: srv.Endpoint, Bucket: r.bucket, Prefix: "n/",
@@ -45,7 +65,7 @@ func newRig(t *testing.T, srv *s3test.Store, edit func(*upload.Config)) *rig {
 		t.Fatal(err)
 	}
 	r.cfg = upload.Config{Store: r.store, Files: r.files, Node: "node-a", MinBackoff: 200 * time.Millisecond,
-		MaxBackoff: time.Second, Log: slog.New(slog.NewTextHandler(testWriter{t}, nil))}
+		MaxBackoff: time.Second, Log: slog.New(slog.NewTextHandler(io.MultiWriter(testWriter{t}, r.logs), nil))}
 	if edit != nil {
 		edit(&r.cfg)
 	}
@@ -301,4 +321,28 @@ type testWriter struct{ t *testing.T }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+// Close (the server's shutdown) cuts an upload in flight; the next queue on the journal uploads it.
+func TestCloseMidUpload(t *testing.T) {
+	var r *rig
+	r = newRig(t, s3test.Shared(t), func(c *upload.Config) {
+		upload.SetBeforePut(c, func(string) { time.AfterFunc(100*time.Millisecond, r.q.Close) })
+	})
+	f := r.file("cut.mp4", 8*objstore.PartSize)
+	r.q.Enqueue(f)
+	deadline := time.Now().Add(30 * time.Second)
+	for !bytes.Contains(r.log(), []byte("upload cut by the shutdown")) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the upload was not cut by Close; status %+v", r.q.Status("cut.mp4"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if st := r.q.Status("cut.mp4"); st.State != upload.Queued || !r.q.Held("cut.mp4") {
+		t.Errorf("after the cut: %+v", st)
+	}
+	upload.SetBeforePut(&r.cfg, nil)
+	r.open()
+	st := r.wait("cut.mp4", upload.Uploaded, time.Minute)
+	r.sameObject(st.Key, f.Path)
 }
