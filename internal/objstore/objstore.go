@@ -231,13 +231,15 @@ func (s *Store) PutSums(ctx context.Context, name, path string, m Meta, sums Sum
 	defer w.stop()
 	m.SHA256 = sums.SHA256
 	_, err = s.c.PutObject(w.ctx, s.bucket, s.Key(name), io.NewSectionReader(f, 0, sums.Size), sums.Size, minio.PutObjectOptions{
-		ContentType:    contentType(name),
-		UserMetadata:   m.headers(),
-		PartSize:       PartSize,
-		SendContentMd5: true, // the store checks every request body against it
-		// No SHA-256 of each request body for its signature (UNSIGNED-PAYLOAD): the Content-MD5
-		// (signed) and the verification after the upload guard the bytes, and hashing every
-		// byte a third time cost a third of the upload's CPU.
+		ContentType:  contentType(name),
+		UserMetadata: m.headers(),
+		PartSize:     PartSize,
+		NumThreads:   2, // two parts in flight, read from the file as they are sent
+		// Neither a SHA-256 of each request body for its signature (UNSIGNED-PAYLOAD) nor a
+		// Content-MD5: the ETag checked after the upload is the MD5 of what the store received
+		// (of each part), against the MD5s read from the file, so they would only hash every
+		// byte twice more. The client still sends a CRC32C of each part (cheap), which the
+		// store checks. 4.9 CPU s per GiB with both, 2.9 without (TestMeasure in upload).
 		DisableContentSha256: true,
 		Progress:             w,
 	})
