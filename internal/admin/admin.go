@@ -62,6 +62,8 @@ type Config struct {
 	// UploadedAs gives the name a local file's object has when it is not the file's own (another
 	// node's object had that name: the uploader took NAME-NODE.EXT); nil or "" = its own name.
 	UploadedAs func(name string) string
+	// Uploads gives the upload queue; nil, or giving nil, when upload is off.
+	Uploads Uploads
 }
 
 // WebhookDeliveries gives the latest webhook deliveries, newest first (*webhook.Sender).
@@ -136,6 +138,7 @@ func (a *Admin) Register(app fiber.Router) {
 	r.Put("/settings", a.putSettings)
 	r.Get("/hooks", a.hooks)
 	r.Get("/retention", a.retention)
+	r.Get("/uploads", a.uploads)
 	r.Get("/server", a.serverInfo)
 	r.Use(func(c *fiber.Ctx) error {
 		return fail(c, fiber.StatusNotFound, "no such admin API call: "+c.Method()+" "+c.Path())

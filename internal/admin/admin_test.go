@@ -229,7 +229,7 @@ func TestEveryCallNeedsASession(t *testing.T) {
 	calls := [][2]string{
 		{"GET", "/admin/api/session"}, {"GET", "/admin/api/streams"}, {"GET", "/admin/api/events"},
 		{"GET", "/admin/api/recordings"}, {"GET", "/admin/api/settings"}, {"GET", "/admin/api/hooks"},
-		{"GET", "/admin/api/server"}, {"POST", "/admin/api/streams/startRecording"},
+		{"GET", "/admin/api/server"}, {"GET", "/admin/api/uploads"}, {"POST", "/admin/api/streams/startRecording"},
 		{"POST", "/admin/api/streams/stopRecording"}, {"POST", "/admin/api/streams/terminate"},
 		{"POST", "/admin/api/recordings/delete"}, {"PUT", "/admin/api/settings"}, {"GET", "/admin/api/nothing"},
 	}

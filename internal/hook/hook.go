@@ -94,9 +94,10 @@ type Runner struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu     sync.Mutex
-	closed bool
-	recent *history.List[Run]
+	mu      sync.Mutex
+	closed  bool
+	recent  *history.List[Run]
+	pending map[string]int // Job.File of the jobs queued or running: their files are in use
 }
 
 // New starts a Runner's workers.
@@ -116,7 +117,7 @@ func New(cfg Config) *Runner {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	r := &Runner{cfg: cfg, queue: make(chan Job, cfg.Queue), recent: history.Open[Run](cfg.History, cfg.Keep, cfg.Log)}
+	r := &Runner{cfg: cfg, queue: make(chan Job, cfg.Queue), recent: history.Open[Run](cfg.History, cfg.Keep, cfg.Log), pending: map[string]int{}}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	for range cfg.Workers {
 		r.wg.Add(1)
@@ -136,12 +137,30 @@ func (r *Runner) Enqueue(j Job) bool {
 	}
 	select {
 	case r.queue <- j:
+		r.pending[j.File]++
 		return true
 	default:
 		r.cfg.Log.Error("record hook not run: too many hooks waiting (scripts too slow?)",
 			"script", j.Script, "stream", j.StreamName, "file", j.File, "queue", cap(r.queue))
 		return false
 	}
+}
+
+// Pending reports whether a hook for the file at path is queued or running: the file must stay
+// where it is until the script is done with it (an upload that deletes the local copy waits).
+func (r *Runner) Pending(path string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.pending[path] > 0
+}
+
+// done ends a job taken off the queue.
+func (r *Runner) done(j Job) {
+	r.mu.Lock()
+	if r.pending[j.File]--; r.pending[j.File] <= 0 {
+		delete(r.pending, j.File)
+	}
+	r.mu.Unlock()
 }
 
 // Recent returns the last runs, newest first.
@@ -176,9 +195,10 @@ func (r *Runner) work() {
 	for j := range r.queue {
 		if r.ctx.Err() != nil {
 			r.cfg.Log.Error("record hook not run: the server is shutting down", "script", j.Script, "stream", j.StreamName, "file", j.File)
-			continue
+		} else {
+			r.record(r.run(j))
 		}
-		r.record(r.run(j))
+		r.done(j)
 	}
 }
 

@@ -348,7 +348,6 @@ func (r *Recorder) setErr(err error) {
 	r.mu.Unlock()
 }
 
-// describe is used in errors and logs.
 func describe(tracks []media.Track) string {
 	s := ""
 	for i := range tracks {

@@ -158,7 +158,8 @@ func (w *writer) openPart(prev *part, origin time.Duration) error {
 	p.file, p.c, p.name = f, c, name
 	w.cur = p
 	if err := w.r.opts.Files.Begin(records.Writing{Name: name, StreamName: w.r.opts.Values.StreamName,
-		MediaSessionID: w.r.opts.Values.MediaSessionID, Part: p.num, Container: w.p.ext, Start: p.start}); err != nil {
+		MediaSessionID: w.r.opts.Values.MediaSessionID, Part: p.num, Container: w.p.ext, Start: p.start,
+		Codecs: media.CodecNames(w.p.tracks)}); err != nil {
 		w.r.opts.Log.Warn("a crash now would leave this file unfinished at the next start", "file", name, "err", err)
 	}
 	w.r.setCurrent(name)

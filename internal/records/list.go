@@ -60,6 +60,17 @@ func (s *Store) Delete(name string) error {
 	return nil
 }
 
+// Offload removes the local copy of a finished recording kept elsewhere (verified in the
+// bucket), after the same checks as Delete. Its index entry stays, as for any file gone from
+// the folder, until the index is next compacted: the library lists such a file from the bucket.
+func (s *Store) Offload(name string) error {
+	path, err := s.Resolve(name)
+	if err != nil {
+		return err
+	}
+	return os.Remove(path)
+}
+
 // Finished takes a finished file, complete, cut short by a write error or recovered after a
 // crash: it is indexed, so the library shows its stream, part and times after a restart too,
 // then handed to every OnFinished listener in the order they were added. Call it once per file.

@@ -113,7 +113,7 @@ func recoverFile(dir string, w Writing) (File, error) {
 	return File{
 		Name: w.Name, Path: path, Part: w.Part, Size: size, Duration: dur,
 		Start: w.Start, End: st.ModTime(),
-		StreamName: w.StreamName, MediaSessionID: w.MediaSessionID,
+		StreamName: w.StreamName, MediaSessionID: w.MediaSessionID, Codecs: w.Codecs,
 		Err:       fmt.Sprintf("%s: %d bytes cut off its torn end", Recovered, cut),
 		Recovered: true, Cut: cut,
 	}, nil

@@ -22,7 +22,8 @@ type Writing struct {
 	StreamName     string    `json:"stream"`
 	MediaSessionID string    `json:"mediaSessionId,omitempty"`
 	Part           int       `json:"part,omitempty"`
-	Container      string    `json:"container"` // "mp4" or "webm"
+	Container      string    `json:"container"`        // "mp4" or "webm"
+	Codecs         string    `json:"codecs,omitempty"` // File.Codecs
 	Start          time.Time `json:"start"`
 }
 

@@ -68,8 +68,8 @@ func record(t *testing.T, nodes map[string]*st.Env) map[string]string {
 	return paths
 }
 
-// upload puts a node's finished file in the bucket as the uploader does, metadata and all.
-func upload(t *testing.T, b *objstore.Store, path, node, stream string) {
+// putObject puts a node's finished file in the bucket as the uploader does, metadata and all.
+func putObject(t *testing.T, b *objstore.Store, path, node, stream string) {
 	t.Helper()
 	meta := objstore.Meta{Node: node, Stream: stream, MediaSessionID: "ms-" + stream, Start: time.Now().Add(-3 * time.Second),
 		Duration: 3 * time.Second, Codecs: "h264,aac"}
@@ -190,7 +190,7 @@ func TestTwoNodesOneLibrary(t *testing.T) {
 	b := bucketOf(t, srv, bucket)
 	local := map[string][]byte{}
 	for node, path := range record(t, nodes) {
-		upload(t, b, path, node, "cam-"+node)
+		putObject(t, b, path, node, "cam-"+node)
 		data, err := os.ReadFile(path)
 		if err != nil {
 			t.Fatal(err)
@@ -336,7 +336,7 @@ func nodeAndOther(t *testing.T, srv *s3test.Store, bucket, other string) (*st.En
 	e := st.Start(t, nodeSettings(srv, bucket, "node-a"))
 	path := record(t, map[string]*st.Env{"node-a": e})["node-a"]
 	b := bucketOf(t, srv, bucket)
-	upload(t, b, path, "node-a", "cam-node-a")
+	putObject(t, b, path, "node-a", "cam-node-a")
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -345,7 +345,7 @@ func nodeAndOther(t *testing.T, srv *s3test.Store, bucket, other string) (*st.En
 	if err := os.WriteFile(copied, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	upload(t, b, copied, "node-b", strings.TrimSuffix(other, ".mp4"))
+	putObject(t, b, copied, "node-b", strings.TrimSuffix(other, ".mp4"))
 	return e, data
 }
 
@@ -443,7 +443,7 @@ func TestSameNameOnTwoNodes(t *testing.T) {
 	if err := os.WriteFile(path, theirs, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	upload(t, bucketOf(t, srv, bucket), path, "node-b", "cam1")
+	putObject(t, bucketOf(t, srv, bucket), path, "node-b", "cam1")
 
 	d := logIn(t, e)
 	lib := d.library("refresh=1")

@@ -146,6 +146,28 @@ func checkParts(t *testing.T, dir string, files []string, src st.Source, wantRat
 	}
 }
 
+// recordParts publishes a clip of src over RTMP as stream, waits until its recording ended, and
+// returns its n parts (the test fails on another count).
+func recordParts(t *testing.T, e *st.Env, stream string, src st.Source, n int) []string {
+	t.Helper()
+	recordClip(t, e, stream, src)
+	files := parts(t, e, stream, "mp4")
+	if len(files) != n {
+		t.Fatalf("parts %v: want %d (%d s in parts of 2 s)", files, n, src.Seconds)
+	}
+	return files
+}
+
+// recordClip publishes a clip of src over RTMP as stream and waits until its recording ended.
+func recordClip(t *testing.T, e *st.Env, stream string, src st.Source) {
+	t.Helper()
+	pub := st.Publish(t, st.Make(t, src), e.RTMP+"/"+stream)
+	if out, err := pub.Wait(30 * time.Second); err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, out)
+	}
+	e.WaitGone(stream, 10*time.Second)
+}
+
 func TestRotationByTime(t *testing.T) {
 	// Copied audio, and audio resampled (transcoded) to the configured rate.
 	for _, rate := range []int{44100, 48000} {
@@ -156,15 +178,7 @@ func TestRotationByTime(t *testing.T) {
 				"record_rotation":                "2",
 			})
 			src := st.Source{Seconds: 7, FPS: 30, GOP: 30, SampleRate: rate}
-			pub := st.Publish(t, st.Make(t, src), e.RTMP+"/rot")
-			if out, err := pub.Wait(30 * time.Second); err != nil {
-				t.Fatalf("ffmpeg: %v\n%s", err, out)
-			}
-			e.WaitGone("rot", 10*time.Second)
-			files := parts(t, e, "rot", "mp4")
-			if len(files) != 4 {
-				t.Fatalf("parts %v: want 4 (7 s in parts of 2 s)", files)
-			}
+			files := recordParts(t, e, "rot", src, 4)
 			checkParts(t, e.Records, files, src, 44100)
 		})
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/streamrec/streamrec/internal/rtmp"
 	"github.com/streamrec/streamrec/internal/rtsp"
 	"github.com/streamrec/streamrec/internal/stream"
+	"github.com/streamrec/streamrec/internal/upload"
 	"github.com/streamrec/streamrec/internal/web"
 	"github.com/streamrec/streamrec/internal/webhook"
 	"github.com/streamrec/streamrec/static"
@@ -75,6 +76,9 @@ type Server struct {
 	// Bucket is the object store of record_s3_*, nil when record_s3_bucket is empty: downloads
 	// and the library read what every node put there.
 	Bucket *objstore.Store
+	// Uploads puts every finished file into record_s3_bucket; nil when it is empty (its
+	// Status then says "local" for every file). Set by Start.
+	Uploads *upload.Queue
 
 	log       *slog.Logger
 	records   *web.Records // downloads of finished recordings
@@ -122,12 +126,16 @@ func New(home string, log *slog.Logger) (*Server, error) {
 	if s.Bucket, err = openBucket(store.Current()); err != nil {
 		return nil, err
 	}
-	s.records = &web.Records{Store: s.Files, Bucket: s.Bucket, Log: log, Node: func() string { return store.Current().Node() }}
+	s.records = &web.Records{Store: s.Files, Bucket: s.Bucket, Log: log, Node: func() string { return store.Current().Node() },
+		UploadedAs: func(name string) string { return s.Uploads.UploadedAs(name) }}
 	s.Hooks = hook.New(hook.Config{Log: log, History: filepath.Join(home, "conf", "hook_runs.json")})
 	s.Files.OnFinished(s.runHook)
 	s.Webhooks = s.newWebhooks()
 	s.Files.OnFinished(s.fileFinished)
-	s.Retention = retention.New(retention.Config{Files: s.Files, Settings: store.Current, Log: log})
+	// Hold: a file not yet safely in the bucket is never deleted (s.Uploads is set by Start, before
+	// the cleaner's first pass; a nil queue holds nothing).
+	s.Retention = retention.New(retention.Config{Files: s.Files, Settings: store.Current, Log: log,
+		Hold: func(name string) bool { return s.Uploads.Held(name) }})
 	recordings := recording.New(recording.Config{
 		Settings: store.Current,
 		Files:    s.Files,
@@ -139,7 +147,9 @@ func New(home string, log *slog.Logger) (*Server, error) {
 	s.Control = control.New(s.Streams)
 	s.admin = admin.New(admin.Config{Settings: store, Streams: s.Control, Records: s.Files,
 		Version: Version, Started: s.Started, Log: log, Hooks: s.Hooks, Retention: s.Retention, Webhooks: s.Webhooks,
-		Bucket: s.Bucket})
+		Bucket: s.Bucket, Uploads: func() *upload.Queue { return s.Uploads },
+		UploadStatus: func(name string) (string, string) { st := s.Uploads.Status(name); return st.State, st.Error },
+		UploadedAs:   func(name string) string { return s.Uploads.UploadedAs(name) }})
 	return s, nil
 }
 
@@ -170,6 +180,30 @@ func (s *Server) onFile(f recorder.File) {
 	s.Files.Finished(f)
 }
 
+// startUploads opens the upload queue when record_s3_bucket is set (what the journal holds is
+// resumed) and queues every finished file from now on.
+func (s *Server) startUploads() error {
+	st := s.Settings.Current()
+	if s.Bucket == nil {
+		return nil
+	}
+	q, err := upload.Open(upload.Config{Store: s.Bucket, Files: s.Files, Node: st.Node(), Log: s.log,
+		DeleteLocal: func() bool { return s.Settings.Current().S3.DeleteLocal },
+		InUse:       s.Hooks.Pending, OnUploaded: s.fileUploaded})
+	if err != nil {
+		return err
+	}
+	s.Uploads = q
+	s.Files.OnFinished(q.Enqueue)
+	endpoint := st.S3.Endpoint
+	if endpoint == "" {
+		endpoint = "AWS S3"
+	}
+	s.log.Info("uploading finished recordings", "endpoint", endpoint, "bucket", st.S3.Bucket, "prefix", st.S3.Prefix,
+		"node", st.Node(), "delete_local", st.S3.DeleteLocal)
+	return nil
+}
+
 // runHook queues on_record_hook_script for a finished file, when one is set.
 func (s *Server) runHook(f records.File) {
 	st := s.Settings.Current()
@@ -184,8 +218,11 @@ func (s *Server) runHook(f records.File) {
 
 // Start opens every listener whose port is not 0. On error, listeners already opened are closed.
 func (s *Server) Start() error {
-	// Files a crash left open are finished before anything records: indexed, announced and
-	// hooked like any finished file.
+	if err := s.startUploads(); err != nil {
+		return err
+	}
+	// Files a crash left open are finished before anything records: indexed, announced,
+	// hooked and queued for upload like any finished file.
 	for _, f := range s.Files.Recover(s.log) {
 		s.onFile(f)
 	}
@@ -332,6 +369,9 @@ func (s *Server) Close() {
 	}
 	s.Hooks.Close(hookShutdownWait) // the hooks of the files just finished
 	s.Webhooks.Close(webhookShutdownWait)
+	if s.Uploads != nil {
+		s.Uploads.Close() // what is not uploaded stays in the journal, resumed at the next start
+	}
 	if s.rtmp != nil {
 		s.rtmp.Close()
 	}

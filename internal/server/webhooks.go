@@ -40,8 +40,7 @@ func (s *Server) recordingNotStarted(id stream.Identity, err error) {
 // fileFinished announces every finished file (records.Store.OnFinished); a file cut short by a
 // write error also ends its recording: recording_failed follows, with the reason.
 func (s *Server) fileFinished(f records.File) {
-	wf := &webhook.File{Name: f.Name, Path: f.Path, URL: fileURL(f.Name), Size: f.Size,
-		DurationMS: f.Duration.Milliseconds(), Codecs: f.Codecs, Part: f.Part, Start: f.Start, Recovered: f.Recovered}
+	wf := webFile(f)
 	ev := s.event(webhook.FileFinished, f.StreamName, f.MediaSessionID, wf)
 	if f.Recovered {
 		ev.Reason = f.Err // what the crash left, and what recovery did
@@ -54,8 +53,21 @@ func (s *Server) fileFinished(f records.File) {
 	}
 }
 
+// fileUploaded announces a verified upload (upload.Config.OnUploaded).
+func (s *Server) fileUploaded(f records.File, bucket, key string) {
+	ev := s.event(webhook.FileUploaded, f.StreamName, f.MediaSessionID, webFile(f))
+	ev.Object = &webhook.Object{Bucket: bucket, Key: key}
+	s.Webhooks.Send(ev)
+}
+
 func (s *Server) event(kind, streamName, mediaSessionID string, f *webhook.File) webhook.Event {
 	return webhook.Event{Event: kind, Node: s.Settings.Current().Node(), StreamName: streamName, MediaSessionID: mediaSessionID, File: f}
+}
+
+// webFile is what an event says of a file.
+func webFile(f records.File) *webhook.File {
+	return &webhook.File{Name: f.Name, Path: f.Path, URL: fileURL(f.Name), Size: f.Size,
+		DurationMS: f.Duration.Milliseconds(), Codecs: f.Codecs, Part: f.Part, Start: f.Start, Recovered: f.Recovered}
 }
 
 // fileURL is where the server's HTTP ports serve a recording.

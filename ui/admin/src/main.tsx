@@ -8,6 +8,7 @@ import { Recordings } from "./Recordings";
 import { Settings } from "./Settings";
 import { Hooks } from "./Hooks";
 import { Retention } from "./Retention";
+import { Uploads } from "./Uploads";
 import { ServerPage } from "./Server";
 
 const pages = [
@@ -16,6 +17,7 @@ const pages = [
   { id: "settings", title: "Settings", view: Settings },
   { id: "retention", title: "Retention", view: Retention },
   { id: "hooks", title: "Hooks", view: Hooks },
+  { id: "uploads", title: "Uploads", view: Uploads },
   { id: "server", title: "Server", view: ServerPage },
 ];
 

@@ -1,0 +1,27 @@
+package admin
+
+import (
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/streamrec/streamrec/internal/upload"
+)
+
+// Uploads gives the upload queue (nil when record_s3_bucket is empty). A function: the server
+// opens the queue at Start, after the dashboard is made.
+type Uploads func() *upload.Queue
+
+// uploads answers GET /admin/api/uploads: where the bucket is (never its keys), the counts per
+// state, what was uploaded since the start, the last error and the files failing now.
+func (a *Admin) uploads(c *fiber.Ctx) error {
+	var q *upload.Queue
+	if a.cfg.Uploads != nil {
+		q = a.cfg.Uploads()
+	}
+	st := a.cfg.Settings.Current().S3
+	out := fiber.Map{"enabled": q != nil, "endpoint": st.Endpoint, "bucket": st.Bucket, "prefix": st.Prefix,
+		"deleteLocal": st.DeleteLocal}
+	if q != nil {
+		out["summary"] = q.Summary()
+	}
+	return c.JSON(out)
+}
