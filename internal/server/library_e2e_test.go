@@ -190,7 +190,7 @@ func TestTwoNodesOneLibrary(t *testing.T) {
 	b := bucketOf(t, srv, bucket)
 	local := map[string][]byte{}
 	for node, path := range record(t, nodes) {
-		putObject(t, b, path, node, "cam-"+node)
+		waitUploaded(t, nodes[node], filepath.Base(path), 30*time.Second)
 		data, err := os.ReadFile(path)
 		if err != nil {
 			t.Fatal(err)
@@ -336,7 +336,7 @@ func nodeAndOther(t *testing.T, srv *s3test.Store, bucket, other string) (*st.En
 	e := st.Start(t, nodeSettings(srv, bucket, "node-a"))
 	path := record(t, map[string]*st.Env{"node-a": e})["node-a"]
 	b := bucketOf(t, srv, bucket)
-	putObject(t, b, path, "node-a", "cam-node-a")
+	waitUploaded(t, e, filepath.Base(path), 30*time.Second)
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
