@@ -82,6 +82,8 @@ type Config struct {
 	Keep    int          // runs Recent returns
 	Env     []string     // the base environment; nil = os.Environ()
 	Log     *slog.Logger // nil = slog.Default()
+	// OnRun, when set, hears of every run once it ended (the server's metrics); it must not block.
+	OnRun func(Run)
 }
 
 // Runner runs hooks. Its methods are safe for concurrent use.
@@ -200,6 +202,9 @@ func (r *Runner) record(run Run) {
 		r.cfg.Log.Info("record hook finished", attrs...)
 	} else {
 		r.cfg.Log.Error("record hook failed: "+run.Error, attrs...)
+	}
+	if r.cfg.OnRun != nil {
+		r.cfg.OnRun(run)
 	}
 	r.mu.Lock()
 	r.recent = append(r.recent, run)

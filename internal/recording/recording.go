@@ -33,6 +33,8 @@ type Config struct {
 	Files    *records.Store        // the records folder, and the recordings being written
 	// OnFile is called for every finished recording file (the hook runner).
 	OnFile func(recorder.File)
+	// Stats, when set, gets every recorder's frames, bytes and drops (the server's metrics).
+	Stats *recorder.Stats
 }
 
 // Recordings gives every stream a Recording.
@@ -272,6 +274,7 @@ func (r *Recording) options(o Options) recorder.Options {
 		Rotation:   o.Rotation,
 		NoRotation: id.Room || o.Room,
 		OnFile:     r.cfg.OnFile,
+		Stats:      r.cfg.Stats,
 	}
 }
 

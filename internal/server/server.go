@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -21,6 +22,7 @@ import (
 	"github.com/streamrec/streamrec/internal/connlimit"
 	"github.com/streamrec/streamrec/internal/control"
 	"github.com/streamrec/streamrec/internal/hook"
+	"github.com/streamrec/streamrec/internal/metrics"
 	"github.com/streamrec/streamrec/internal/recorder"
 	"github.com/streamrec/streamrec/internal/recording"
 	"github.com/streamrec/streamrec/internal/records"
@@ -64,6 +66,8 @@ type Server struct {
 	Hooks *hook.Runner
 	// Cameras are the RTSP cameras pulled (conf/rtsp_cameras.json); set by Start.
 	Cameras *rtsp.Manager
+	// Metrics are what GET /metrics exports; an uploader plugs its figures in with SetUploads.
+	Metrics *metrics.Metrics
 
 	log       *slog.Logger
 	records   *web.Records // downloads of finished recordings
@@ -73,6 +77,8 @@ type Server struct {
 	signal    *signalling // WCS WebSocket signalling and the WebRTC ingest
 	app       *fiber.App
 	listeners []net.Listener
+	started   atomic.Bool // every listener is up (Start returned nil), and Close has not begun
+	ready     readiness
 }
 
 // New prepares a server in home: it creates conf/flashphoner.properties (every setting with its
@@ -108,14 +114,17 @@ func New(home string, log *slog.Logger) (*Server, error) {
 		log:      log,
 	}
 	s.records = &web.Records{Store: s.Files}
-	s.Hooks = hook.New(hook.Config{Log: log})
-	s.Files.OnFinished(s.runHook)
+	stats := &recorder.Stats{}
 	recordings := recording.New(recording.Config{
 		Settings: store.Current,
 		Files:    s.Files,
 		OnFile:   s.onFile,
+		Stats:    stats,
 	})
 	s.Streams = stream.New(stream.Config{Log: log, Attach: recordings.Attach})
+	s.Metrics = metrics.New(metrics.Config{Version: Version, Streams: s.Streams, Recorders: stats, RecordsDir: s.Records})
+	s.Hooks = hook.New(hook.Config{Log: log, OnRun: s.Metrics.HookRun})
+	s.Files.OnFinished(s.runHook)
 	s.Control = control.New(s.Streams)
 	s.admin = admin.New(admin.Config{Settings: store, Streams: s.Control, Records: s.Files,
 		Version: Version, Started: s.Started, Log: log, Hooks: s.Hooks})
@@ -136,6 +145,7 @@ func (s *Server) onFile(f recorder.File) {
 		s.log.Info("recording ready", "stream", f.StreamName, "mediaSessionId", f.MediaSessionID,
 			"file", f.Name, "bytes", f.Size, "duration", f.Duration.Round(time.Millisecond))
 	}
+	s.Metrics.FileFinished(f)
 	s.Files.Finished(f)
 }
 
@@ -143,11 +153,13 @@ func (s *Server) onFile(f recorder.File) {
 func (s *Server) runHook(f records.File) {
 	st := s.Settings.Current()
 	if script := st.HookScriptPath(s.Home); script != "" {
-		s.Hooks.Enqueue(hook.Job{
+		if !s.Hooks.Enqueue(hook.Job{
 			Script: script, Timeout: st.HookTimeout,
 			StreamName: f.StreamName, File: f.Path, MediaSessionID: f.MediaSessionID,
 			Duration: f.Duration, Part: f.Part, Err: f.Err, Recovered: f.Recovered,
-		})
+		}) {
+			s.Metrics.HookDropped()
+		}
 	}
 }
 
@@ -207,6 +219,7 @@ func (s *Server) Start() error {
 		s.Close()
 		return err
 	}
+	s.started.Store(true)
 	return nil
 }
 
@@ -226,6 +239,7 @@ func (s *Server) newApp() *fiber.App {
 			return api.Error(c, code, err.Error())
 		},
 	})
+	s.registerOps(app)
 	app.Use("/rest-api", api.Guard(s.Settings.Current, s.log)) // before every REST route
 	if s.Cameras != nil {
 		api.RegisterRTSP(app, s.Cameras) // before Register, whose catch-all ends /rest-api
@@ -283,6 +297,7 @@ func (s *Server) listenHTTP(st *conf.Settings, name, address string, port int, c
 // Close stops accepting publishers, finishes every recording, then stops the web listeners.
 // SIGTERM ends here, so every file is complete when the process exits.
 func (s *Server) Close() {
+	s.started.Store(false) // /ready answers 503 from now on
 	if s.Cameras != nil {
 		s.Cameras.Close()
 	}
