@@ -125,7 +125,7 @@ func registerRecorders(reg *prometheus.Registry, s *recorder.Stats) {
 			func(t recorder.Totals) float64 { return float64(t.Dropped) }),
 		counter("recorder_written_bytes_total", "Bytes written to recording files.",
 			func(t recorder.Totals) float64 { return float64(t.Bytes) }),
-		counter("audio_transcode_seconds_total", "Time spent in the audio encoder's calls (wall clock of the libavcodec calls on the recorders' goroutines; on a machine with idle cores, its CPU time).",
+		counter("audio_transcode_cpu_seconds_total", "CPU time spent transcoding audio (decoding, resampling and encoding in libavcodec).",
 			func(t recorder.Totals) float64 { return t.Transcode.Seconds() }),
 	)
 }

@@ -183,7 +183,7 @@ func TestNamesAndScrape(t *testing.T) {
 	text := scrape(t, m)
 	for _, name := range []string{"go_goroutines", "process_cpu_seconds_total", "streamrec_records_disk_free_bytes",
 		"streamrec_records_disk_size_bytes", "streamrec_recorder_frames_written_total", "streamrec_recorder_frames_dropped_total",
-		"streamrec_recorder_written_bytes_total", "streamrec_recorder_queue_frames", "streamrec_audio_transcode_seconds_total",
+		"streamrec_recorder_written_bytes_total", "streamrec_recorder_queue_frames", "streamrec_audio_transcode_cpu_seconds_total",
 		`streamrec_recordings_in_progress{protocol="webrtc"} 0`, `streamrec_build_info{version="test"} 1`} {
 		if !strings.Contains(text, "\n"+name) {
 			t.Errorf("scrape lacks %s", name)

@@ -12,7 +12,7 @@ type Stats struct {
 	frames    atomic.Uint64 // frames handed to a container
 	dropped   atomic.Uint64 // frames dropped because a recorder's queue was full
 	bytes     atomic.Uint64 // bytes the recording files grew by
-	transcode atomic.Int64  // nanoseconds spent in the audio encoder's calls
+	transcode atomic.Int64  // nanoseconds of CPU time the audio transcoders took
 }
 
 // Totals is a reading of Stats.
@@ -20,7 +20,7 @@ type Totals struct {
 	Frames    uint64        // frames written to recording files
 	Dropped   uint64        // frames dropped because the recorder could not keep up (disk too slow)
 	Bytes     uint64        // bytes written to recording files
-	Transcode time.Duration // wall-clock time spent transcoding audio
+	Transcode time.Duration // CPU time spent transcoding audio (decoding, resampling, encoding)
 }
 
 // Totals returns the totals so far.

@@ -67,7 +67,8 @@ type writer struct {
 	waitKey bool          // frames were dropped: resume at the next keyframe
 	err     error
 
-	tally tally // counted for Options.Stats since the last batch
+	tally   tally         // counted for Options.Stats since the last batch
+	cpuSeen time.Duration // the audio encoder's CPU time already in the tally
 }
 
 // part is one file of the recording.
@@ -203,9 +204,7 @@ func (w *writer) take(f media.Frame, kind media.Kind, startPoint bool) {
 			w.audio(f)
 			return
 		}
-		began := time.Now()
 		out, err := w.p.transcode.Transcode(f)
-		w.tally.transcode += time.Since(began)
 		if err != nil {
 			// One bad audio packet is not worth a recording: skip it, loudly.
 			w.r.opts.Log.Warn("audio packet skipped", "file", w.cur.name, "err", err)
@@ -327,6 +326,11 @@ func (w *writer) countSize(p *part, size int64) {
 // report adds the tally to the server's totals.
 func (w *writer) report() {
 	w.count()
+	if w.p.transcode != nil {
+		cpu := w.p.transcode.CPU()
+		w.tally.transcode += cpu - w.cpuSeen
+		w.cpuSeen = cpu
+	}
 	w.tally.flushTo(w.r.opts.Stats)
 }
 
@@ -431,9 +435,7 @@ func (w *writer) finish() {
 		return
 	}
 	if w.p.transcode != nil && w.err == nil && w.started {
-		began := time.Now()
 		out, err := w.p.transcode.Flush()
-		w.tally.transcode += time.Since(began)
 		if err != nil {
 			w.r.opts.Log.Warn("audio encoder flush failed: the last audio frames are missing", "file", w.cur.name, "err", err)
 		}
