@@ -11,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streamrec/streamrec/internal/recorder"
 	st "github.com/streamrec/streamrec/internal/servertest"
+	"github.com/streamrec/streamrec/internal/tmpfs"
 )
 
 // getAuth GETs path on the server's HTTP port with an Authorization header ("" for none).
@@ -213,6 +215,23 @@ func TestHealthAndReady(t *testing.T) {
 			t.Errorf("GET /ready after Close: %d %s", resp.StatusCode, b)
 		}
 	}
+}
+
+// On a records disk with less than 64 MB free (a tmpfs filled up), /ready answers 503 saying
+// so, and the metrics show the free space; freed, it is ready again.
+func TestReadyOnAFullDisk(t *testing.T) {
+	e := st.Start(t, nil)
+	tmpfs.Mount(t, e.Records, recorder.MinFreeSpace+32<<20)
+	waitReady(t, e, 200, "ok")
+	ballast := tmpfs.Fill(t, e.Records, 1<<20)
+	waitReady(t, e, 503, "not ready: not enough free space on the records disk")
+	if free := scrapeMetrics(t, e, "").value(t, "streamrec_records_disk_free_bytes"); free < 0 || free >= recorder.MinFreeSpace {
+		t.Errorf("records disk free %v bytes, full below %d", free, recorder.MinFreeSpace)
+	}
+	if err := os.Remove(ballast); err != nil {
+		t.Fatal(err)
+	}
+	waitReady(t, e, 200, "ok")
 }
 
 // waitReady waits (the checks are cached for a second) until /ready answers code with a body
