@@ -22,6 +22,7 @@ import (
 	"github.com/streamrec/streamrec/internal/hook"
 	"github.com/streamrec/streamrec/internal/lograte"
 	"github.com/streamrec/streamrec/internal/records"
+	"github.com/streamrec/streamrec/internal/retention"
 )
 
 // maxBody bounds an admin API request body.
@@ -45,6 +46,13 @@ type Config struct {
 	Log      *slog.Logger
 	// Hooks lists recent hook runs; nil when no hook runner is wired.
 	Hooks HookRuns
+	// Retention is the records folder's cleaner (*retention.Cleaner); nil when none is wired.
+	Retention Retention
+}
+
+// Retention tells what the records folder's cleaner does (*retention.Cleaner).
+type Retention interface {
+	Status() retention.Status
 }
 
 // Admin is the dashboard API of one server.
@@ -108,6 +116,7 @@ func (a *Admin) Register(app fiber.Router) {
 	r.Get("/settings", a.getSettings)
 	r.Put("/settings", a.putSettings)
 	r.Get("/hooks", a.hooks)
+	r.Get("/retention", a.retention)
 	r.Get("/server", a.serverInfo)
 	r.Use(func(c *fiber.Ctx) error {
 		return fail(c, fiber.StatusNotFound, "no such admin API call: "+c.Method()+" "+c.Path())

@@ -11,6 +11,7 @@ import (
 	"github.com/streamrec/streamrec/internal/hook"
 	"github.com/streamrec/streamrec/internal/recorder"
 	"github.com/streamrec/streamrec/internal/recording"
+	"github.com/streamrec/streamrec/internal/retention"
 )
 
 // SettingRow is one setting as the Settings page shows it.
@@ -108,6 +109,22 @@ func (a *Admin) hooks(c *fiber.Ctx) error {
 		"timeout":   a.cfg.Settings.Current().HookTimeout.Seconds(),
 		"runs":      runs,
 	})
+}
+
+// retention answers the retention settings in effect, whether new recordings are refused and
+// why, and the last deletions, newest first.
+func (a *Admin) retention(c *fiber.Ctx) error {
+	if a.cfg.Retention == nil {
+		return c.JSON(fiber.Map{"available": false, "deletions": []any{}})
+	}
+	st := a.cfg.Retention.Status()
+	if st.Deletions == nil {
+		st.Deletions = []retention.Deletion{}
+	}
+	return c.JSON(struct {
+		Available bool `json:"available"`
+		retention.Status
+	}{true, st})
 }
 
 // lowDisk: free space under this share of the disk, or under lowDiskBytes, is shown as a warning.

@@ -64,6 +64,11 @@ type Settings struct {
 	MetricsToken       string   // metrics_token: "" = GET /metrics needs no token
 	RESTAllowedOrigins []string // rest_allowed_origins: foreign Origins allowed to call REST ("*" = any)
 
+	// Retention (package retention): zero values are off.
+	RecordDeleteAfter  time.Duration // record_delete_after: finished recordings older than this are deleted
+	RecordMinFreeSpace Space         // record_min_free_space: free space kept on the records disk
+	RecordMaxTotalSize int64         // record_max_total_size: bytes of finished recordings kept at most
+
 	// MediaTimeout (media_timeout): a publication whose media (RTP carrying frames, not RTCP
 	// nor keep-alives) stops for that long ends: a stalled camera is reconnected.
 	MediaTimeout time.Duration
@@ -211,6 +216,16 @@ var table = []setting{
 			}
 			return err
 		}},
+	// Retention (package retention; parsers in retention.go).
+	{Spec: Spec{Key: "record_delete_after", Default: "",
+		Help: "Delete finished recordings older than this: 30s, 12h, 7d, 2w; empty = keep them"},
+		apply: func(s *Settings, v string) (err error) { s.RecordDeleteAfter, err = ParseAge(v); return }},
+	{Spec: Spec{Key: "record_min_free_space", Default: "",
+		Help: "Keep at least this much free on the records disk (10G, 500M, 5%) by deleting the oldest finished recordings; when nothing is left to delete new recordings are refused; empty = only the 64 MB a recording needs to start"},
+		apply: func(s *Settings, v string) (err error) { s.RecordMinFreeSpace, err = ParseSpace(v); return }},
+	{Spec: Spec{Key: "record_max_total_size", Default: "",
+		Help: "The finished recordings in the records folder never take more than this (500G; K, M, G, T): the oldest are deleted first; empty = no bound"},
+		apply: func(s *Settings, v string) (err error) { s.RecordMaxTotalSize, err = ParseSize(v); return }},
 	port("ws.port", 8080, "WebSocket signalling port (ws://)", func(s *Settings) *int { return &s.WSPort }),
 	port("wss.port", 8443, "Secure WebSocket signalling port (wss://)", func(s *Settings) *int { return &s.WSSPort }),
 	port("http.port", 8081, "HTTP port: web pages, REST API (/rest-api), downloads", func(s *Settings) *int { return &s.HTTPPort }),

@@ -54,6 +54,7 @@ func TestSpecs(t *testing.T) {
 		"stream_record_policy", "stream_record_policy_template", "encode_record_name",
 		"exclude_record_name_characters", "record_rotation", "on_record_hook_script",
 		"on_record_hook_timeout", "record_audio_codec_sample_rate",
+		"record_delete_after", "record_min_free_space", "record_max_total_size",
 		"ws.port", "wss.port", "http.port", "https.port", "rtmp.port", "rtsp.port",
 		"media_port_from", "media_port_to", "https.cert", "https.key", "admin.password",
 		"ws.address", "wss.address", "http.address", "https.address", "rtmp.address", "rtsp.address",
@@ -86,7 +87,8 @@ func TestSpecs(t *testing.T) {
 	}
 	for _, k := range []string{"record_streams", "record_formats", "record_rotation", "on_record_hook_script",
 		"record_audio_codec_sample_rate", "admin.password", "encode_record_name",
-		"rest_token", "metrics_token", "rest_allowed_origins", "max_rtsp_cameras", "max_pending_webrtc_sessions", "media_timeout"} {
+		"rest_token", "metrics_token", "rest_allowed_origins", "max_rtsp_cameras", "max_pending_webrtc_sessions", "media_timeout",
+		"record_delete_after", "record_min_free_space", "record_max_total_size"} {
 		if restart[k] {
 			t.Errorf("%s should not need a restart", k)
 		}

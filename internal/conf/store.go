@@ -21,6 +21,8 @@ type Store struct {
 	path string
 	mu   sync.Mutex // serializes the read-modify-write of Update and Reload
 	cur  atomic.Pointer[snapshot]
+	// opened is the file as Open read it: Watch takes an edit made since then too.
+	opened fileStamp
 }
 
 // newFilePerm is the mode of a settings file this package creates: it may hold admin.password.
@@ -47,6 +49,7 @@ func Open(path string) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{path: path}
+	s.opened = s.stat()
 	s.cur.Store(snap)
 	return s, nil
 }
@@ -169,21 +172,75 @@ func (s *Store) Update(changes map[string]string) error {
 	return nil
 }
 
-// Reload reads the file again and makes it current. A bad file leaves the current snapshot in
-// place and gives the error.
-func (s *Store) Reload() error {
+// Reloaded is what a Reload found in the file.
+type Reloaded struct {
+	// Changed lists the keys whose value in effect changed, in settings order.
+	Changed []string
+	// Restart lists those of Changed that take effect only after a restart.
+	Restart []string
+	// Refused lists the values that do not parse, with their lines: each of those keys keeps
+	// the value it had.
+	Refused []FieldError
+}
+
+// Reload reads the file again (after an edit by hand) and makes it current. A value that does
+// not parse is refused alone: its key keeps the value in effect and the other edits apply. A
+// file that cannot be read or is not a settings file at all (a line that is not key=value)
+// leaves everything as it was and gives the error.
+func (s *Store) Reload() (Reloaded, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	data, _, err := readFile(s.target())
 	if err != nil {
-		return fmt.Errorf("read settings: %w", err)
+		return Reloaded{}, fmt.Errorf("read settings: %w", err)
 	}
-	snap, err := parseFile(data, s.path)
-	if err != nil {
-		return err
+	doc, synErrs := parseDocument(data)
+	if len(synErrs) > 0 {
+		for i := range synErrs {
+			synErrs[i].File = s.path
+		}
+		return Reloaded{}, &ValidationError{Errors: synErrs}
 	}
-	s.cur.Store(snap)
-	return nil
+	cur := s.cur.Load()
+	raw, lines := doc.values()
+	var r Reloaded
+	// Each round puts the refused keys back to their values in effect; a refusal that comes
+	// from two keys together (policy and template) may need a second round. The values in
+	// effect build, so this ends within one round per key.
+	for range len(table) + 1 {
+		sets, values, err := build(raw, lines, s.path)
+		if err == nil {
+			next := &snapshot{settings: sets, values: values, unknown: doc.unknown()}
+			r.Changed, r.Restart = changes(cur.values, values)
+			s.cur.Store(next)
+			return r, nil
+		}
+		ve, ok := err.(*ValidationError)
+		if !ok {
+			return Reloaded{}, err
+		}
+		for _, fe := range ve.Errors {
+			r.Refused = append(r.Refused, fe)
+			raw[fe.Key] = cur.values[fe.Key]
+			delete(lines, fe.Key)
+		}
+	}
+	return Reloaded{}, errors.New("settings: the values in effect do not build")
+}
+
+// changes lists the keys whose values differ between two snapshots' values, and of those the
+// ones that need a restart.
+func changes(old, next map[string]string) (changed, restart []string) {
+	for _, st := range table {
+		if old[st.Key] == next[st.Key] {
+			continue
+		}
+		changed = append(changed, st.Key)
+		if st.Restart {
+			restart = append(restart, st.Key)
+		}
+	}
+	return changed, restart
 }
 
 // target is the file to replace: the file a symbolic link points to, so saving keeps the link.

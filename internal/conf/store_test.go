@@ -2,15 +2,18 @@ package conf
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // openTemp writes content (unless it is "") to a settings file in a new directory and opens it.
@@ -394,17 +397,49 @@ func TestUpdateThroughSymlink(t *testing.T) {
 
 func TestReload(t *testing.T) {
 	s := openTemp(t, "ws.port=1\n")
-	if err := os.WriteFile(s.Path(), []byte("ws.port=2\nnew.unknown=1\n"), 0o644); err != nil {
-		t.Fatal(err)
+	write := func(text string) {
+		t.Helper()
+		if err := os.WriteFile(s.Path(), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if err := s.Reload(); err != nil || s.Current().WSPort != 2 || len(s.Unknown()) != 1 {
+	write("ws.port=2\nnew.unknown=1\nrecord_rotation=60\n")
+	r, err := s.Reload()
+	if err != nil || s.Current().WSPort != 2 || s.Current().RotationSeconds != 60 || len(s.Unknown()) != 1 {
 		t.Errorf("reload: %v %+v", err, s.Current())
 	}
-	if err := os.WriteFile(s.Path(), []byte("ws.port=x\n"), 0o644); err != nil {
+	if !slices.Equal(r.Changed, []string{"record_rotation", "ws.port"}) || !slices.Equal(r.Restart, []string{"ws.port"}) || len(r.Refused) != 0 {
+		t.Errorf("report %+v", r)
+	}
+
+	// A bad value is refused alone, with its line; the good edit beside it applies.
+	write("ws.port=2\n# comment\nrecord_rotation=often\nrecord_streams=false\n")
+	r, err = s.Reload()
+	if err != nil || s.Current().RotationSeconds != 60 || s.Current().RecordStreams {
+		t.Errorf("partial reload: %v %+v", err, s.Current())
+	}
+	if len(r.Refused) != 1 || r.Refused[0].Key != "record_rotation" || r.Refused[0].Line != 3 ||
+		!slices.Equal(r.Changed, []string{"record_streams"}) {
+		t.Errorf("report %+v", r)
+	}
+
+	// A refusal across two keys: the emptied template keeps its value, so the policy applies.
+	write("stream_record_policy=streamName\n")
+	if _, err := s.Reload(); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Reload(); err == nil || s.Current().WSPort != 2 {
-		t.Errorf("bad reload: %v %+v", err, s.Current())
+	write("stream_record_policy=template\nstream_record_policy_template=\n")
+	r, err = s.Reload()
+	if err != nil || s.Current().Policy != "template" || s.Current().Template != DefaultTemplate ||
+		len(r.Refused) != 1 || r.Refused[0].Key != "stream_record_policy_template" {
+		t.Errorf("cross-field refusal: %v %+v %+v", err, r, s.Current())
+	}
+
+	// A file that cannot be read changes nothing.
+	before := s.Current()
+	os.Remove(s.Path())
+	if _, err := s.Reload(); err == nil || s.Current() != before {
+		t.Errorf("missing file: %v %+v", err, s.Current())
 	}
 }
 
@@ -463,5 +498,56 @@ func TestConcurrentUpdate(t *testing.T) {
 	}
 	if reads.Load() == 0 {
 		t.Error("no reads")
+	}
+}
+
+// TestWatch edits the file as an editor would (in place, then through a new file renamed over
+// it) and sees each edit applied and reported, and a save by Update reported as no change.
+func TestWatch(t *testing.T) {
+	s := openTemp(t, "record_rotation=10\n")
+	ctx, cancel := context.WithCancel(context.Background())
+	reports := make(chan Reloaded, 10)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.Watch(ctx, 20*time.Millisecond, func(r Reloaded, err error) {
+			if err != nil {
+				t.Errorf("reload: %v", err)
+			}
+			reports <- r
+		})
+	}()
+	defer func() { cancel(); <-done }()
+	next := func() Reloaded {
+		t.Helper()
+		select {
+		case r := <-reports:
+			return r
+		case <-time.After(5 * time.Second):
+			t.Fatal("no reload within 5 s")
+		}
+		return Reloaded{}
+	}
+	if err := os.WriteFile(s.Path(), []byte("record_rotation=20\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := next(); !slices.Equal(r.Changed, []string{"record_rotation"}) || s.Current().RotationSeconds != 20 {
+		t.Errorf("in-place edit: %+v, rotation %d", r, s.Current().RotationSeconds)
+	}
+	tmp := s.Path() + ".swp"
+	if err := os.WriteFile(tmp, []byte("record_rotation=30\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, s.Path()); err != nil {
+		t.Fatal(err)
+	}
+	if r := next(); s.Current().RotationSeconds != 30 || len(r.Changed) != 1 {
+		t.Errorf("rename over: %+v, rotation %d", r, s.Current().RotationSeconds)
+	}
+	if err := s.Update(map[string]string{"record_rotation": "40"}); err != nil {
+		t.Fatal(err)
+	}
+	if r := next(); len(r.Changed) != 0 || len(r.Refused) != 0 {
+		t.Errorf("own save reported as a change: %+v", r)
 	}
 }

@@ -71,6 +71,10 @@ type Options struct {
 	OnFile func(File)
 	// Stats, when set, gets this recording's frames, bytes and drops (shared by the server's recorders).
 	Stats *Stats
+	// Admit, when set, is asked after CheckSpace whether the recording may start: the
+	// retention settings may want more free space than MinFreeSpace (retention.Cleaner.Admit).
+	// Its error refuses the start; it wraps ErrNoSpace when the disk is short of space.
+	Admit func() error
 }
 
 // Rotation says when a recording moves on to its next part; zero fields are off.
@@ -130,15 +134,15 @@ type queued struct {
 // ErrStopped is returned by Stop when the recorder was already stopped.
 var ErrStopped = errors.New("recording already stopped")
 
-// Start validates the options, checks the free space (CheckSpace), creates the first file and
-// starts recording. gop holds frames cached by the stream (from its last keyframe), written
+// Start validates the options, checks the free space (CheckSpace, then Options.Admit), creates
+// the first file and starts recording. gop holds frames cached by the stream (from its last keyframe), written
 // before anything pushed later; the recorder takes over the caller's reference to each pooled
 // one, even when Start fails.
 func Start(o Options, gop []media.Frame) (*Recorder, error) {
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
-	if err := CheckSpace(o.Files.Dir()); err != nil {
+	if err := admit(o); err != nil {
 		ReleaseFrames(gop)
 		return nil, err
 	}

@@ -23,3 +23,14 @@ func CheckSpace(dir string) error {
 	}
 	return fmt.Errorf("%w: %d MB free in %s, a recording needs %d MB to start", ErrNoSpace, free>>20, dir, MinFreeSpace>>20)
 }
+
+// admit runs CheckSpace, then the recording's own Admit.
+func admit(o Options) error {
+	if err := CheckSpace(o.Files.Dir()); err != nil {
+		return err
+	}
+	if o.Admit != nil {
+		return o.Admit()
+	}
+	return nil
+}

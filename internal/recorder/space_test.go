@@ -2,6 +2,7 @@ package recorder
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -29,6 +30,27 @@ func TestStartRefusedWithoutSpace(t *testing.T) {
 	}, nil)
 	if !errors.Is(err, ErrNoSpace) || !strings.Contains(err.Error(), "8 MB free") {
 		t.Fatalf("Start on an 8 MB file system: %v, want ErrNoSpace saying 8 MB free", err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("files left behind: %v", ents)
+	}
+}
+
+// TestStartRefusedByAdmit: Options.Admit is asked before any file is made, and its refusal is
+// Start's error as it is.
+func TestStartRefusedByAdmit(t *testing.T) {
+	dir := t.TempDir()
+	refusal := fmt.Errorf("%w: record_min_free_space=10G asks for 10240 MB", ErrNoSpace)
+	asked := 0
+	_, err := Start(Options{
+		Settings: &conf.Settings{Policy: "streamName"},
+		Values:   naming.Values{StreamName: "s"},
+		Tracks:   []media.Track{{Kind: media.Audio, Codec: media.AAC, SampleRate: 44100, Channels: 2}},
+		Files:    records.New(dir, nil),
+		Admit:    func() error { asked++; return refusal },
+	}, nil)
+	if err != refusal || asked != 1 {
+		t.Fatalf("Start: %v (Admit asked %d times), want Admit's refusal", err, asked)
 	}
 	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
 		t.Errorf("files left behind: %v", ents)

@@ -35,6 +35,9 @@ type Config struct {
 	OnFile func(recorder.File)
 	// Stats, when set, gets every recorder's frames, bytes and drops (the server's metrics).
 	Stats *recorder.Stats
+	// Admit, when set, may refuse a new recording (recorder.Options.Admit): retention's
+	// record_min_free_space.
+	Admit func() error
 }
 
 // Recordings gives every stream a Recording.
@@ -69,6 +72,9 @@ type State struct {
 	Name      string    // the current or last recording file; "" when never recorded
 	Since     time.Time // when the current recording started; zero when none runs
 	Err       string    // why the last recording ended early, or could not start
+	// NotRecorded says why the settings did not record the stream when it began publishing
+	// ("record_flash_published_streams=false"); "" once a recording started.
+	NotRecorded string
 }
 
 // StateOf returns the recording state of the stream snap was taken of.
@@ -102,6 +108,7 @@ type Recording struct {
 	since  time.Time
 	name   string  // the current or last recording file
 	err    string  // why the last recording ended early
+	skip   string  // why the settings did not record the stream (State.NotRecorded)
 	opts   Options // of the current or last recording, for resuming it
 }
 
@@ -121,8 +128,13 @@ func (r *Recording) Tracks(tracks []media.Track, published bool) {
 	}
 	r.live = true
 	r.gop = newGOP(stream.CodecOf(tracks, media.Video) != "")
+	auto, why := r.auto()
+	if !auto {
+		r.skip = why
+	}
 	r.mu.Unlock()
-	if !r.auto() {
+	if !auto {
+		r.st.Log().Info("not recorded: " + why)
 		return
 	}
 	if err := r.start(Options{}); err != nil {
@@ -133,20 +145,21 @@ func (r *Recording) Tracks(tracks []media.Track, published bool) {
 	}
 }
 
-// auto tells whether the settings record this stream from the start.
-func (r *Recording) auto() bool {
+// auto tells whether the settings record this stream from the start, and if not, why: the
+// setting that says no, as the log and the dashboard show it.
+func (r *Recording) auto() (bool, string) {
 	st := r.cfg.Settings()
 	if !st.RecordStreams {
-		return false
+		return false, "record_streams=false"
 	}
 	id := r.st.ID()
 	switch id.Provider {
 	case stream.ProviderRTMP:
-		return st.RecordFlash
+		return st.RecordFlash, "record_flash_published_streams=false"
 	case stream.ProviderRTSP:
-		return st.RecordRTSP
+		return st.RecordRTSP, "record_rtsp_streams=false"
 	default:
-		return id.Record
+		return id.Record, "the publisher did not ask for it (record: false)"
 	}
 }
 
@@ -194,7 +207,7 @@ func (r *Recording) Ended() {
 func (r *Recording) State() State {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	s := State{Recording: r.rec != nil, Name: r.name, Err: r.err}
+	s := State{Recording: r.rec != nil, Name: r.name, Err: r.err, NotRecorded: r.skip}
 	if r.rec != nil {
 		s.Since = r.since
 	}
@@ -244,7 +257,7 @@ func (r *Recording) start(o Options) error {
 		r.err = err.Error()
 		return fmt.Errorf("start recording %s: %w", r.st.ID().Name, err)
 	}
-	r.rec, r.since, r.name, r.err, r.opts = rec, time.Now(), rec.Name(), "", o
+	r.rec, r.since, r.name, r.err, r.skip, r.opts = rec, time.Now(), rec.Name(), "", "", o
 	r.st.Log().Info("recording started", "file", r.name, "cached", len(frames), "keyframeRequested", requestKeyframe != nil)
 	go r.watch(rec)
 	if requestKeyframe != nil {
@@ -275,6 +288,7 @@ func (r *Recording) options(o Options) recorder.Options {
 		NoRotation: id.Room || o.Room,
 		OnFile:     r.cfg.OnFile,
 		Stats:      r.cfg.Stats,
+		Admit:      r.cfg.Admit,
 	}
 }
 

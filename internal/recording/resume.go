@@ -35,15 +35,17 @@ func (r *Recording) watch(rec *recorder.Recorder) {
 const resumeEvery = 2 * time.Second
 
 // resumeLater starts recording the stream again, into a new file, once the records disk has
-// recorder.MinFreeSpace free: its recording stopped, or could not start, for lack of space. It
-// gives up when the stream ends or is recorded again meanwhile (a REST startRecording).
+// recorder.MinFreeSpace free (and what Config.Admit asks for: record_min_free_space): its
+// recording stopped, or could not start, for lack of space. It gives up when the stream ends
+// or is recorded again meanwhile (a REST startRecording).
 func (r *Recording) resumeLater(o Options) {
+	need := r.needFree()
 	r.mu.Lock()
-	r.err += fmt.Sprintf(" (recording resumes, in a new file, once %d MB are free)", recorder.MinFreeSpace>>20)
+	r.err += " (recording resumes, in a new file, once " + need + " are free)"
 	r.mu.Unlock()
 	log := r.st.Log()
 	log.Warn("recording stopped for lack of space: it resumes by itself once the records disk has room",
-		"needFree", fmt.Sprintf("%d MB", recorder.MinFreeSpace>>20))
+		"needFree", need)
 	go func() {
 		tick := time.NewTicker(resumeEvery)
 		defer tick.Stop()
@@ -69,4 +71,14 @@ func (r *Recording) resumeLater(o Options) {
 			}
 		}
 	}()
+}
+
+// needFree says what free space a recording needs to start: the recorder's floor, and
+// record_min_free_space when it is set (retention refuses below it once nothing is left to delete).
+func (r *Recording) needFree() string {
+	need := fmt.Sprintf("%d MB", recorder.MinFreeSpace>>20)
+	if sp := r.cfg.Settings().RecordMinFreeSpace; !sp.IsZero() {
+		need += " and record_min_free_space=" + sp.String()
+	}
+	return need
 }

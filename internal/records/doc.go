@@ -13,8 +13,8 @@
 // Who touches the folder: only a Store. The recorder creates, renames and removes its parts
 // through it and says which files it is writing (Begin, End); the download route and the
 // dashboard's library resolve, list and delete through it; the server hands it every finished
-// file (Finished), which indexes it and tells the OnFinished listeners (the finish hook; later
-// retention and object storage, which also plug in at List and Delete). At start, Recover
+// file (Finished), which indexes it and tells the OnFinished listeners (the finish hook; the
+// retention cleaner, which also lists and deletes through the store; later object storage). At start, Recover
 // finishes the files a crash left open. Names from clients go through Resolve, which refuses
 // anything that is not a finished recording directly inside the folder; no name reaches a shell.
 package records

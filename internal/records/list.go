@@ -74,7 +74,7 @@ func (s *Store) Finished(f File) {
 }
 
 // OnFinished adds a listener that Finished calls, on the caller's goroutine, for every finished
-// file: the finish hook, and where retention and object storage will plug in.
+// file: the finish hook, the retention cleaner, and where object storage will plug in.
 func (s *Store) OnFinished(fn func(File)) {
 	s.lmu.Lock()
 	s.listeners = append(s.listeners, fn)

@@ -74,6 +74,10 @@ func (s *Server) readyCheck() string {
 	if err := recorder.CheckSpace(s.Records); err != nil {
 		return err.Error()
 	}
+	if why := s.Retention.Refused(); why != "" {
+		// record_min_free_space cannot be met, as of retention's last pass (a GET deletes nothing).
+		return "new recordings are refused: " + why
+	}
 	return ""
 }
 

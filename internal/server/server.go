@@ -26,6 +26,7 @@ import (
 	"github.com/streamrec/streamrec/internal/recorder"
 	"github.com/streamrec/streamrec/internal/recording"
 	"github.com/streamrec/streamrec/internal/records"
+	"github.com/streamrec/streamrec/internal/retention"
 	"github.com/streamrec/streamrec/internal/rtmp"
 	"github.com/streamrec/streamrec/internal/rtsp"
 	"github.com/streamrec/streamrec/internal/stream"
@@ -68,6 +69,9 @@ type Server struct {
 	Cameras *rtsp.Manager
 	// Metrics are what GET /metrics exports; an uploader plugs its figures in with SetUploads.
 	Metrics *metrics.Metrics
+	// Retention deletes finished recordings as record_delete_after, record_min_free_space and
+	// record_max_total_size say, and refuses new recordings when the disk is short of space.
+	Retention *retention.Cleaner
 
 	log       *slog.Logger
 	records   *web.Records // downloads of finished recordings
@@ -79,6 +83,7 @@ type Server struct {
 	listeners []net.Listener
 	started   atomic.Bool // every listener is up (Start returned nil), and Close has not begun
 	ready     readiness
+	stopWatch func() // ends the settings file watch
 }
 
 // New prepares a server in home: it creates conf/flashphoner.properties (every setting with its
@@ -115,19 +120,21 @@ func New(home string, log *slog.Logger) (*Server, error) {
 	}
 	s.records = &web.Records{Store: s.Files}
 	stats := &recorder.Stats{}
+	s.Files.OnFinished(s.runHook) // the hook hears of a file first (s.Hooks is made below, before Start)
+	s.Retention = retention.New(retention.Config{Files: s.Files, Settings: store.Current, Log: log})
 	recordings := recording.New(recording.Config{
 		Settings: store.Current,
 		Files:    s.Files,
 		OnFile:   s.onFile,
 		Stats:    stats,
+		Admit:    s.Retention.Admit,
 	})
 	s.Streams = stream.New(stream.Config{Log: log, Attach: recordings.Attach})
 	s.Metrics = metrics.New(metrics.Config{Version: Version, Streams: s.Streams, Recorders: stats, RecordsDir: s.Records})
 	s.Hooks = hook.New(hook.Config{Log: log, OnRun: s.Metrics.HookRun})
-	s.Files.OnFinished(s.runHook)
 	s.Control = control.New(s.Streams)
 	s.admin = admin.New(admin.Config{Settings: store, Streams: s.Control, Records: s.Files,
-		Version: Version, Started: s.Started, Log: log, Hooks: s.Hooks})
+		Version: Version, Started: s.Started, Log: log, Hooks: s.Hooks, Retention: s.Retention})
 	return s, nil
 }
 
@@ -170,6 +177,7 @@ func (s *Server) Start() error {
 	for _, f := range s.Files.Recover(s.log) {
 		s.onFile(f)
 	}
+	s.Retention.Start() // after recovery: the recovered files are finished files like any other
 	st := s.Settings.Current()
 	cams, err := rtsp.Open(rtsp.Config{Registry: s.Streams, File: filepath.Join(s.Home, "conf", "rtsp_cameras.json"),
 		Max:          func() int { return s.Settings.Current().MaxRTSPCameras },
@@ -220,6 +228,7 @@ func (s *Server) Start() error {
 		return err
 	}
 	s.started.Store(true)
+	s.watchSettings()
 	return nil
 }
 
@@ -298,6 +307,9 @@ func (s *Server) listenHTTP(st *conf.Settings, name, address string, port int, c
 // SIGTERM ends here, so every file is complete when the process exits.
 func (s *Server) Close() {
 	s.started.Store(false) // /ready answers 503 from now on
+	if s.stopWatch != nil {
+		s.stopWatch()
+	}
 	if s.Cameras != nil {
 		s.Cameras.Close()
 	}
@@ -313,6 +325,7 @@ func (s *Server) Close() {
 		s.rtmp.Close()
 	}
 	s.admin.Close() // ends the dashboard's event streams
+	s.Retention.Close()
 	if s.app != nil {
 		s.app.ShutdownWithTimeout(5 * time.Second)
 	}

@@ -4,6 +4,7 @@ package tmpfs
 
 import (
 	"fmt"
+	"os"
 	"syscall"
 	"testing"
 )
@@ -35,4 +36,18 @@ func Free(dir string) (int64, error) {
 		return 0, err
 	}
 	return int64(st.Bavail) * st.Bsize, nil
+}
+
+// Mountable tells whether this process may mount a tmpfs (Mount skips the test otherwise):
+// nil, or the error a mount gets. A test that CI must run fails on it instead of skipping.
+func Mountable() error {
+	dir, err := os.MkdirTemp("", "tmpfs-probe-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(dir)
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=1m"); err != nil {
+		return err
+	}
+	return syscall.Unmount(dir, syscall.MNT_DETACH)
 }

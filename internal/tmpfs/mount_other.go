@@ -18,3 +18,6 @@ func Mount(t testing.TB, dir string, size int64) string {
 func Free(dir string) (int64, error) {
 	return 0, errors.New("free space is not known on this system")
 }
+
+// Mountable says that no tmpfs is mounted on this system.
+func Mountable() error { return errors.New("a tmpfs is only mounted on Linux") }

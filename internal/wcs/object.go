@@ -44,6 +44,7 @@ type Stream struct {
 	Recording   bool      `json:"recording"`
 	RecordSince time.Time `json:"recordSince,omitzero"`
 	RecordError string    `json:"recordError,omitempty"`
+	NotRecorded string    `json:"notRecorded,omitempty"` // why the settings did not record it
 	Room        bool      `json:"room,omitempty"`
 	Login       string    `json:"login,omitempty"`
 }
@@ -72,6 +73,7 @@ func StreamOf(snap stream.Snapshot) Stream {
 		Recording:      rec.Recording,
 		RecordSince:    rec.Since,
 		RecordError:    rec.Err,
+		NotRecorded:    rec.NotRecorded,
 		Room:           snap.Room,
 		Login:          snap.Login,
 	}

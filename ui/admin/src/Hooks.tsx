@@ -1,7 +1,6 @@
-import { useEffect, useState } from "preact/hooks";
-import { get, type HookRun } from "./api";
+import type { HookRun } from "./api";
 import { dateTime } from "./format";
-import { Banner, Empty, PageHead } from "./ui";
+import { Banner, Empty, PageHead, usePoll } from "./ui";
 
 interface HooksInfo {
   available: boolean;
@@ -12,20 +11,7 @@ interface HooksInfo {
 
 // Hooks lists recent runs of the finish hook script (on_record_hook_script).
 export function Hooks() {
-  const [info, setInfo] = useState<HooksInfo | null>(null);
-  const [error, setError] = useState("");
-  useEffect(() => {
-    const load = () =>
-      get<HooksInfo>("/hooks")
-        .then((h) => {
-          setInfo(h);
-          setError("");
-        })
-        .catch((e) => setError(e.message));
-    load();
-    const t = setInterval(load, 5000);
-    return () => clearInterval(t);
-  }, []);
+  const { data: info, error } = usePoll<HooksInfo>("/hooks");
   return (
     <>
       <PageHead title="Hooks">

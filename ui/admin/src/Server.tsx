@@ -1,7 +1,5 @@
-import { useEffect, useState } from "preact/hooks";
-import { get } from "./api";
 import { bytes, dateTime, uptime } from "./format";
-import { Banner, Empty, PageHead, useNow } from "./ui";
+import { Banner, Empty, PageHead, useNow, usePoll } from "./ui";
 
 interface Info {
   version: string;
@@ -18,21 +16,8 @@ interface Info {
 
 // ServerPage shows version, uptime, disk space of the records folder and activity.
 export function ServerPage() {
-  const [info, setInfo] = useState<Info | null>(null);
-  const [error, setError] = useState("");
+  const { data: info, error } = usePoll<Info>("/server");
   const now = useNow();
-  useEffect(() => {
-    const load = () =>
-      get<Info>("/server")
-        .then((i) => {
-          setInfo(i);
-          setError("");
-        })
-        .catch((e) => setError(e.message));
-    load();
-    const t = setInterval(load, 5000);
-    return () => clearInterval(t);
-  }, []);
   if (!info) return <>{error ? <Banner kind="error">{error}</Banner> : <Empty>Loading…</Empty>}</>;
   const up = Math.max(0, (now - new Date(info.started).getTime()) / 1000);
   const d = info.disk;

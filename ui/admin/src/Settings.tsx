@@ -1,6 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { ApiError, api, get, type SettingRow } from "./api";
 import { Banner, Empty, PageHead } from "./ui";
+import { retentionKeys } from "./Retention";
 
 const choices: Record<string, string[]> = {
   stream_record_policy: ["template", "streamName"],
@@ -17,7 +18,12 @@ const sections: { title: string; note: string; pick: (r: SettingRow) => boolean 
   {
     title: "Recording",
     note: "Saved values apply to recordings that start after saving; recordings in progress keep the settings they started with.",
-    pick: (r) => !r.restart && !r.secret,
+    pick: (r) => !r.restart && !r.secret && !retentionKeys.includes(r.key),
+  },
+  {
+    title: "Retention",
+    note: "Finished recordings are deleted as these say, from the next pass on (every 10 s and after each finished file); the Retention page lists what was deleted.",
+    pick: (r) => retentionKeys.includes(r.key),
   },
   {
     title: "Listeners and network",

@@ -122,6 +122,10 @@ export function Streams() {
                       <span class="muted small" title={s.recordName}>
                         last: {s.recordName}
                       </span>
+                    ) : s.notRecorded ? (
+                      <span class="muted small not-recorded" title="Start recording records it all the same">
+                        not recorded: {s.notRecorded}
+                      </span>
                     ) : (
                       <span class="muted">not recording</span>
                     )}

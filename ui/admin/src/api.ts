@@ -62,6 +62,7 @@ export interface StreamRow {
   recordName?: string;
   recordSince?: string;
   recordError?: string;
+  notRecorded?: string;
   login?: string;
 }
 

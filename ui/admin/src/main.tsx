@@ -7,12 +7,14 @@ import { Streams } from "./Streams";
 import { Recordings } from "./Recordings";
 import { Settings } from "./Settings";
 import { Hooks } from "./Hooks";
+import { Retention } from "./Retention";
 import { ServerPage } from "./Server";
 
 const pages = [
   { id: "streams", title: "Streams", view: Streams },
   { id: "recordings", title: "Recordings", view: Recordings },
   { id: "settings", title: "Settings", view: Settings },
+  { id: "retention", title: "Retention", view: Retention },
   { id: "hooks", title: "Hooks", view: Hooks },
   { id: "server", title: "Server", view: ServerPage },
 ];

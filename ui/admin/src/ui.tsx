@@ -1,5 +1,6 @@
 import type { ComponentChildren } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
+import { get } from "./api";
 
 export function Banner({ kind, children, onClose }: { kind: "error" | "ok" | "info" | "warn"; children: ComponentChildren; onClose?: () => void }) {
   return (
@@ -86,4 +87,24 @@ export function useNow(interval = 1000): number {
     return () => clearInterval(t);
   }, [interval]);
   return now;
+}
+
+// usePoll reads GET /admin/api<path> now and every interval ms, keeping the last answer while a
+// later call fails (error then says why).
+export function usePoll<T>(path: string, interval = 5000): { data: T | null; error: string } {
+  const [data, setData] = useState<T | null>(null);
+  const [error, setError] = useState("");
+  useEffect(() => {
+    const load = () =>
+      get<T>(path)
+        .then((d) => {
+          setData(d);
+          setError("");
+        })
+        .catch((e) => setError(e.message));
+    load();
+    const t = setInterval(load, interval);
+    return () => clearInterval(t);
+  }, [path, interval]);
+  return { data, error };
 }
