@@ -4,7 +4,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 )
@@ -18,8 +17,12 @@ func build(t *testing.T) string {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
+	gobin, err := exec.LookPath("go") // go test runs with the go command's PATH
+	if err != nil {
+		t.Fatal(err)
+	}
 	bin := filepath.Join(t.TempDir(), "streamrec")
-	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin,
+	cmd := exec.Command(gobin, "build", "-o", bin,
 		"-ldflags", "-X github.com/streamrec/streamrec/internal/server.Version="+testVersion, ".")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
