@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bufio"
+	"encoding/base64"
 	"io"
 	"net/http"
 	"os"
@@ -188,6 +189,14 @@ func TestHealthAndReady(t *testing.T) {
 	}
 	if code, _ := getAuth(t, e, "/metrics", ""); code != 401 {
 		t.Errorf("GET /metrics without the token: %d", code)
+	}
+	// Prometheus's basic_auth works too: the token as the password, any user name.
+	if code, body := getAuth(t, e, "/metrics", "Basic "+base64.StdEncoding.EncodeToString([]byte("prometheus:m"))); code != 200 ||
+		!strings.Contains(body, "\nstreamrec_streams{") {
+		t.Errorf("GET /metrics with the token as the Basic password: %d %.200s", code, body)
+	}
+	if code, _ := getAuth(t, e, "/metrics", "Bearer r"); code != 401 {
+		t.Errorf("GET /metrics with rest_token instead of metrics_token: %d", code)
 	}
 	if err := os.RemoveAll(e.Records); err != nil {
 		t.Fatal(err)
