@@ -190,6 +190,19 @@ func TestHealthAndReady(t *testing.T) {
 	if code, _ := getAuth(t, e, "/metrics", ""); code != 401 {
 		t.Errorf("GET /metrics without the token: %d", code)
 	}
+	// The answer is the text format, gzipped when asked (as Prometheus asks).
+	req, _ := http.NewRequest(http.MethodGet, e.HTTP+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer m")
+	req.Header.Set("Accept-Encoding", "gzip")
+	resp, err := st.Client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if ct, ce := resp.Header.Get("Content-Type"), resp.Header.Get("Content-Encoding"); resp.StatusCode != 200 ||
+		!strings.HasPrefix(ct, "text/plain; version=0.0.4") || ce != "gzip" {
+		t.Errorf("GET /metrics: %d, Content-Type %q, Content-Encoding %q; want the text format, gzipped", resp.StatusCode, ct, ce)
+	}
 	// Prometheus's basic_auth works too: the token as the password, any user name.
 	if code, body := getAuth(t, e, "/metrics", "Basic "+base64.StdEncoding.EncodeToString([]byte("prometheus:m"))); code != 200 ||
 		!strings.Contains(body, "\nstreamrec_streams{") {

@@ -2,12 +2,12 @@ package server
 
 import (
 	"errors"
+	"net/http"
 	"os"
 	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/adaptor"
 
 	"github.com/streamrec/streamrec/internal/api"
 	"github.com/streamrec/streamrec/internal/recorder"
@@ -34,13 +34,14 @@ type readiness struct {
 }
 
 func (s *Server) registerOps(app *fiber.App) {
-	scrape := adaptor.HTTPHandler(s.Metrics.Handler())
+	scrape := s.Metrics.Handler()
 	app.Get(MetricsPath, func(c *fiber.Ctx) error {
 		if token := s.Settings.Current().MetricsToken; token != "" && !api.TokenGiven(c.Get(fiber.HeaderAuthorization), token) {
 			c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="streamrec metrics"`)
 			return c.Status(fiber.StatusUnauthorized).SendString("GET /metrics needs metrics_token: send Authorization: Bearer TOKEN\n")
 		}
-		return scrape(c)
+		serveHTTP(c, scrape)
+		return nil
 	})
 	app.Get(HealthPath, func(c *fiber.Ctx) error { return c.SendString("ok\n") })
 	app.Get(ReadyPath, func(c *fiber.Ctx) error {
@@ -49,6 +50,46 @@ func (s *Server) registerOps(app *fiber.App) {
 		}
 		return c.SendString("ok\n")
 	})
+}
+
+// serveHTTP answers c with a net/http handler. The request it is given carries only the headers
+// that choose the answer's format and compression, and a context of its own: fiber's adaptor
+// would pass the fasthttp request as the context, whose Done races with the server's shutdown.
+func serveHTTP(c *fiber.Ctx, h http.Handler) {
+	req, _ := http.NewRequest(http.MethodGet, c.OriginalURL(), nil)
+	for _, k := range []string{fiber.HeaderAccept, fiber.HeaderAcceptEncoding} {
+		if v := c.Get(k); v != "" {
+			req.Header.Set(k, v)
+		}
+	}
+	h.ServeHTTP(&fiberResponse{c: c, header: http.Header{}}, req)
+}
+
+// fiberResponse is an http.ResponseWriter writing into a fiber response.
+type fiberResponse struct {
+	c      *fiber.Ctx
+	header http.Header
+	sent   bool // the status and header were set
+}
+
+func (w *fiberResponse) Header() http.Header { return w.header }
+
+func (w *fiberResponse) WriteHeader(code int) {
+	if w.sent {
+		return
+	}
+	w.sent = true
+	for k, vs := range w.header {
+		for _, v := range vs {
+			w.c.Response().Header.Add(k, v)
+		}
+	}
+	w.c.Status(code)
+}
+
+func (w *fiberResponse) Write(p []byte) (int, error) {
+	w.WriteHeader(http.StatusOK)
+	return w.c.Write(p)
 }
 
 // notReady says why the server cannot take recordings now, "" when it can. Whether the
