@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"os"
 	"sync"
 	"time"
@@ -56,7 +57,7 @@ func (s *Server) registerOps(app *fiber.App) {
 // that choose the answer's format and compression, and a context of its own: fiber's adaptor
 // would pass the fasthttp request as the context, whose Done races with the server's shutdown.
 func serveHTTP(c *fiber.Ctx, h http.Handler) {
-	req, _ := http.NewRequest(http.MethodGet, c.OriginalURL(), nil)
+	req := &http.Request{Method: http.MethodGet, URL: &url.URL{Path: c.Path()}, Header: http.Header{}}
 	for _, k := range []string{fiber.HeaderAccept, fiber.HeaderAcceptEncoding} {
 		if v := c.Get(k); v != "" {
 			req.Header.Set(k, v)
