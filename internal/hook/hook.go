@@ -84,6 +84,8 @@ type Config struct {
 	Log     *slog.Logger // nil = slog.Default()
 	// OnRun, when set, hears of every run once it ended (the server's metrics); it must not block.
 	OnRun func(Run)
+	// OnDrop, when set, hears of every job never run: the queue was full, or the Runner closed.
+	OnDrop func(Job)
 }
 
 // Runner runs hooks. Its methods are safe for concurrent use.
@@ -132,6 +134,7 @@ func (r *Runner) Enqueue(j Job) bool {
 	defer r.mu.Unlock()
 	if r.closed {
 		r.cfg.Log.Error("record hook not run: the server is shutting down", "script", j.Script, "stream", j.StreamName, "file", j.File)
+		r.dropped(j)
 		return false
 	}
 	select {
@@ -140,7 +143,14 @@ func (r *Runner) Enqueue(j Job) bool {
 	default:
 		r.cfg.Log.Error("record hook not run: too many hooks waiting (scripts too slow?)",
 			"script", j.Script, "stream", j.StreamName, "file", j.File, "queue", cap(r.queue))
+		r.dropped(j)
 		return false
+	}
+}
+
+func (r *Runner) dropped(j Job) {
+	if r.cfg.OnDrop != nil {
+		r.cfg.OnDrop(j)
 	}
 }
 
@@ -183,6 +193,7 @@ func (r *Runner) work() {
 	for j := range r.queue {
 		if r.ctx.Err() != nil {
 			r.cfg.Log.Error("record hook not run: the server is shutting down", "script", j.Script, "stream", j.StreamName, "file", j.File)
+			r.dropped(j)
 			continue
 		}
 		r.record(r.run(j))

@@ -140,5 +140,5 @@ func (m *Metrics) HookRun(r hook.Run) {
 	}
 }
 
-// HookDropped counts a hook that was never run (hook.Runner.Enqueue refused it).
-func (m *Metrics) HookDropped() { m.hooks.WithLabelValues(HookDropped).Inc() }
+// HookDropped counts a hook that was never run (hook.Config.OnDrop).
+func (m *Metrics) HookDropped(hook.Job) { m.hooks.WithLabelValues(HookDropped).Inc() }

@@ -97,7 +97,7 @@ func TestFilesAndHooks(t *testing.T) {
 	m.HookRun(hook.Run{ExitCode: 1, Error: "exit code 1", Took: 2 * time.Second})
 	m.HookRun(hook.Run{ExitCode: -1, Error: "killed after the 30s timeout", TimedOut: true, Took: 30 * time.Second})
 	m.HookRun(hook.Run{ExitCode: -1, Error: "does not exist"}) // never started: no duration
-	m.HookDropped()
+	m.HookDropped(hook.Job{})
 	want := `
 # HELP streamrec_files_finished_total Recording files finished, by result: complete, write_error (cut short, plays up to its last fragment), recovered (after a crash).
 # TYPE streamrec_files_finished_total counter

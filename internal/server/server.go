@@ -131,7 +131,7 @@ func New(home string, log *slog.Logger) (*Server, error) {
 	})
 	s.Streams = stream.New(stream.Config{Log: log, Attach: recordings.Attach})
 	s.Metrics = metrics.New(metrics.Config{Version: Version, Streams: s.Streams, Recorders: stats, RecordsDir: s.Records})
-	s.Hooks = hook.New(hook.Config{Log: log, OnRun: s.Metrics.HookRun})
+	s.Hooks = hook.New(hook.Config{Log: log, OnRun: s.Metrics.HookRun, OnDrop: s.Metrics.HookDropped})
 	s.Control = control.New(s.Streams)
 	s.admin = admin.New(admin.Config{Settings: store, Streams: s.Control, Records: s.Files,
 		Version: Version, Started: s.Started, Log: log, Hooks: s.Hooks, Retention: s.Retention})
@@ -160,13 +160,11 @@ func (s *Server) onFile(f recorder.File) {
 func (s *Server) runHook(f records.File) {
 	st := s.Settings.Current()
 	if script := st.HookScriptPath(s.Home); script != "" {
-		if !s.Hooks.Enqueue(hook.Job{
+		s.Hooks.Enqueue(hook.Job{
 			Script: script, Timeout: st.HookTimeout,
 			StreamName: f.StreamName, File: f.Path, MediaSessionID: f.MediaSessionID,
 			Duration: f.Duration, Part: f.Part, Err: f.Err, Recovered: f.Recovered,
-		}) {
-			s.Metrics.HookDropped()
-		}
+		})
 	}
 }
 
