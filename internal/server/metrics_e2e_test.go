@@ -269,3 +269,37 @@ func waitReady(t *testing.T, e *st.Env, code int, prefix string) {
 	}
 	t.Errorf("GET /ready: %d %q, want %d %q...", got, body, code, prefix)
 }
+
+// A WebRTC publication (pion: VP8 + Opus, recorded to WebM with Opus transcoded to Vorbis) is
+// counted under protocol webrtc, with the transcoder's CPU time.
+func TestMetricsDuringWebRTCRecording(t *testing.T) {
+	e := st.Start(t, map[string]string{"stream_record_policy": "streamName"})
+	stop, _ := publishVP8(t, e, "5e1d0c3a-0000-4000-8000-00000000a7e1", "webcam", vp8Frames(t, 5), opusPackets(t, 5))
+	const recording = `streamrec_recordings_in_progress{protocol="webrtc"}`
+	var during samples
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		during = scrapeMetrics(t, e, "")
+		if during[recording] == 1 && during[framesWritten] > 0 || time.Now().After(deadline) {
+			break
+		}
+	}
+	for series, want := range map[string]float64{recording: 1, `streamrec_streams{protocol="webrtc",status="publishing"}`: 1,
+		`streamrec_publishers_connected{protocol="webrtc"}`: 1, rtmpPublishers: 0} {
+		if got := during.value(t, series); got != want {
+			t.Errorf("while recording: %s = %v, want %v", series, got, want)
+		}
+	}
+	if during.value(t, `streamrec_ingest_bytes_total{protocol="webrtc"}`) == 0 || during.value(t, rtmpIngest) != 0 {
+		t.Errorf("ingest bytes: webrtc %v, rtmp %v", during[`streamrec_ingest_bytes_total{protocol="webrtc"}`], during[rtmpIngest])
+	}
+	stop()
+	e.WaitGone("webcam", 10*time.Second)
+	after := scrapeMetrics(t, e, "")
+	if after.value(t, recording) != 0 || after.value(t, filesComplete) != 1 || after.value(t, "streamrec_audio_transcode_cpu_seconds_total") <= 0 {
+		t.Errorf("after: recording %v, complete files %v, transcode CPU %v s; want 0, 1 (webcam.webm) and the Opus to Vorbis time",
+			after[recording], after[filesComplete], after["streamrec_audio_transcode_cpu_seconds_total"])
+	}
+	if fi, err := os.Stat(filepath.Join(e.Records, "webcam.webm")); err != nil || after.value(t, bytesWritten) != float64(fi.Size()) {
+		t.Errorf("bytes written %v for webcam.webm (%v)", after[bytesWritten], err)
+	}
+}
