@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -21,8 +22,10 @@ import (
 	"github.com/streamrec/streamrec/internal/control"
 	"github.com/streamrec/streamrec/internal/hook"
 	"github.com/streamrec/streamrec/internal/lograte"
+	"github.com/streamrec/streamrec/internal/objstore"
 	"github.com/streamrec/streamrec/internal/records"
 	"github.com/streamrec/streamrec/internal/retention"
+	"github.com/streamrec/streamrec/internal/webhook"
 )
 
 // maxBody bounds an admin API request body.
@@ -48,6 +51,22 @@ type Config struct {
 	Hooks HookRuns
 	// Retention is the records folder's cleaner (*retention.Cleaner); nil when none is wired.
 	Retention Retention
+	// Webhooks lists recent webhook deliveries (*webhook.Sender); nil when none is wired.
+	Webhooks WebhookDeliveries
+	// Bucket is the object store of record_s3_*; nil when upload is off. The library lists what
+	// every node sharing it put there.
+	Bucket *objstore.Store
+	// UploadStatus says a local file's upload state ("queued", "uploading", "uploaded",
+	// "failed") and the reason of a failure; nil, or "", when there is none to tell.
+	UploadStatus func(name string) (state, reason string)
+	// UploadedAs gives the name a local file's object has when it is not the file's own (another
+	// node's object had that name: the uploader took NAME-NODE.EXT); nil or "" = its own name.
+	UploadedAs func(name string) string
+}
+
+// WebhookDeliveries gives the latest webhook deliveries, newest first (*webhook.Sender).
+type WebhookDeliveries interface {
+	Recent() []webhook.Delivery
 }
 
 // Retention tells what the records folder's cleaner does (*retention.Cleaner).
@@ -85,10 +104,10 @@ func New(cfg Config) *Admin {
 	a := &Admin{
 		cfg:      cfg,
 		log:      cfg.Log.With("component", "admin"),
-		sessions: newSessions(),
+		sessions: newSessions(filepath.Join(filepath.Dir(cfg.Settings.Path()), sessionsFile), cfg.Log.With("component", "admin")),
 		throttle: newThrottle(),
 		logs:     lograte.New(time.Minute, maxTracked),
-		library:  newLibrary(cfg.Records),
+		library:  newLibrary(cfg),
 		rates:    newRates(),
 		atStart:  cfg.Settings.Values(),
 		done:     make(chan struct{}),

@@ -517,3 +517,39 @@ func TestEventsFollowTheRegistry(t *testing.T) {
 		}
 	}
 }
+
+// A restart logs nobody out; a logout, a password change and expiry still end sessions; the
+// sessions file holds no token and is readable by the server's user alone.
+func TestSessionsSurviveRestart(t *testing.T) {
+	e := newEnv(t)
+	kept, out, other := e.login(), e.login(), e.login()
+	if r := e.do("POST", "/admin/api/logout", "", out); r.code != 200 {
+		t.Fatalf("logout: %d", r.code)
+	}
+	e.admin.Close()
+	e.start() // a restart
+	if r := e.do("GET", "/admin/api/session", "", kept); r.code != 200 {
+		t.Errorf("a session did not survive the restart: %d", r.code)
+	}
+	if r := e.do("GET", "/admin/api/session", "", out); r.code != 401 {
+		t.Errorf("a logged-out session came back after the restart: %d", r.code)
+	}
+	path := filepath.Join(e.home, "conf", "admin_sessions.json")
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("sessions file: %v %v", fi, err)
+	}
+	b, _ := os.ReadFile(path)
+	if strings.Contains(string(b), kept) || strings.Contains(string(b), other) {
+		t.Error("the sessions file holds a token")
+	}
+	// A password changed while the server was down (by hand) ends the sessions at the restart.
+	e.admin.Close()
+	if err := e.store.Update(map[string]string{"admin.password": "changed by hand"}); err != nil {
+		t.Fatal(err)
+	}
+	e.start()
+	if r := e.do("GET", "/admin/api/session", "", other); r.code != 401 {
+		t.Errorf("a session outlived a password change across a restart: %d", r.code)
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
 	"fmt"
 	"strconv"
 	"sync"
@@ -81,82 +80,6 @@ func (a *Admin) password() string {
 }
 
 func hashOf(s string) [32]byte { return sha256.Sum256([]byte("streamrec-admin\x00" + s)) }
-
-// sessions are the logged-in browsers. A session is bound to the password it was opened with:
-// changing the password ends every other session.
-type sessions struct {
-	mu sync.Mutex
-	m  map[string]*session
-}
-
-type session struct {
-	pw      [32]byte
-	expires time.Time
-}
-
-func newSessions() *sessions { return &sessions{m: map[string]*session{}} }
-
-func (s *sessions) create(pw [32]byte) string {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		panic("crypto/rand: " + err.Error())
-	}
-	token := base64.RawURLEncoding.EncodeToString(b)
-	now := time.Now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for t, ss := range s.m {
-		if now.After(ss.expires) {
-			delete(s.m, t)
-		}
-	}
-	for len(s.m) >= maxSessions {
-		var oldest string
-		for t, ss := range s.m {
-			if oldest == "" || ss.expires.Before(s.m[oldest].expires) {
-				oldest = t
-			}
-		}
-		delete(s.m, oldest)
-	}
-	s.m[token] = &session{pw: pw, expires: now.Add(sessionTTL)}
-	return token
-}
-
-// check tells whether token is a live session for the password hash pw, and extends it.
-func (s *sessions) check(token string, pw [32]byte) bool {
-	if token == "" {
-		return false
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ss, ok := s.m[token]
-	if !ok {
-		return false
-	}
-	now := time.Now()
-	if now.After(ss.expires) || subtle.ConstantTimeCompare(ss.pw[:], pw[:]) != 1 {
-		delete(s.m, token)
-		return false
-	}
-	ss.expires = now.Add(sessionTTL)
-	return true
-}
-
-// rebind moves a session to a new password (the session that changed it stays logged in).
-func (s *sessions) rebind(token string, pw [32]byte) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if ss, ok := s.m[token]; ok {
-		ss.pw = pw
-	}
-}
-
-func (s *sessions) remove(token string) {
-	s.mu.Lock()
-	delete(s.m, token)
-	s.mu.Unlock()
-}
 
 // throttle slows down password guessing per client address. One attempt per address at a
 // time is checked: begin reserves the address until end, so parallel guesses gain nothing.

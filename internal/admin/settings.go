@@ -12,6 +12,7 @@ import (
 	"github.com/streamrec/streamrec/internal/recorder"
 	"github.com/streamrec/streamrec/internal/recording"
 	"github.com/streamrec/streamrec/internal/retention"
+	"github.com/streamrec/streamrec/internal/webhook"
 )
 
 // SettingRow is one setting as the Settings page shows it.
@@ -103,11 +104,21 @@ func (a *Admin) hooks(c *fiber.Ctx) error {
 			runs = append(runs, HookRow{Run: r, TookMs: r.Took.Milliseconds()})
 		}
 	}
+	deliveries := []webhook.Delivery{}
+	if a.cfg.Webhooks != nil {
+		deliveries = append(deliveries, a.cfg.Webhooks.Recent()...)
+	}
+	st := a.cfg.Settings.Current()
 	return c.JSON(fiber.Map{
 		"available": a.cfg.Hooks != nil,
-		"script":    a.cfg.Settings.Current().HookScript,
-		"timeout":   a.cfg.Settings.Current().HookTimeout.Seconds(),
+		"script":    st.HookScript,
+		"timeout":   st.HookTimeout.Seconds(),
 		"runs":      runs,
+		"webhooks": fiber.Map{
+			"url":        webhook.Redact(st.WebhookURL), // a token in it stays secret
+			"signed":     st.WebhookSecret != "",
+			"deliveries": deliveries,
+		},
 	})
 }
 

@@ -44,6 +44,23 @@ func Register(app fiber.Router, ctl *control.Service) {
 	})
 }
 
+// Library lists the recordings for GET /rest-api/records (a streamrec extension: WCS has no
+// such call): base is the server's URL as the client called it, refresh asks for a fresh look
+// at the bucket.
+type Library func(base string, refresh bool) (any, error)
+
+// RegisterRecords mounts GET /rest-api/records; call it before Register, whose catch-all ends
+// /rest-api. Guard applies to it as to every REST call (token, origins).
+func RegisterRecords(app fiber.Router, list Library) {
+	app.Get("/rest-api/records", func(c *fiber.Ctx) error {
+		body, err := list(c.BaseURL(), c.QueryBool("refresh"))
+		if err != nil {
+			return Error(c, fiber.StatusInternalServerError, err.Error())
+		}
+		return c.JSON(body)
+	})
+}
+
 // Error answers with a JSON error: {"status":404,"error":"Not Found","message":"..."}.
 func Error(c *fiber.Ctx, status int, message string) error {
 	return c.Status(status).JSON(fiber.Map{

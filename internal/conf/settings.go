@@ -40,7 +40,10 @@ type Settings struct {
 
 	HookScript  string        // on_record_hook_script as written; see HookScriptPath. "" = no script
 	HookTimeout time.Duration // on_record_hook_timeout
-	SampleRate  int           // record_audio_codec_sample_rate, Hz
+	// Webhooks (README, "Webhooks"): events POSTed to WebhookURL, signed with WebhookSecret.
+	WebhookURL    string // on_record_webhook_url; "" = off
+	WebhookSecret string // on_record_webhook_secret; "" = unsigned
+	SampleRate    int    // record_audio_codec_sample_rate, Hz
 
 	// Listener ports; 0 = that listener is off.
 	WSPort, WSSPort, HTTPPort, HTTPSPort, RTMPPort, RTSPPort int
@@ -207,6 +210,12 @@ var table = []setting{
 			s.HookTimeout = time.Duration(n) * time.Second
 			return err
 		}},
+	{Spec: Spec{Key: "on_record_webhook_url", Default: "",
+		Help: "URL (http or https) that gets an HTTP POST with a JSON body for every recording started, file finished, recording failed and file uploaded; empty = none"},
+		apply: func(s *Settings, v string) (err error) { s.WebhookURL, err = parseWebhookURL(v); return }},
+	{Spec: Spec{Key: "on_record_webhook_secret", Default: "", Secret: true,
+		Help: "Key of the HMAC-SHA256 signature of each webhook body (header X-Streamrec-Signature-256); empty = unsigned"},
+		apply: func(s *Settings, v string) error { s.WebhookSecret = v; return nil }},
 	{Spec: Spec{Key: "record_audio_codec_sample_rate", Default: "44100",
 		Help: "Sample rate of recorded audio in Hz, 8000-96000: 8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200 or 96000"},
 		apply: func(s *Settings, v string) (err error) {
@@ -308,6 +317,18 @@ var table = []setting{
 	{Spec: Spec{Key: "node_name", Default: "", Restart: true,
 		Help: "This server's name in a library shared through one bucket by several servers; empty = the host name"},
 		apply: func(s *Settings, v string) (err error) { s.NodeName, err = parseNodeName(v); return }},
+}
+
+// parseWebhookURL reads on_record_webhook_url: empty, or an absolute http(s) URL.
+func parseWebhookURL(v string) (string, error) {
+	if v == "" {
+		return "", nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return "", fmt.Errorf("%q is not an http(s):// URL", v)
+	}
+	return v, nil
 }
 
 // parseEndpoint reads record_s3_endpoint: empty, or an http(s) URL with a host and no path.

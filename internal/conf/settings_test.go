@@ -53,7 +53,7 @@ func TestSpecs(t *testing.T) {
 		"record_streams", "record_flash_published_streams", "record_rtsp_streams", "record_formats",
 		"stream_record_policy", "stream_record_policy_template", "encode_record_name",
 		"exclude_record_name_characters", "record_rotation", "on_record_hook_script",
-		"on_record_hook_timeout", "record_audio_codec_sample_rate",
+		"on_record_hook_timeout", "on_record_webhook_url", "on_record_webhook_secret", "record_audio_codec_sample_rate",
 		"record_delete_after", "record_min_free_space", "record_max_total_size",
 		"ws.port", "wss.port", "http.port", "https.port", "rtmp.port", "rtsp.port",
 		"media_port_from", "media_port_to", "https.cert", "https.key", "admin.password",
@@ -503,6 +503,8 @@ func TestObjectStorage(t *testing.T) {
 		"record_s3_bucket=ab":                "is not a bucket name",
 		"record_s3_bucket=a/b":               "is not a bucket name",
 		"node_name=node 1":                   "no spaces",
+		"on_record_webhook_url=ftp://h/x":    "is not an http(s):// URL",
+		"on_record_webhook_url=/hook":        "is not an http(s):// URL",
 		"record_s3_delete_local=sometimes":   "",
 	} {
 		key, _, _ := strings.Cut(line, "=")

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"unicode/utf8"
+
+	"github.com/streamrec/streamrec/internal/atomicfile"
 )
 
 // Store owns the settings file. All methods are safe for concurrent use: readers get the
@@ -38,7 +40,7 @@ func Open(path string) (*Store, error) {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			return nil, fmt.Errorf("create settings file: %w", err)
 		}
-		if err := writeAtomic(path, data, newFilePerm); err != nil {
+		if err := atomicfile.Write(path, data, newFilePerm); err != nil {
 			return nil, fmt.Errorf("create settings file: %w", err)
 		}
 	} else if err != nil {
@@ -164,7 +166,7 @@ func (s *Store) Update(changes map[string]string) error {
 		return errors.New("save settings: rewritten file does not read back the same values")
 	}
 	if missing || !bytes.Equal(out, data) {
-		if err := writeAtomic(target, out, perm); err != nil {
+		if err := atomicfile.Write(target, out, perm); err != nil {
 			return fmt.Errorf("save settings: %w", err)
 		}
 	}
@@ -266,44 +268,6 @@ func readFile(path string) ([]byte, fs.FileMode, error) {
 		return nil, 0, err
 	}
 	return b.Bytes(), fi.Mode().Perm(), nil
-}
-
-// writeAtomic replaces path with data: a temporary file in the same directory is written,
-// synced and renamed over path, so a crash leaves either the old file or the new one.
-func writeAtomic(path string, data []byte, perm fs.FileMode) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Chmod(perm); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return err
-	}
-	// Make the rename itself durable; not every file system can sync a directory.
-	if d, derr := os.Open(dir); derr == nil {
-		_ = d.Sync()
-		d.Close()
-	}
-	return nil
 }
 
 // sortErrors puts errors in settings order, unknown keys last in name order.

@@ -27,6 +27,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/streamrec/streamrec/internal/history"
 	"github.com/streamrec/streamrec/internal/naming"
 )
 
@@ -80,6 +81,7 @@ type Config struct {
 	Workers int          // scripts running at once
 	Queue   int          // jobs waiting for a worker; past it jobs are dropped
 	Keep    int          // runs Recent returns
+	History string       // file the runs are kept in across restarts; "" = memory only
 	Env     []string     // the base environment; nil = os.Environ()
 	Log     *slog.Logger // nil = slog.Default()
 	// OnRun, when set, hears of every run once it ended (the server's metrics); it must not block.
@@ -98,7 +100,7 @@ type Runner struct {
 
 	mu     sync.Mutex
 	closed bool
-	recent []Run // newest last
+	recent *history.List[Run]
 }
 
 // New starts a Runner's workers.
@@ -118,7 +120,7 @@ func New(cfg Config) *Runner {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	r := &Runner{cfg: cfg, queue: make(chan Job, cfg.Queue)}
+	r := &Runner{cfg: cfg, queue: make(chan Job, cfg.Queue), recent: history.Open[Run](cfg.History, cfg.Keep, cfg.Log)}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	for range cfg.Workers {
 		r.wg.Add(1)
@@ -155,15 +157,7 @@ func (r *Runner) dropped(j Job) {
 }
 
 // Recent returns the last runs, newest first.
-func (r *Runner) Recent() []Run {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := make([]Run, len(r.recent))
-	for i, run := range r.recent {
-		out[len(out)-1-i] = run
-	}
-	return out
-}
+func (r *Runner) Recent() []Run { return r.recent.Recent() }
 
 // Close stops taking jobs and waits up to wait for the queued and running hooks to finish; then
 // it kills the scripts still running (their whole process groups) and drops the jobs not started.
@@ -186,6 +180,7 @@ func (r *Runner) Close(wait time.Duration) {
 		<-done
 	}
 	r.cancel()
+	r.recent.Flush()
 }
 
 func (r *Runner) work() {
@@ -217,12 +212,7 @@ func (r *Runner) record(run Run) {
 	if r.cfg.OnRun != nil {
 		r.cfg.OnRun(run)
 	}
-	r.mu.Lock()
-	r.recent = append(r.recent, run)
-	if len(r.recent) > r.cfg.Keep {
-		r.recent = append(r.recent[:0], r.recent[len(r.recent)-r.cfg.Keep:]...)
-	}
-	r.mu.Unlock()
+	r.recent.Add(run)
 }
 
 // run executes one hook and says how it went.

@@ -251,3 +251,17 @@ func TestHostileNamesReachTheScriptCleaned(t *testing.T) {
 		}
 	}
 }
+
+// The runs the dashboard lists are still there after a restart (a new Runner on the same file).
+func TestRecentSurvivesRestart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "hook_runs.json")
+	sc := script(t, "echo done $1")
+	r := New(Config{History: path, Env: []string{}})
+	r.Enqueue(Job{Script: sc, StreamName: "kept", File: "/x/kept.mp4"})
+	r.Close(10 * time.Second)
+	again := New(Config{History: path, Env: []string{}})
+	defer again.Close(time.Second)
+	if runs := again.Recent(); len(runs) != 1 || runs[0].StreamName != "kept" || runs[0].Stdout != "done kept\n" {
+		t.Errorf("after a restart: %+v", runs)
+	}
+}

@@ -6,6 +6,7 @@ package media
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -95,4 +96,21 @@ type Frame struct {
 	// publisher changed its parameter sets or frame size mid-stream (see InBandParams).
 	// A recording cuts a new file at such a keyframe.
 	Params *Track
+}
+
+// Name is the codec's short lower-case name as users write it: "h264", "vp8", "aac", "opus".
+func (c Codec) Name() string {
+	if c == AAC {
+		return "aac"
+	}
+	return strings.ToLower(string(c))
+}
+
+// CodecNames lists the tracks' codec names, comma-separated: "h264,aac".
+func CodecNames(tracks []Track) string {
+	names := make([]string, len(tracks))
+	for i, t := range tracks {
+		names[i] = t.Codec.Name()
+	}
+	return strings.Join(names, ",")
 }

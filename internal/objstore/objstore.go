@@ -284,6 +284,30 @@ func (s *Store) Open(ctx context.Context, name string) (*minio.Object, Object, e
 	return body, o, nil
 }
 
+// Range returns n bytes of the object of name from start. The request is made here, not at the
+// first read, so an unreachable store fails before the caller has answered anything; etag (when
+// not "") must still be the object's, so a file put again since its Stat fails rather than
+// mixing two files' bytes. ctx bounds the whole transfer: cancel it, or Close the body, to end it.
+func (s *Store) Range(ctx context.Context, name, etag string, start, n int64) (io.ReadCloser, error) {
+	if n <= 0 {
+		return io.NopCloser(strings.NewReader("")), nil
+	}
+	var opts minio.GetObjectOptions
+	if etag != "" {
+		if err := opts.SetMatchETag(etag); err != nil {
+			return nil, err
+		}
+	}
+	if err := opts.SetRange(start, start+n-1); err != nil {
+		return nil, err
+	}
+	body, _, _, err := minio.Core{Client: s.c}.GetObject(ctx, s.bucket, s.Key(name), opts)
+	if err != nil {
+		return nil, fmt.Errorf("get %s: %w", s.Key(name), describe(err))
+	}
+	return body, nil
+}
+
 // Presign returns a URL that downloads name for ttl without credentials.
 func (s *Store) Presign(ctx context.Context, name string, ttl time.Duration) (*url.URL, error) {
 	return s.c.PresignedGetObject(ctx, s.bucket, s.Key(name), ttl, nil)

@@ -190,3 +190,30 @@ func TestChecksumETag(t *testing.T) {
 		}
 	}
 }
+
+// TestRange: Range reads the bytes asked for, makes its request before the first read, and
+// refuses an object that is no longer the one of the ETag given.
+func TestRange(t *testing.T) {
+	s, _ := open(t, "")
+	ctx := context.Background()
+	path, body := file(t, 100<<10)
+	o, err := s.Put(ctx, "r.mp4", path, objstore.Meta{Node: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.Range(ctx, "r.mp4", o.ETag, 1000, 5000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(r)
+	r.Close()
+	if err != nil || !bytes.Equal(got, body[1000:6000]) {
+		t.Errorf("range 1000+5000: %d bytes, %v", len(got), err)
+	}
+	if _, err := s.Range(ctx, "r.mp4", "0123456789abcdef0123456789abcdef", 0, 10); err == nil {
+		t.Error("a stale ETag was not refused")
+	}
+	if _, err := s.Range(ctx, "none.mp4", "", 0, 10); !errors.Is(err, objstore.ErrNotFound) {
+		t.Errorf("missing object: %v, want ErrNotFound", err)
+	}
+}

@@ -509,6 +509,7 @@ func (w *writer) finishPart(p *part) {
 		Name: name, Path: path, Part: p.num, Size: size, Duration: duration,
 		Start: p.start, End: end,
 		StreamName: w.r.opts.Values.StreamName, MediaSessionID: w.r.opts.Values.MediaSessionID,
+		Codecs: media.CodecNames(w.p.tracks),
 	}
 	switch {
 	case err != nil:

@@ -38,6 +38,11 @@ type Config struct {
 	// Admit, when set, may refuse a new recording (recorder.Options.Admit): retention's
 	// record_min_free_space.
 	Admit func() error
+	// OnStart and OnStartFailed, when set, hear of every recording that starts (with its first
+	// file's name) or cannot start (webhooks). They run under the stream's recording lock: they
+	// must not block nor call back into the stream.
+	OnStart       func(id stream.Identity, file string)
+	OnStartFailed func(id stream.Identity, err error)
 }
 
 // Recordings gives every stream a Recording.
@@ -255,10 +260,16 @@ func (r *Recording) start(o Options) error {
 	rec, err := recorder.Start(r.options(o), frames)
 	if err != nil {
 		r.err = err.Error()
+		if r.cfg.OnStartFailed != nil {
+			r.cfg.OnStartFailed(r.st.ID(), err)
+		}
 		return fmt.Errorf("start recording %s: %w", r.st.ID().Name, err)
 	}
 	r.rec, r.since, r.name, r.err, r.skip, r.opts = rec, time.Now(), rec.Name(), "", "", o
 	r.st.Log().Info("recording started", "file", r.name, "cached", len(frames), "keyframeRequested", requestKeyframe != nil)
+	if r.cfg.OnStart != nil {
+		r.cfg.OnStart(r.st.ID(), r.name)
+	}
 	go r.watch(rec)
 	if requestKeyframe != nil {
 		go requestKeyframe()

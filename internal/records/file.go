@@ -12,6 +12,7 @@ type File struct {
 	Start, End     time.Time
 	StreamName     string
 	MediaSessionID string
+	Codecs         string // the file's tracks: "h264,aac" (media.CodecNames); "" when recovered
 	// Err is why the recording ended early with this file, "" for a clean finish: a write error
 	// (a full disk) cut the file short, or kept the next part from being created. The file is
 	// complete and plays, up to its last complete fragment.

@@ -23,6 +23,7 @@ import (
 	"github.com/streamrec/streamrec/internal/control"
 	"github.com/streamrec/streamrec/internal/hook"
 	"github.com/streamrec/streamrec/internal/metrics"
+	"github.com/streamrec/streamrec/internal/objstore"
 	"github.com/streamrec/streamrec/internal/recorder"
 	"github.com/streamrec/streamrec/internal/recording"
 	"github.com/streamrec/streamrec/internal/records"
@@ -31,6 +32,7 @@ import (
 	"github.com/streamrec/streamrec/internal/rtsp"
 	"github.com/streamrec/streamrec/internal/stream"
 	"github.com/streamrec/streamrec/internal/web"
+	"github.com/streamrec/streamrec/internal/webhook"
 	"github.com/streamrec/streamrec/static"
 )
 
@@ -65,6 +67,8 @@ type Server struct {
 	Started  time.Time
 	// Hooks runs on_record_hook_script for every finished file; Recent() feeds the dashboard.
 	Hooks *hook.Runner
+	// Webhooks POSTs the recording events to on_record_webhook_url.
+	Webhooks *webhook.Sender
 	// Cameras are the RTSP cameras pulled (conf/rtsp_cameras.json); set by Start.
 	Cameras *rtsp.Manager
 	// Metrics are what GET /metrics exports; an uploader plugs its figures in with SetUploads.
@@ -72,6 +76,9 @@ type Server struct {
 	// Retention deletes finished recordings as record_delete_after, record_min_free_space and
 	// record_max_total_size say, and refuses new recordings when the disk is short of space.
 	Retention *retention.Cleaner
+	// Bucket is the object store of record_s3_*, nil when record_s3_bucket is empty: downloads
+	// and the library read what every node put there.
+	Bucket *objstore.Store
 
 	log       *slog.Logger
 	records   *web.Records // downloads of finished recordings
@@ -118,9 +125,14 @@ func New(home string, log *slog.Logger) (*Server, error) {
 		Started:  time.Now(),
 		log:      log,
 	}
-	s.records = &web.Records{Store: s.Files}
+	if s.Bucket, err = openBucket(store.Current()); err != nil {
+		return nil, err
+	}
+	s.records = &web.Records{Store: s.Files, Bucket: s.Bucket, Log: log, Node: func() string { return store.Current().Node() }}
 	stats := &recorder.Stats{}
 	s.Files.OnFinished(s.runHook) // the hook hears of a file first (s.Hooks is made below, before Start)
+	s.Webhooks = s.newWebhooks()
+	s.Files.OnFinished(s.fileFinished)
 	s.Retention = retention.New(retention.Config{Files: s.Files, Settings: store.Current, Log: log})
 	recordings := recording.New(recording.Config{
 		Settings: store.Current,
@@ -128,14 +140,27 @@ func New(home string, log *slog.Logger) (*Server, error) {
 		OnFile:   s.onFile,
 		Stats:    stats,
 		Admit:    s.Retention.Admit,
+		OnStart:  s.recordingStarted, OnStartFailed: s.recordingNotStarted,
 	})
 	s.Streams = stream.New(stream.Config{Log: log, Attach: recordings.Attach})
 	s.Metrics = metrics.New(metrics.Config{Version: Version, Streams: s.Streams, Recorders: stats, RecordsDir: s.Records})
-	s.Hooks = hook.New(hook.Config{Log: log, OnRun: s.Metrics.HookRun, OnDrop: s.Metrics.HookDropped})
+	s.Hooks = hook.New(hook.Config{Log: log, History: filepath.Join(home, "conf", "hook_runs.json"),
+		OnRun: s.Metrics.HookRun, OnDrop: s.Metrics.HookDropped})
 	s.Control = control.New(s.Streams)
 	s.admin = admin.New(admin.Config{Settings: store, Streams: s.Control, Records: s.Files,
-		Version: Version, Started: s.Started, Log: log, Hooks: s.Hooks, Retention: s.Retention})
+		Version: Version, Started: s.Started, Log: log, Hooks: s.Hooks, Retention: s.Retention, Webhooks: s.Webhooks,
+		Bucket: s.Bucket})
 	return s, nil
+}
+
+// openBucket returns the object store the settings name, nil when upload is off. It does not
+// contact the store: one that is down at start makes downloads and listings say so.
+func openBucket(st *conf.Settings) (*objstore.Store, error) {
+	if st.S3.Bucket == "" {
+		return nil, nil
+	}
+	return objstore.New(objstore.Config{Endpoint: st.S3.Endpoint, Region: st.S3.Region, Bucket: st.S3.Bucket,
+		Prefix: st.S3.Prefix, AccessKey: st.S3.AccessKey, SecretKey: st.S3.SecretKey, PathStyle: st.S3.PathStyle})
 }
 
 // onFile runs for every finished recording file, complete, cut short by a write error or
@@ -251,6 +276,7 @@ func (s *Server) newApp() *fiber.App {
 	if s.Cameras != nil {
 		api.RegisterRTSP(app, s.Cameras) // before Register, whose catch-all ends /rest-api
 	}
+	api.RegisterRecords(app, s.admin.Files)
 	api.Register(app, s.Control)
 	s.records.Register(app)
 	s.admin.Register(app)
@@ -319,6 +345,7 @@ func (s *Server) Close() {
 		s.signal.close() // WebRTC publishers and signalling sessions, after their streams ended
 	}
 	s.Hooks.Close(hookShutdownWait) // the hooks of the files just finished
+	s.Webhooks.Close(webhookShutdownWait)
 	if s.rtmp != nil {
 		s.rtmp.Close()
 	}

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streamrec/streamrec/internal/s3test"
 	st "github.com/streamrec/streamrec/internal/servertest"
 )
 
@@ -223,5 +224,20 @@ func TestDemoPageInBrowser(t *testing.T) {
 	}
 	if s, _ := v["seekable"].(float64); s <= 0 {
 		t.Errorf("<video> not seekable: %v", v)
+	}
+}
+
+// TestLibraryInBrowser: a node sharing a bucket shows its own recording and another node's
+// (which it holds in the bucket only) with their nodes and locations, filters by node, and plays
+// the other node's recording from the bucket.
+func TestLibraryInBrowser(t *testing.T) {
+	root := browserEnv(t)
+	srv := s3test.Shared(t)
+	e, _ := nodeAndOther(t, srv, srv.Bucket(t, "browser"), "cam-node-b.mp4")
+	r := browse(t, root, "library.mjs", map[string]string{"BASE": e.HTTP, "PASSWORD": libraryPassword, "SHOTS": shotsDir(t),
+		"OWN": "cam-node-a.mp4", "OTHER": "cam-node-b.mp4", "NODE": "node-a", "OTHER_NODE": "node-b"}, nil)
+	v, _ := r["video"].(map[string]any)
+	if d, _ := v["duration"].(float64); d < 2 {
+		t.Errorf("the page's player saw %v", v)
 	}
 }

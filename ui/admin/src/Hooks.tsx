@@ -2,11 +2,25 @@ import type { HookRun } from "./api";
 import { dateTime } from "./format";
 import { Banner, Empty, PageHead, usePoll } from "./ui";
 
+interface WebhookDelivery {
+  event: string;
+  id: string;
+  stream: string;
+  file?: string;
+  url: string;
+  time: string;
+  attempts: number;
+  status: number;
+  error?: string;
+  took: number;
+}
+
 interface HooksInfo {
   available: boolean;
   script: string;
   timeout: number;
   runs: HookRun[];
+  webhooks?: { url: string; signed: boolean; deliveries: WebhookDelivery[] };
 }
 
 // Hooks lists recent runs of the finish hook script (on_record_hook_script).
@@ -71,6 +85,58 @@ export function Hooks() {
           </table>
         </div>
       )}
+      {info?.webhooks && <Webhooks {...info.webhooks} />}
     </>
+  );
+}
+
+// Webhooks lists the latest deliveries of on_record_webhook_url events.
+function Webhooks({ url, signed, deliveries }: { url: string; signed: boolean; deliveries: WebhookDelivery[] }) {
+  return (
+    <section class="webhooks">
+      <h2>Webhooks</h2>
+      <p class="muted small">
+        {url ? (
+          <>
+            Events go to <code>{url}</code> · {signed ? "signed (X-Streamrec-Signature-256)" : "unsigned"}
+          </>
+        ) : (
+          <>No webhook: set on_record_webhook_url to get an HTTP POST for every recording started, file finished, recording failed and file uploaded.</>
+        )}
+      </p>
+      {deliveries.length > 0 && (
+        <div class="table-wrap">
+          <table class="grid-table webhooks">
+            <thead>
+              <tr>
+                <th>Time</th>
+                <th>Event</th>
+                <th>Stream</th>
+                <th>File</th>
+                <th>Result</th>
+                <th class="num">Tries</th>
+              </tr>
+            </thead>
+            <tbody>
+              {deliveries.map((d) => (
+                <tr key={d.id} data-event={d.event}>
+                  <td>{dateTime(d.time)}</td>
+                  <td class="mono small">{d.event}</td>
+                  <td class="name">{d.stream}</td>
+                  <td class="mono small break">{d.file || "—"}</td>
+                  <td>
+                    <span class={`badge ${d.error ? "failed" : "publishing"}`}>{d.status || "no answer"}</span>
+                    {d.error && <div class="error-text">{d.error}</div>}
+                  </td>
+                  <td class="num">
+                    {d.attempts} · {d.took.toFixed(1)} s
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </section>
   );
 }

@@ -3,7 +3,13 @@ import { get, post, type Library, type LibraryFile, type LibraryGroup, type Trac
 import { bytes, dateTime, duration } from "./format";
 import { Banner, Confirm, type ConfirmState, Empty, PageHead } from "./ui";
 
-const recordURL = (name: string) => `/client/records/${encodeURIComponent(name)}`;
+// recordURL is where this node serves a file (another node's carries ?node=, since names are unique
+// per node only).
+const recordURL = (f: LibraryFile) => f.url || `/client/records/${encodeURIComponent(f.name)}`;
+
+// othersOnly: every file of the group is another node's object in the bucket, which this node
+// may not delete.
+const othersOnly = (lib: Library, g: LibraryGroup) => !!lib.bucket && g.parts.every((p) => p.location === "bucket" && p.node !== lib.node);
 
 function videoText(t?: Track): string {
   return t ? `${t.codec}${t.width ? ` ${t.width}×${t.height}` : ""}` : "";
@@ -50,6 +56,8 @@ export function Recordings() {
   const [playing, setPlaying] = useState<Playing | null>(null);
   const [confirm, setConfirm] = useState<ConfirmState | null>(null);
   const [tick, setTick] = useState(0);
+  const [node, setNode] = useState<string | null>(null); // null: every node
+  const [fresh, setFresh] = useState(false); // the next listing asks for a fresh look at the bucket
 
   // Filter as you type, without a request per key press.
   useEffect(() => {
@@ -62,19 +70,22 @@ export function Recordings() {
 
   useEffect(() => {
     const params = new URLSearchParams({ q: query, sort, order: desc ? "desc" : "asc", page: String(page), size: String(size) });
+    if (node !== null) params.set("node", node);
+    if (fresh) params.set("refresh", "1");
     let stale = false;
     get<Library>(`/recordings?${params}`)
       .then((l) => {
         if (stale) return;
         setLib(l);
         setError("");
+        setFresh(false);
         if (l.page !== page) setPage(l.page);
       })
       .catch((e) => !stale && setError(e.message));
     return () => {
       stale = true;
     };
-  }, [query, sort, desc, page, size, tick]);
+  }, [query, sort, desc, page, size, tick, node]);
 
   const sortBy = (k: SortKey) => {
     if (k === sort) setDesc(!desc);
@@ -101,7 +112,8 @@ export function Recordings() {
           <strong class="break">{label}</strong>
           <br />
           {names.length > 1 ? `${names.length} files, ` : ""}
-          {bytes(total)} will be deleted from the records folder. This cannot be undone.
+          {bytes(total)} will be deleted from the records folder{lib?.bucket ? ", and from the bucket when this node recorded it" : ""}. This
+          cannot be undone.
         </p>
       ),
       action: "Delete",
@@ -136,7 +148,32 @@ export function Recordings() {
           onInput={(e) => setQ((e.target as HTMLInputElement).value)}
         />
         <datalist id="stream-names">{lib?.streams.map((s) => <option key={s} value={s} />)}</datalist>
-        <button class="btn" onClick={() => setTick((t) => t + 1)}>
+        {lib?.bucket && (
+          <select
+            class="node-filter"
+            aria-label="Filter by node"
+            value={node ?? "\u0000all"}
+            onChange={(e) => {
+              const v = (e.target as HTMLSelectElement).value;
+              setNode(v === "\u0000all" ? null : v);
+              setPage(1);
+            }}
+          >
+            <option value={"\u0000all"}>All nodes</option>
+            {lib.nodes.map((n) => (
+              <option key={n} value={n}>
+                {n ? (n === lib.node ? `${n} (this node)` : n) : "unknown node"}
+              </option>
+            ))}
+          </select>
+        )}
+        <button
+          class="btn"
+          onClick={() => {
+            setFresh(true);
+            setTick((t) => t + 1);
+          }}
+        >
           Refresh
         </button>
       </PageHead>
@@ -149,6 +186,10 @@ export function Recordings() {
         <Banner kind="ok" onClose={() => setNotice("")}>
           {notice}
         </Banner>
+      )}
+      {lib?.bucket?.error && <Banner kind="error">{`Bucket ${lib.bucket.name}: ${lib.bucket.error}. Its recordings are listed as last seen.`}</Banner>}
+      {lib?.bucket?.cut && (
+        <Banner kind="error">{`The bucket holds more than ${lib.bucket.max} recordings: only the first ${lib.bucket.max} are listed.`}</Banner>
       )}
       {lib === null ? (
         <Empty>Loading recordings…</Empty>
@@ -170,6 +211,7 @@ export function Recordings() {
               <thead>
                 <tr>
                   <Th k="stream" label="Stream" />
+                  {lib.bucket && <th>Node</th>}
                   <Th k="name" label="Recording" />
                   <Th k="start" label="Started" />
                   <Th k="duration" label="Duration" cls="num" />
@@ -187,6 +229,7 @@ export function Recordings() {
                       <td class="name" title={g.stream || "unknown stream"}>
                         {g.stream || <span class="muted">unknown</span>}
                       </td>
+                      {lib.bucket && <NodeCell node={g.node} self={lib.node} />}
                       <td class="file">
                         {multi && (
                           <button class="toggle" aria-expanded={!!open[g.id]} onClick={() => setOpen({ ...open, [g.id]: !open[g.id] })}>
@@ -197,6 +240,7 @@ export function Recordings() {
                           {multi ? g.id : f.name}
                         </span>
                         {multi && <span class="badge parts">{g.parts.length} parts</span>}
+                        {!multi && <Where f={f} bucket={!!lib.bucket} />}
                         {f.problem && (
                           <span class="badge failed" title={f.problem}>
                             unreadable
@@ -221,17 +265,30 @@ export function Recordings() {
                             Parts
                           </button>
                         ) : (
-                          <a class="btn small" href={recordURL(f.name)} download={f.name}>
+                          <a class="btn small" href={recordURL(f)} download={f.name}>
                             Download
                           </a>
                         )}
-                        <button class="btn small danger-outline" onClick={() => remove(g.parts.map((p) => p.name), multi ? g.id : f.name, g.size)}>
+                        <button
+                          class="btn small danger-outline"
+                          disabled={othersOnly(lib, g)}
+                          title={othersOnly(lib, g) ? `Recorded by node ${g.node || "unknown"}: delete it on that node` : undefined}
+                          onClick={() => remove(g.parts.map((p) => p.name), multi ? g.id : f.name, g.size)}
+                        >
                           Delete
                         </button>
                       </td>
                     </tr>,
                     multi && open[g.id]
-                      ? g.parts.map((p, i) => <PartRow key={p.name} f={p} onPlay={() => setPlaying({ group: g, index: i })} onDelete={() => remove([p.name], p.name, p.size)} />)
+                      ? g.parts.map((p, i) => (
+                          <PartRow
+                            key={p.name}
+                            f={p}
+                            bucket={!!lib.bucket}
+                            onPlay={() => setPlaying({ group: g, index: i })}
+                            onDelete={othersOnly(lib, g) ? undefined : () => remove([p.name], p.name, p.size)}
+                          />
+                        ))
                       : null,
                   ];
                 })}
@@ -277,6 +334,13 @@ export function Recordings() {
         The library is read from the records folder on disk (<code>{lib?.folder || "records/"}</code>) each time this page loads, so it
         survives restarts and shows files copied in by hand; files still being written appear once they are complete. Stream names and
         part numbers come from a small index the server keeps next to the files.
+        {lib?.bucket && (
+          <>
+            {" "}
+            The recordings of every node sharing the bucket <code>{lib.bucket.name}</code> are listed too (read again every 15 s, or on
+            Refresh), and play and download from this node; a node deletes only its own recordings from the bucket.
+          </>
+        )}
       </p>
       {playing && <Player playing={playing} onNext={(i) => setPlaying({ ...playing, index: i })} onClose={() => setPlaying(null)} />}
       <Confirm state={confirm} onClose={() => setConfirm(null)} />
@@ -302,15 +366,47 @@ function CutShort({ f }: { f?: LibraryFile }) {
   );
 }
 
-function PartRow({ f, onPlay, onDelete }: { f: LibraryFile; onPlay: () => void; onDelete: () => void }) {
+// NodeCell names the node that made a recording, marked when it is this one.
+function NodeCell({ node, self }: { node: string; self: string }) {
+  return (
+    <td class="node nowrap" title={node === self ? "recorded by this node" : `recorded by node ${node || "unknown"}`}>
+      {node ? <span class={`badge node${node === self ? " self" : ""}`}>{node}</span> : <span class="muted">unknown</span>}
+    </td>
+  );
+}
+
+const whereText: Record<string, string> = {
+  local: "on this node's disk only",
+  bucket: "in the bucket only: served from there",
+  both: "on this node's disk and in the bucket",
+};
+
+// Where badges a file's upload status (local / queued / uploading / uploaded / failed, the
+// reason as its tooltip) and where it is; nothing while no bucket is set.
+function Where({ f, bucket }: { f: LibraryFile; bucket: boolean }) {
+  if (!bucket) return null;
+  const title = [f.status === "failed" && f.statusReason ? `upload failed: ${f.statusReason}` : f.statusReason, whereText[f.location]]
+    .filter(Boolean)
+    .join(" · ");
+  const cls = f.status === "failed" ? "failed" : f.status === "uploaded" ? "publishing" : f.status === "local" ? "unpublished" : "pending";
+  return (
+    <span class={`badge where ${cls}`} data-status={f.status} data-location={f.location} title={title}>
+      {f.location === "bucket" ? "bucket" : f.status}
+    </span>
+  );
+}
+
+function PartRow({ f, bucket, onPlay, onDelete }: { f: LibraryFile; bucket: boolean; onPlay: () => void; onDelete?: () => void }) {
   return (
     <tr class="part-row">
       <td />
+      {bucket && <td />}
       <td class="file">
         <span class="part-no">part {f.part}</span>
         <span class="mono" title={f.name}>
           {f.name}
         </span>
+        <Where f={f} bucket={bucket} />
         <CutShort f={f} />
       </td>
       <td class="nowrap" title={f.start}>
@@ -325,10 +421,10 @@ function PartRow({ f, onPlay, onDelete }: { f: LibraryFile; onPlay: () => void; 
         <button class="btn small" onClick={onPlay}>
           Play
         </button>
-        <a class="btn small" href={recordURL(f.name)} download={f.name}>
+        <a class="btn small" href={recordURL(f)} download={f.name}>
           Download
         </a>
-        <button class="btn small danger-outline" onClick={onDelete}>
+        <button class="btn small danger-outline" disabled={!onDelete} title={onDelete ? undefined : `Recorded by node ${f.node}: delete it on that node`} onClick={onDelete}>
           Delete
         </button>
       </td>
@@ -363,7 +459,7 @@ function Player({ playing, onNext, onClose }: { playing: Playing; onNext: (i: nu
         <video
           ref={video}
           key={f.name}
-          src={recordURL(f.name)}
+          src={recordURL(f)}
           controls
           autoPlay
           playsInline
@@ -387,7 +483,7 @@ function Player({ playing, onNext, onClose }: { playing: Playing; onNext: (i: nu
                 </button>{" "}
               </>
             )}
-            <a class="btn small" href={recordURL(f.name)} download={f.name}>
+            <a class="btn small" href={recordURL(f)} download={f.name}>
               Download
             </a>
           </span>

@@ -79,10 +79,16 @@ export interface LibraryFile {
   // the write error (a full disk) that cut the file short, or "recovered after a crash: ..." for a
   // file a crash left open; it plays up to its last complete fragment
   error?: string;
+  node: string; // the node that recorded it (node_name)
+  location: "local" | "bucket" | "both"; // this node's records folder, the bucket, or both
+  status: string; // local | queued | uploading | uploaded | failed
+  statusReason?: string; // why the upload failed
+  url: string; // where this node serves it
 }
 
 export interface LibraryGroup {
   id: string;
+  node: string;
   stream: string;
   mediaSessionId?: string;
   start: string;
@@ -100,7 +106,11 @@ export interface Library {
   files: number;
   bytes: number;
   streams: string[];
+  nodes: string[];
+  node: string; // this node
   folder: string;
+  // the bucket shared by the nodes; null when upload is off
+  bucket: { name: string; objects: number; cut: boolean; max: number; listed?: string; error?: string } | null;
 }
 
 export interface SettingRow {
