@@ -19,6 +19,7 @@ import (
 	"github.com/streamrec/streamrec/internal/recorder"
 	"github.com/streamrec/streamrec/internal/records"
 	"github.com/streamrec/streamrec/internal/stream"
+	"github.com/streamrec/streamrec/internal/webhook"
 )
 
 const namespace = "streamrec"
@@ -44,6 +45,13 @@ const (
 	HookDropped = "dropped" // never run: the queue was full or the server was shutting down
 )
 
+// Webhook results, the label of streamrec_webhook_events_total.
+const (
+	WebhookDelivered = "delivered" // the receiver answered 2xx
+	WebhookFailed    = "failed"    // given up after every attempt, or at shutdown
+	WebhookDropped   = "dropped"   // never sent: the queue was full
+)
+
 // Config names what the metrics read.
 type Config struct {
 	Version    string
@@ -58,6 +66,7 @@ type Metrics struct {
 	files   *prometheus.CounterVec
 	hooks   *prometheus.CounterVec
 	hookDur prometheus.Histogram
+	webhook *prometheus.CounterVec
 	uploads atomic.Pointer[uploadSource]
 }
 
@@ -74,6 +83,12 @@ func New(cfg Config) *Metrics {
 	m.hookDur = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: namespace, Name: "hook_duration_seconds",
 		Help:    "How long on_record_hook_script ran.",
 		Buckets: []float64{0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300}})
+	m.webhook = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "webhook_events_total",
+		Help: "Events for on_record_webhook_url, by result: delivered (2xx), failed (given up after every attempt), dropped (the queue was full)."},
+		[]string{"result"})
+	for _, r := range []string{WebhookDelivered, WebhookFailed, WebhookDropped} {
+		m.webhook.WithLabelValues(r)
+	}
 	for _, r := range []string{FileComplete, FileWriteError, FileRecovered} {
 		m.files.WithLabelValues(r) // every result is exported from the start, at 0
 	}
@@ -83,7 +98,7 @@ func New(cfg Config) *Metrics {
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.files, m.hooks, m.hookDur,
+		m.files, m.hooks, m.hookDur, m.webhook,
 		newStreamCollector(cfg.Streams),
 		&uploadCollector{m: m},
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: namespace, Name: "build_info",
@@ -142,3 +157,15 @@ func (m *Metrics) HookRun(r hook.Run) {
 
 // HookDropped counts a hook that was never run (hook.Config.OnDrop).
 func (m *Metrics) HookDropped(hook.Job) { m.hooks.WithLabelValues(HookDropped).Inc() }
+
+// WebhookDelivery counts an event's outcome (webhook.Config.OnDelivery).
+func (m *Metrics) WebhookDelivery(d webhook.Delivery) {
+	result := WebhookDelivered
+	if !d.OK() {
+		result = WebhookFailed
+	}
+	m.webhook.WithLabelValues(result).Inc()
+}
+
+// WebhookDropped counts an event the full queue dropped (webhook.Config.OnDrop).
+func (m *Metrics) WebhookDropped(webhook.Event) { m.webhook.WithLabelValues(WebhookDropped).Inc() }

@@ -13,6 +13,7 @@ import (
 	"github.com/streamrec/streamrec/internal/media"
 	"github.com/streamrec/streamrec/internal/records"
 	"github.com/streamrec/streamrec/internal/stream"
+	"github.com/streamrec/streamrec/internal/webhook"
 )
 
 func newTest(t *testing.T) (*Metrics, *stream.Registry) {
@@ -85,8 +86,8 @@ streamrec_publishers_connected{protocol="webrtc"} 0
 	}
 }
 
-// Finished files are counted by result, hook runs by result with their durations; every
-// result is exported from the start.
+// Finished files are counted by result, hook runs by result with their durations, webhook
+// events by outcome; every result is exported from the start.
 func TestFilesAndHooks(t *testing.T) {
 	m, _ := newTest(t)
 	m.FileFinished(records.File{Name: "a.mp4"})
@@ -98,6 +99,10 @@ func TestFilesAndHooks(t *testing.T) {
 	m.HookRun(hook.Run{ExitCode: -1, Error: "killed after the 30s timeout", TimedOut: true, Took: 30 * time.Second})
 	m.HookRun(hook.Run{ExitCode: -1, Error: "does not exist"}) // never started: no duration
 	m.HookDropped(hook.Job{})
+	m.WebhookDelivery(webhook.Delivery{Attempts: 3})
+	m.WebhookDelivery(webhook.Delivery{Attempts: 8, Error: "HTTP 500"})
+	m.WebhookDropped(webhook.Event{})
+	m.WebhookDropped(webhook.Event{})
 	want := `
 # HELP streamrec_files_finished_total Recording files finished, by result: complete, write_error (cut short, plays up to its last fragment), recovered (after a crash).
 # TYPE streamrec_files_finished_total counter
@@ -110,9 +115,14 @@ streamrec_hook_runs_total{result="dropped"} 1
 streamrec_hook_runs_total{result="failed"} 2
 streamrec_hook_runs_total{result="ok"} 1
 streamrec_hook_runs_total{result="timeout"} 1
+# HELP streamrec_webhook_events_total Events for on_record_webhook_url, by result: delivered (2xx), failed (given up after every attempt), dropped (the queue was full).
+# TYPE streamrec_webhook_events_total counter
+streamrec_webhook_events_total{result="delivered"} 1
+streamrec_webhook_events_total{result="dropped"} 2
+streamrec_webhook_events_total{result="failed"} 1
 `
 	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(want),
-		"streamrec_files_finished_total", "streamrec_hook_runs_total"); err != nil {
+		"streamrec_files_finished_total", "streamrec_hook_runs_total", "streamrec_webhook_events_total"); err != nil {
 		t.Error(err)
 	}
 	if n := testutil.CollectAndCount(m.hookDur); n != 1 {
