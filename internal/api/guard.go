@@ -63,7 +63,7 @@ func (g *guard) check(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderAllow, "GET, POST, OPTIONS")
 		return c.SendStatus(fiber.StatusNoContent)
 	}
-	if st.RESTToken != "" && !tokenGiven(c.Get(fiber.HeaderAuthorization), st.RESTToken) {
+	if st.RESTToken != "" && !TokenGiven(c.Get(fiber.HeaderAuthorization), st.RESTToken) {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="streamrec", Basic realm="streamrec"`)
 		return g.refuse(c, fiber.StatusUnauthorized, "the REST API needs rest_token: send Authorization: Bearer TOKEN, or HTTP Basic with TOKEN as the password")
 	}
@@ -111,9 +111,9 @@ func allowedOrigin(origin string, allowed []string) bool {
 	return slices.Contains(allowed, "*") || slices.Contains(allowed, strings.ToLower(strings.TrimSuffix(origin, "/")))
 }
 
-// tokenGiven tells whether an Authorization header carries token, as Bearer or as the Basic
+// TokenGiven tells whether an Authorization header carries token, as Bearer or as the Basic
 // password. The comparison takes the same time whatever the guess.
-func tokenGiven(header, token string) bool {
+func TokenGiven(header, token string) bool {
 	scheme, cred, _ := strings.Cut(strings.TrimSpace(header), " ")
 	cred = strings.TrimSpace(cred)
 	var given string

@@ -114,6 +114,7 @@ type Transcoder struct {
 	rate  int64         // output sample rate
 	ended bool          // Flush was called
 	delay time.Duration // Delay, kept by Close
+	cpu   time.Duration // CPU, kept by Close
 
 	// Input clock: the expected DTS of the next input frame is
 	// inBase + inSamples/inRate (sample counts kept exact until the rate changes).
@@ -340,10 +341,20 @@ func (t *Transcoder) Flush() ([]media.Frame, error) {
 	return frames, nil
 }
 
+// CPU returns the CPU time spent decoding, resampling and encoding so far (measured on the
+// thread of each call, in C). After Close it is what it was at Close.
+func (t *Transcoder) CPU() time.Duration {
+	if t.c != nil {
+		t.cpu = time.Duration(t.c.cpu_ns)
+	}
+	return t.cpu
+}
+
 // Close frees all C memory. It is safe to call more than once.
 func (t *Transcoder) Close() {
 	if t.c != nil {
 		t.delay = t.Delay()
+		t.CPU()
 		C.st_close(t.c)
 		t.c = nil
 	}

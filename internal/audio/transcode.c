@@ -2,6 +2,7 @@
 // turns codes into errors with context. Nothing here keeps a pointer to Go memory.
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <libavutil/dict.h>
 #include <libavutil/log.h>
 #include <libavutil/mem.h>
@@ -9,6 +10,14 @@
 #include "transcode.h"
 
 void st_quiet(void) { av_log_set_level(AV_LOG_QUIET); }
+
+// thread_ns is the CPU time of the calling thread. A cgo call runs on one thread from start to
+// end, so the difference across a call is the CPU time of that call alone.
+static int64_t thread_ns(void) {
+	struct timespec ts;
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return 0;
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 // append_packet copies an encoded packet into the result buffers of the current call.
 static int append_packet(st_transcoder *t, const AVPacket *p) {
@@ -154,10 +163,19 @@ static int fill_silence(st_transcoder *t, int64_t n, int align) {
 	return 0;
 }
 
+static int decode(st_transcoder *t, const uint8_t *data, int size, int64_t silence, int align);
+
 // st_decode decodes one packet and encodes what it can. silence (output samples) and align
 // are applied just before the first decoded frame, so a packet that fails to decode changes
 // nothing. Results are appended to t->out / t->pkts; t->decoded counts the decoded samples.
 int st_decode(st_transcoder *t, const uint8_t *data, int size, int64_t silence, int align) {
+	int64_t start = thread_ns();
+	int ret = decode(t, data, size, silence, align);
+	t->cpu_ns += thread_ns() - start;
+	return ret;
+}
+
+static int decode(st_transcoder *t, const uint8_t *data, int size, int64_t silence, int align) {
 	int ret;
 	t->decoded = 0;
 	t->gap_done = 0;
@@ -191,9 +209,11 @@ fail:
 
 // st_flush drains the resampler, encodes the remaining samples and drains the encoder.
 int st_flush(st_transcoder *t) {
+	int64_t start = thread_ns();
 	int ret = drop_resampler(t);
-	if (ret < 0) return ret;
-	return encode_ready(t, 1);
+	if (ret >= 0) ret = encode_ready(t, 1);
+	t->cpu_ns += thread_ns() - start;
+	return ret;
 }
 
 void st_close(st_transcoder *t) {

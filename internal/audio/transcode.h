@@ -45,6 +45,8 @@ typedef struct {
 	int decoded_rate;        // their sample rate
 	int gap_done;            // st_decode applied the requested silence/alignment
 	int64_t gap_pos;         // encoder position right after that silence/alignment
+
+	int64_t cpu_ns;          // CPU time of the calling thread spent in st_decode and st_flush so far
 } st_transcoder;
 
 st_transcoder *st_open(int in_codec, int in_rate, int in_channels, const uint8_t *extra, int extra_len,

@@ -64,6 +64,7 @@ type Settings struct {
 
 	// REST API protection (README, "Security").
 	RESTToken          string   // rest_token: "" = REST needs no token
+	MetricsToken       string   // metrics_token: "" = GET /metrics needs no token
 	RESTAllowedOrigins []string // rest_allowed_origins: foreign Origins allowed to call REST ("*" = any)
 
 	// Retention (package retention): zero values are off.
@@ -276,6 +277,9 @@ var table = []setting{
 	{Spec: Spec{Key: "rest_token", Default: "", Secret: true,
 		Help: "Token every REST call must carry (Authorization: Bearer TOKEN, or as the HTTP Basic password); empty = REST is open to anyone who reaches http.port"},
 		apply: func(s *Settings, v string) error { s.RESTToken = v; return nil }},
+	{Spec: Spec{Key: "metrics_token", Default: "", Secret: true,
+		Help: "Token GET /metrics needs (Authorization: Bearer TOKEN, or as the HTTP Basic password); empty = metrics are open to anyone who reaches http.port"},
+		apply: func(s *Settings, v string) error { s.MetricsToken = v; return nil }},
 	{Spec: Spec{Key: "rest_allowed_origins", Default: "",
 		Help: "Comma-separated web origins (https://app.example.com) whose pages may call REST from a browser; * = any; empty = none but the server's own pages"},
 		apply: func(s *Settings, v string) (err error) { s.RESTAllowedOrigins, err = parseOrigins(v); return }},

@@ -59,7 +59,7 @@ func TestSpecs(t *testing.T) {
 		"media_port_from", "media_port_to", "https.cert", "https.key", "admin.password",
 		"ws.address", "wss.address", "http.address", "https.address", "rtmp.address", "rtsp.address",
 		"max_connections", "max_connections_per_address", "max_pending_webrtc_sessions", "max_rtsp_cameras",
-		"rest_token", "rest_allowed_origins", "media_timeout",
+		"rest_token", "metrics_token", "rest_allowed_origins", "media_timeout",
 		"record_s3_endpoint", "record_s3_region", "record_s3_bucket", "record_s3_prefix",
 		"record_s3_access_key", "record_s3_secret_key", "record_s3_path_style", "record_s3_delete_local",
 		"node_name",
@@ -87,7 +87,7 @@ func TestSpecs(t *testing.T) {
 	}
 	for _, k := range []string{"record_streams", "record_formats", "record_rotation", "on_record_hook_script",
 		"record_audio_codec_sample_rate", "admin.password", "encode_record_name",
-		"rest_token", "rest_allowed_origins", "max_rtsp_cameras", "max_pending_webrtc_sessions", "media_timeout",
+		"rest_token", "metrics_token", "rest_allowed_origins", "max_rtsp_cameras", "max_pending_webrtc_sessions", "media_timeout",
 		"record_delete_after", "record_min_free_space", "record_max_total_size"} {
 		if restart[k] {
 			t.Errorf("%s should not need a restart", k)

@@ -84,6 +84,10 @@ type Config struct {
 	History string       // file the runs are kept in across restarts; "" = memory only
 	Env     []string     // the base environment; nil = os.Environ()
 	Log     *slog.Logger // nil = slog.Default()
+	// OnRun, when set, hears of every run once it ended (the server's metrics); it must not block.
+	OnRun func(Run)
+	// OnDrop, when set, hears of every job never run: the queue was full, or the Runner closed.
+	OnDrop func(Job)
 }
 
 // Runner runs hooks. Its methods are safe for concurrent use.
@@ -133,6 +137,7 @@ func (r *Runner) Enqueue(j Job) bool {
 	defer r.mu.Unlock()
 	if r.closed {
 		r.cfg.Log.Error("record hook not run: the server is shutting down", "script", j.Script, "stream", j.StreamName, "file", j.File)
+		r.dropped(j)
 		return false
 	}
 	select {
@@ -142,6 +147,7 @@ func (r *Runner) Enqueue(j Job) bool {
 	default:
 		r.cfg.Log.Error("record hook not run: too many hooks waiting (scripts too slow?)",
 			"script", j.Script, "stream", j.StreamName, "file", j.File, "queue", cap(r.queue))
+		r.dropped(j)
 		return false
 	}
 }
@@ -161,6 +167,12 @@ func (r *Runner) done(j Job) {
 		delete(r.pending, j.File)
 	}
 	r.mu.Unlock()
+}
+
+func (r *Runner) dropped(j Job) {
+	if r.cfg.OnDrop != nil {
+		r.cfg.OnDrop(j)
+	}
 }
 
 // Recent returns the last runs, newest first.
@@ -195,6 +207,7 @@ func (r *Runner) work() {
 	for j := range r.queue {
 		if r.ctx.Err() != nil {
 			r.cfg.Log.Error("record hook not run: the server is shutting down", "script", j.Script, "stream", j.StreamName, "file", j.File)
+			r.dropped(j)
 		} else {
 			r.record(r.run(j))
 		}
@@ -215,6 +228,9 @@ func (r *Runner) record(run Run) {
 		r.cfg.Log.Info("record hook finished", attrs...)
 	} else {
 		r.cfg.Log.Error("record hook failed: "+run.Error, attrs...)
+	}
+	if r.cfg.OnRun != nil {
+		r.cfg.OnRun(run)
 	}
 	r.recent.Add(run)
 }

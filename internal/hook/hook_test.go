@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -149,7 +150,9 @@ func TestFullQueueDropsWithoutBlocking(t *testing.T) {
 	gate := filepath.Join(t.TempDir(), "gate")
 	s := script(t, "while [ ! -e \""+gate+"\" ]; do sleep 0.05; done\n")
 	var log bytes.Buffer
-	r := New(Config{Workers: 1, Queue: 2, Log: slog.New(slog.NewTextHandler(&log, nil))})
+	var dropped, ran atomic.Int32
+	r := New(Config{Workers: 1, Queue: 2, Log: slog.New(slog.NewTextHandler(&log, nil)),
+		OnDrop: func(Job) { dropped.Add(1) }, OnRun: func(Run) { ran.Add(1) }})
 	accepted := 0
 	start := time.Now()
 	for i := range 10 {
@@ -174,6 +177,10 @@ func TestFullQueueDropsWithoutBlocking(t *testing.T) {
 	}
 	if r.Enqueue(Job{Script: s}) {
 		t.Error("a closed runner accepted a job")
+	}
+	// OnRun hears of every run, OnDrop of every job refused (the one after Close too).
+	if int(ran.Load()) != accepted || int(dropped.Load()) != 10-accepted+1 {
+		t.Errorf("OnRun heard of %d runs, OnDrop of %d drops; %d of 10 accepted, then one refused", ran.Load(), dropped.Load(), accepted)
 	}
 }
 

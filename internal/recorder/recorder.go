@@ -69,6 +69,8 @@ type Options struct {
 
 	// OnFile is called, on the recorder's goroutine, after each file is closed and complete.
 	OnFile func(File)
+	// Stats, when set, gets this recording's frames, bytes and drops (shared by the server's recorders).
+	Stats *Stats
 	// Admit, when set, is asked after CheckSpace whether the recording may start: the
 	// retention settings may want more free space than MinFreeSpace (retention.Cleaner.Admit).
 	// Its error refuses the start; it wraps ErrNoSpace when the disk is short of space.
@@ -177,6 +179,7 @@ func (r *Recorder) Push(f media.Frame) {
 			r.lostParams = f.Params
 		}
 		r.qmu.Unlock()
+		r.opts.Stats.drop()
 		if r.drops.Add(1) == 1 {
 			r.opts.Log.Error("recorder cannot keep up (disk too slow?): dropping frames until the next keyframe")
 		}
@@ -289,11 +292,13 @@ func (r *Recorder) run(w *writer, gop []media.Frame) {
 		case <-r.stop:
 			r.write(w, &last) // what was queued before Stop
 			w.finish()
+			w.report()
 			return
 		}
 	}
 	// A write failed: finish what is on disk and tell whoever reads Err.
 	w.finish()
+	w.report()
 	r.setErr(w.err)
 	r.opts.Log.Error("recording failed", "file", r.Name(), "err", w.err)
 }
@@ -321,6 +326,7 @@ func (r *Recorder) write(w *writer, last *uint64) {
 		r.pending.Add(-1)
 	}
 	r.giveBack(batch)
+	w.report()
 }
 
 func (r *Recorder) setCurrent(name string) {

@@ -66,6 +66,9 @@ type writer struct {
 	origin  time.Duration // stream time of the recording's first frame
 	waitKey bool          // frames were dropped: resume at the next keyframe
 	err     error
+
+	tally   tally         // counted for Options.Stats since the last batch
+	cpuSeen time.Duration // the audio encoder's CPU time already in the tally
 }
 
 // part is one file of the recording.
@@ -78,6 +81,7 @@ type part struct {
 	origin  time.Duration // recording time of the part's time 0: the keyframe it begins on
 	end     time.Duration // recording time of the cut that ended it, 0 while it is the current part
 	payload int64         // media bytes handed to the container
+	counted int64         // bytes of the file added to Options.Stats so far
 	written bool          // the part holds at least one frame
 }
 
@@ -299,6 +303,36 @@ func (w *writer) write(p *part, f media.Frame) {
 	}
 	p.payload += int64(len(f.Data))
 	p.written = true
+	w.tally.frames++
+}
+
+// count adds to the tally what the open parts' files grew by since they were last counted.
+func (w *writer) count() {
+	for _, p := range []*part{w.prev, w.cur} {
+		if p != nil && p.c != nil {
+			w.countSize(p, p.c.Size())
+		}
+	}
+}
+
+// countSize counts part p's file as size bytes long. A file cut back (a write error) was
+// counted before the cut: the total of bytes written only grows.
+func (w *writer) countSize(p *part, size int64) {
+	if size > p.counted {
+		w.tally.bytes += uint64(size - p.counted)
+		p.counted = size
+	}
+}
+
+// report adds the tally to the server's totals.
+func (w *writer) report() {
+	w.count()
+	if w.p.transcode != nil {
+		cpu := w.p.transcode.CPU()
+		w.tally.transcode += cpu - w.cpuSeen
+		w.cpuSeen = cpu
+	}
+	w.tally.flushTo(w.r.opts.Stats)
 }
 
 // frameRejected tells the errors with which a container refuses one frame and stays usable;
@@ -471,6 +505,7 @@ func (w *writer) finishPart(p *part) {
 	if st, err := os.Stat(path); err == nil {
 		size = st.Size()
 	}
+	w.countSize(p, size)
 	f := File{
 		Name: name, Path: path, Part: p.num, Size: size, Duration: duration,
 		Start: p.start, End: end,

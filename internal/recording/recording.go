@@ -33,6 +33,8 @@ type Config struct {
 	Files    *records.Store        // the records folder, and the recordings being written
 	// OnFile is called for every finished recording file (the hook runner).
 	OnFile func(recorder.File)
+	// Stats, when set, gets every recorder's frames, bytes and drops (the server's metrics).
+	Stats *recorder.Stats
 	// Admit, when set, may refuse a new recording (recorder.Options.Admit): retention's
 	// record_min_free_space.
 	Admit func() error
@@ -296,6 +298,7 @@ func (r *Recording) options(o Options) recorder.Options {
 		Rotation:   o.Rotation,
 		NoRotation: id.Room || o.Room,
 		OnFile:     r.cfg.OnFile,
+		Stats:      r.cfg.Stats,
 		Admit:      r.cfg.Admit,
 	}
 }

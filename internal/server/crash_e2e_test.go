@@ -330,6 +330,14 @@ func TestSIGKILLRecoveredAtRestart(t *testing.T) {
 			}
 		}
 	}
+	// The restarted server counts what it recovered, and nothing else.
+	m := scrapeMetrics(t, e, "")
+	if got := m.value(t, `streamrec_files_finished_total{result="recovered"}`); got != float64(len(open)) {
+		t.Errorf("metrics after the restart: %v files recovered, want %d", got, len(open))
+	}
+	if got := m.value(t, filesComplete); got != 0 {
+		t.Errorf("metrics after the restart: %v files complete, want 0", got)
+	}
 	for name, run := range before {
 		if run.recovered != "0" || run.err != "" {
 			t.Errorf("%s, finished before the kill: the hook saw %+v", name, run)

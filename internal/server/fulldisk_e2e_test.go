@@ -152,6 +152,7 @@ func fullDisk(t *testing.T, rotation string) {
 	// with the error, every other one as complete.
 	env := waitHooks(t, e, hookOut)
 	runs := map[string]string{}
+	var files, cutShort int // every file left, those announced with the write error
 	for _, r := range e.Server.Hooks.Recent() {
 		runs[filepath.Base(r.File)] = r.FileError
 	}
@@ -210,6 +211,16 @@ func fullDisk(t *testing.T, rotation string) {
 				n, before, span, resumed, spanResumed, cut)
 		}
 		t.Logf("%s: %v (%.2f s; cut short: %v), resumed: %v (%.2f s)", n, before, span, cut, resumed, spanResumed)
+		files += len(before) + len(resumed)
+		cutShort += len(cut)
+	}
+	// The metrics count each file by how it ended.
+	m := scrapeMetrics(t, e, "")
+	if got := m.value(t, `streamrec_files_finished_total{result="write_error"}`); got != float64(cutShort) {
+		t.Errorf("metrics: %v files finished with a write error, %d were cut short", got, cutShort)
+	}
+	if got := m.value(t, filesComplete); got != float64(files-cutShort) {
+		t.Errorf("metrics: %v files complete, want %d", got, files-cutShort)
 	}
 	for _, name := range e.RecordFiles() {
 		if strings.HasPrefix(name, "late") {

@@ -151,6 +151,16 @@ esac
 	if !r.TimedOut || r.OK() || r.Took < time.Second || r.Took > 20*time.Second {
 		t.Errorf("hanging hook: %+v, want killed after the 1 s timeout", r)
 	}
+	m := scrapeMetrics(t, e, "")
+	for series, want := range map[string]float64{`streamrec_hook_runs_total{result="failed"}`: 1,
+		`streamrec_hook_runs_total{result="timeout"}`: 1, hooksOK: 0, `streamrec_hook_duration_seconds_count`: 2} {
+		if got := m.value(t, series); got != want {
+			t.Errorf("metrics: %s = %v, want %v", series, got, want)
+		}
+	}
+	if got := m.value(t, `streamrec_hook_duration_seconds_bucket{le="1"}`); got != 1 {
+		t.Errorf("metrics: %v hook runs within 1 s, want the failing one (the hanging one is killed after 1 s)", got)
+	}
 	b, _ := os.ReadFile(pids)
 	for _, f := range strings.Fields(string(b)) {
 		pid, _ := strconv.Atoi(f)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -21,6 +22,7 @@ import (
 	"github.com/streamrec/streamrec/internal/connlimit"
 	"github.com/streamrec/streamrec/internal/control"
 	"github.com/streamrec/streamrec/internal/hook"
+	"github.com/streamrec/streamrec/internal/metrics"
 	"github.com/streamrec/streamrec/internal/objstore"
 	"github.com/streamrec/streamrec/internal/recorder"
 	"github.com/streamrec/streamrec/internal/recording"
@@ -70,6 +72,8 @@ type Server struct {
 	Webhooks *webhook.Sender
 	// Cameras are the RTSP cameras pulled (conf/rtsp_cameras.json); set by Start.
 	Cameras *rtsp.Manager
+	// Metrics are what GET /metrics exports; an uploader plugs its figures in with SetUploads.
+	Metrics *metrics.Metrics
 	// Retention deletes finished recordings as record_delete_after, record_min_free_space and
 	// record_max_total_size say, and refuses new recordings when the disk is short of space.
 	Retention *retention.Cleaner
@@ -88,6 +92,8 @@ type Server struct {
 	signal    *signalling // WCS WebSocket signalling and the WebRTC ingest
 	app       *fiber.App
 	listeners []net.Listener
+	started   atomic.Bool // every listener is up (Start returned nil), and Close has not begun
+	ready     readiness
 	stopWatch func() // ends the settings file watch
 }
 
@@ -128,8 +134,8 @@ func New(home string, log *slog.Logger) (*Server, error) {
 	}
 	s.records = &web.Records{Store: s.Files, Bucket: s.Bucket, Log: log, Node: func() string { return store.Current().Node() },
 		UploadedAs: func(name string) string { return s.Uploads.UploadedAs(name) }}
-	s.Hooks = hook.New(hook.Config{Log: log, History: filepath.Join(home, "conf", "hook_runs.json")})
-	s.Files.OnFinished(s.runHook)
+	stats := &recorder.Stats{}
+	s.Files.OnFinished(s.runHook) // the hook hears of a file first (s.Hooks is made below, before Start)
 	s.Webhooks = s.newWebhooks()
 	s.Files.OnFinished(s.fileFinished)
 	// Hold: a file not yet safely in the bucket is never deleted (s.Uploads is set by Start, before
@@ -140,10 +146,14 @@ func New(home string, log *slog.Logger) (*Server, error) {
 		Settings: store.Current,
 		Files:    s.Files,
 		OnFile:   s.onFile,
+		Stats:    stats,
 		Admit:    s.Retention.Admit,
 		OnStart:  s.recordingStarted, OnStartFailed: s.recordingNotStarted,
 	})
 	s.Streams = stream.New(stream.Config{Log: log, Attach: recordings.Attach})
+	s.Metrics = metrics.New(metrics.Config{Version: Version, Streams: s.Streams, Recorders: stats, RecordsDir: s.Records})
+	s.Hooks = hook.New(hook.Config{Log: log, History: filepath.Join(home, "conf", "hook_runs.json"),
+		OnRun: s.Metrics.HookRun, OnDrop: s.Metrics.HookDropped})
 	s.Control = control.New(s.Streams)
 	s.admin = admin.New(admin.Config{Settings: store, Streams: s.Control, Records: s.Files,
 		Version: Version, Started: s.Started, Log: log, Hooks: s.Hooks, Retention: s.Retention, Webhooks: s.Webhooks,
@@ -177,6 +187,7 @@ func (s *Server) onFile(f recorder.File) {
 		s.log.Info("recording ready", "stream", f.StreamName, "mediaSessionId", f.MediaSessionID,
 			"file", f.Name, "bytes", f.Size, "duration", f.Duration.Round(time.Millisecond))
 	}
+	s.Metrics.FileFinished(f)
 	s.Files.Finished(f)
 }
 
@@ -195,6 +206,7 @@ func (s *Server) startUploads() error {
 	}
 	s.Uploads = q
 	s.Files.OnFinished(q.Enqueue)
+	s.Metrics.SetUploads(uploadFigures{q})
 	endpoint := st.S3.Endpoint
 	if endpoint == "" {
 		endpoint = "AWS S3"
@@ -276,6 +288,7 @@ func (s *Server) Start() error {
 		s.Close()
 		return err
 	}
+	s.started.Store(true)
 	s.watchSettings()
 	return nil
 }
@@ -296,6 +309,7 @@ func (s *Server) newApp() *fiber.App {
 			return api.Error(c, code, err.Error())
 		},
 	})
+	s.registerOps(app)
 	app.Use("/rest-api", api.Guard(s.Settings.Current, s.log)) // before every REST route
 	if s.Cameras != nil {
 		api.RegisterRTSP(app, s.Cameras) // before Register, whose catch-all ends /rest-api
@@ -354,6 +368,7 @@ func (s *Server) listenHTTP(st *conf.Settings, name, address string, port int, c
 // Close stops accepting publishers, finishes every recording, then stops the web listeners.
 // SIGTERM ends here, so every file is complete when the process exits.
 func (s *Server) Close() {
+	s.started.Store(false) // /ready answers 503 from now on
 	if s.stopWatch != nil {
 		s.stopWatch()
 	}

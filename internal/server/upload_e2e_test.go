@@ -130,6 +130,16 @@ func TestUploadRotatedRecording(t *testing.T) {
 	if code != 200 || !got.Enabled || got.Bucket != bucket || got.Summary.Counts[upload.Uploaded] != 4 || strings.Contains(string(b), s3test.SecretKey) {
 		t.Errorf("GET /admin/api/uploads: %d %s", code, b)
 	}
+	m := scrapeMetrics(t, e, "")
+	var total int64
+	for _, f := range files {
+		fi, _ := os.Stat(filepath.Join(e.Records, f))
+		total += fi.Size()
+	}
+	if m.value(t, `streamrec_upload_files_total{result="uploaded"}`) != 4 || m.value(t, "streamrec_upload_bytes_total") != float64(total) ||
+		m.value(t, "streamrec_upload_queue_files") != 0 {
+		t.Errorf("upload metrics: %v", m)
+	}
 }
 
 // record_s3_delete_local: each part's local copy goes once its upload is verified (after its

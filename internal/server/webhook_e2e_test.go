@@ -113,4 +113,9 @@ func TestWebhooks(t *testing.T) {
 	if len(d) != len(evs) || d[0].Event != webhook.RecordingFailed || d[len(d)-1].Attempts != 3 || d[0].URL != h.URL+"/events" {
 		t.Errorf("deliveries %+v", d)
 	}
+	// The metrics count every event delivered (the first after its retries), none failed.
+	m := scrapeMetrics(t, e, "")
+	if got, failed := m.value(t, `streamrec_webhook_events_total{result="delivered"}`), m.value(t, `streamrec_webhook_events_total{result="failed"}`); got != float64(len(evs)) || failed != 0 {
+		t.Errorf("metrics: %v webhook events delivered, %v failed; want %d and 0", got, failed, len(evs))
+	}
 }

@@ -23,6 +23,9 @@ func (s *Server) newWebhooks() *webhook.Sender {
 		},
 		Log:     s.log.With("component", "webhook"),
 		History: filepath.Join(s.Home, "conf", "webhook_deliveries.json"),
+		// s.Metrics is made after the sender; events come only once the server runs.
+		OnDelivery: func(d webhook.Delivery) { s.Metrics.WebhookDelivery(d) },
+		OnDrop:     func(ev webhook.Event) { s.Metrics.WebhookDropped(ev) },
 	})
 }
 

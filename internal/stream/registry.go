@@ -51,6 +51,8 @@ type Registry struct {
 	subs   map[int]func(Snapshot)
 	nextID int
 	closed bool
+	// endedBytes are the media bytes of the streams that ended, by provider (IngestBytes).
+	endedBytes map[string]int64
 }
 
 // New returns an empty registry.
@@ -58,7 +60,8 @@ func New(cfg Config) *Registry {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	return &Registry{cfg: cfg, byName: map[string]*Stream{}, byID: map[string]*Stream{}, subs: map[int]func(Snapshot){}}
+	return &Registry{cfg: cfg, byName: map[string]*Stream{}, byID: map[string]*Stream{}, subs: map[int]func(Snapshot){},
+		endedBytes: map[string]int64{}}
 }
 
 // Create registers a new stream in status PENDING. It fails with ErrNameInUse when the name is
@@ -141,6 +144,23 @@ func (r *Registry) All() []Snapshot {
 	return out
 }
 
+// IngestBytes returns the media bytes received since the registry was made, by provider
+// (ProviderRTMP...): of the streams that ended and of those listed now. It only grows: a
+// stream's bytes move from the listed to the ended ones, under one lock, when it leaves the
+// list (bytes a publisher sends while its stream is being removed are not counted).
+func (r *Registry) IngestBytes() map[string]int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[string]int64, len(r.endedBytes)+3)
+	for p, n := range r.endedBytes {
+		out[p] = n
+	}
+	for _, s := range r.byID {
+		out[s.id.Provider] += s.bytes.Load()
+	}
+	return out
+}
+
 // Subscribe calls fn with a snapshot of a stream each time its status, info or a subscriber's
 // state (its recording) changes.
 // fn runs on the caller's goroutine of the change and must not block. The returned func unsubscribes.
@@ -174,6 +194,7 @@ func (r *Registry) remove(s *Stream) {
 	defer r.mu.Unlock()
 	if r.byID[s.id.MediaSessionID] == s {
 		delete(r.byID, s.id.MediaSessionID)
+		r.endedBytes[s.id.Provider] += s.bytes.Load()
 	}
 	if r.byName[s.id.Name] == s {
 		delete(r.byName, s.id.Name)

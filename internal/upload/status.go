@@ -75,6 +75,7 @@ func (q *Queue) Held(name string) bool {
 type stats struct {
 	files       int
 	bytes       int64
+	failures    int // failed attempts
 	lastError   string
 	lastErrorAt time.Time
 	lastFile    string
@@ -83,6 +84,7 @@ type stats struct {
 func (s *stats) uploaded(n int64) { s.files++; s.bytes += n }
 
 func (s *stats) failed(name, err string) {
+	s.failures++
 	s.lastError, s.lastErrorAt, s.lastFile = err, time.Now(), name
 }
 
@@ -91,6 +93,7 @@ type Summary struct {
 	Counts        map[string]int `json:"counts"`        // entries per state (not Local)
 	Uploaded      int            `json:"uploaded"`      // files verified since the start
 	BytesUploaded int64          `json:"bytesUploaded"` // their bytes
+	Failures      int            `json:"failures"`      // failed attempts since the start
 	LastError     string         `json:"lastError,omitempty"`
 	LastErrorFile string         `json:"lastErrorFile,omitempty"`
 	LastErrorAt   time.Time      `json:"lastErrorAt,omitzero"`
@@ -104,7 +107,7 @@ func (q *Queue) Summary() Summary {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	s := Summary{Counts: map[string]int{Queued: 0, Uploading: 0, Uploaded: 0, Failed: 0}, Failing: []Status{},
-		Uploaded: q.stats.files, BytesUploaded: q.stats.bytes,
+		Uploaded: q.stats.files, BytesUploaded: q.stats.bytes, Failures: q.stats.failures,
 		LastError: q.stats.lastError, LastErrorFile: q.stats.lastFile, LastErrorAt: q.stats.lastErrorAt}
 	for _, e := range q.entries {
 		st := e.status()

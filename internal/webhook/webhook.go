@@ -111,6 +111,10 @@ type Config struct {
 	Backoff time.Duration
 	// History is the file the deliveries are kept in across restarts; "" = memory only.
 	History string
+	// OnDelivery, when set, hears of every event's outcome, delivered or given up (the server's
+	// metrics); OnDrop of every event the full queue dropped. Neither may block.
+	OnDelivery func(Delivery)
+	OnDrop     func(Event)
 }
 
 // Sender delivers events in the order they came, one at a time.
@@ -171,6 +175,9 @@ func (s *Sender) Send(ev Event) {
 	case s.queue <- job{ev: ev, url: target, sec: secret}:
 	default:
 		s.dropped++
+		if s.cfg.OnDrop != nil {
+			s.cfg.OnDrop(ev)
+		}
 		if s.dropped == 1 { // once per burst: the next delivered event logs how many went
 			s.cfg.Log.Error("webhook queue full: events dropped", "event", ev.Event, "stream", ev.StreamName, "queue", QueueSize)
 		}
@@ -181,9 +188,13 @@ func (s *Sender) Send(ev Event) {
 func (s *Sender) Recent() []Delivery { return s.recent.Recent() }
 
 // Close stops the sender; events still queued or being retried after wait are given up (and
-// logged as such).
+// logged as such). A second Close does nothing (Server.Close may run twice).
 func (s *Sender) Close(wait time.Duration) {
 	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
 	s.closed = true
 	close(s.queue)
 	s.mu.Unlock()
@@ -242,6 +253,9 @@ func (s *Sender) deliver(j job) {
 
 func (s *Sender) finish(d Delivery, began time.Time) {
 	d.Took = time.Since(began).Seconds()
+	if s.cfg.OnDelivery != nil {
+		s.cfg.OnDelivery(d)
+	}
 	s.recent.Add(d)
 	s.mu.Lock()
 	dropped := s.dropped

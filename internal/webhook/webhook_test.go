@@ -100,6 +100,7 @@ func TestOffAndBounded(t *testing.T) {
 		t.Error("delivered with no URL")
 	}
 	s.Send(Event{Event: FileFinished}) // after Close: dropped, no panic
+	s.Close(time.Second)               // again: nothing, no panic
 
 	// A receiver that never answers in time: the queue holds QueueSize and drops the rest.
 	block := make(chan struct{})
