@@ -299,3 +299,60 @@ func TestUploadsPageInBrowser(t *testing.T) {
 	})
 	t.Logf("the page's reason: %v", r["reason"])
 }
+
+// Retention never deletes a file that is not yet safely in the bucket: with the store hung,
+// parts older than record_delete_after stay on disk; once the store answers they are uploaded,
+// then deleted, and still download from the bucket, whole and by Range.
+func TestRetentionWaitsForUpload(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "hold")
+	e := st.Start(t, s3Settings(srv, bucket, "node-1", map[string]string{"record_rotation": "2", "record_delete_after": "1s"}))
+	srv.Pause()
+	paused := true
+	defer func() {
+		if paused {
+			srv.Continue()
+		}
+	}()
+	files := recordParts(t, e, "held", st.Source{Seconds: 5, FPS: 30, GOP: 30, SampleRate: 44100}, 3)
+	local := map[string][]byte{}
+	for _, f := range files {
+		b, err := os.ReadFile(filepath.Join(e.Records, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		local[f] = b
+	}
+	time.Sleep(12 * time.Second) // past record_delete_after, and a retention pass (every 10 s)
+	for _, f := range files {
+		if _, err := os.Stat(filepath.Join(e.Records, f)); err != nil {
+			t.Errorf("%s deleted before its upload: %v", f, err)
+		}
+	}
+	srv.Continue()
+	paused = false
+	for _, f := range files {
+		waitUploaded(t, e, f, 90*time.Second)
+	}
+	for deadline := time.Now().Add(20 * time.Second); len(e.RecordFiles()) > 0; time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("uploaded files older than record_delete_after still on disk: %v", e.RecordFiles())
+		}
+	}
+	f := files[1]
+	code, body := getAuth(t, e, "/client/records/"+f, "")
+	if code != 200 || body != string(local[f]) {
+		t.Errorf("download of %s from the bucket: %d, %d bytes, want %d", f, code, len(body), len(local[f]))
+	}
+	req, _ := http.NewRequest(http.MethodGet, e.HTTP+"/client/records/"+f, nil)
+	req.Header.Set("Range", "bytes=100-1099")
+	resp, err := st.Client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusPartialContent || string(got) != string(local[f][100:1100]) {
+		t.Errorf("range from the bucket: %d, %d bytes", resp.StatusCode, len(got))
+	}
+}
