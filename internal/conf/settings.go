@@ -49,6 +49,11 @@ type Settings struct {
 	WSPort, WSSPort, HTTPPort, HTTPSPort, RTMPPort, RTSPPort int
 	// UDP port range for WebRTC media, 1–65535, MediaPortFrom <= MediaPortTo.
 	MediaPortFrom, MediaPortTo int
+	// WebRTC behind NAT (README, "WebRTC behind NAT").
+	PublicIPs  []string // ip: announced instead of the host addresses; empty = host addresses
+	LocalIP    string   // ip_local: the one local address media uses (the one ip stands for)
+	ICETCPPort int      // ice_tcp_port: ICE over TCP on this port; 0 = off
+	STUN       []string // stun_servers: stun: URLs for the server's own reflexive candidates
 
 	CertFile, KeyFile string // https.cert / https.key as written; both empty = self-signed
 	AdminPassword     string // "" = the server generates one at first start
@@ -247,6 +252,24 @@ var table = []setting{
 	{Spec: Spec{Key: "media_port_to", Default: "32000", Restart: true,
 		Help: "Last UDP port for WebRTC media (1-65535, not below media_port_from)"},
 		apply: func(s *Settings, v string) (err error) { s.MediaPortTo, err = parseInt(v, 1, 65535, ""); return }},
+	{Spec: Spec{Key: "ip", Default: "", Restart: true,
+		Help: "Public IP address(es), comma-separated, that WebRTC candidates announce instead of the host addresses (a server behind 1:1 NAT, a cloud VM); empty = the host addresses"},
+		apply: func(s *Settings, v string) (err error) { s.PublicIPs, err = parseIPs(v); return }},
+	{Spec: Spec{Key: "ip_local", Default: "", Restart: true,
+		Help: "The local IP address WebRTC media uses, the one ip forwards to; empty = every interface"},
+		apply: func(s *Settings, v string) error {
+			if v != "" && net.ParseIP(v) == nil {
+				return fmt.Errorf("%q is not an IP address", v)
+			}
+			s.LocalIP = v
+			return nil
+		}},
+	{Spec: Spec{Key: "ice_tcp_port", Default: "0", Restart: true,
+		Help: "TCP port for WebRTC media over ICE-TCP, for publishers whose network drops UDP; 0 = off"},
+		apply: func(s *Settings, v string) (err error) { s.ICETCPPort, err = parseInt(v, 0, 65535, "port"); return }},
+	{Spec: Spec{Key: "stun_servers", Default: "", Restart: true,
+		Help: "STUN servers (stun:host:port, comma-separated) the server asks for its public address; empty = none"},
+		apply: func(s *Settings, v string) (err error) { s.STUN, err = parseSTUN(v); return }},
 	{Spec: Spec{Key: "https.cert", Default: "", Restart: true,
 		Help: "TLS certificate (PEM) for https and wss, relative to the server home; empty = a self-signed certificate generated into conf/ at first start"},
 		apply: func(s *Settings, v string) error { s.CertFile = v; return nil }},
@@ -317,6 +340,37 @@ var table = []setting{
 	{Spec: Spec{Key: "node_name", Default: "", Restart: true,
 		Help: "This server's name in a library shared through one bucket by several servers; empty = the host name"},
 		apply: func(s *Settings, v string) (err error) { s.NodeName, err = parseNodeName(v); return }},
+}
+
+// parseIPs reads ip: IP addresses, comma-separated.
+func parseIPs(v string) ([]string, error) {
+	var out []string
+	for _, f := range strings.Split(v, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		if net.ParseIP(f) == nil {
+			return nil, fmt.Errorf("%q is not an IP address", f)
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+// parseSTUN reads stun_servers: stun: or stuns: URLs with a host, comma-separated.
+func parseSTUN(v string) ([]string, error) {
+	var out []string
+	for _, f := range strings.Split(v, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		scheme, rest, _ := strings.Cut(f, ":")
+		if (scheme != "stun" && scheme != "stuns") || rest == "" || strings.ContainsAny(rest, "/?@ ") {
+			return nil, fmt.Errorf("%q is not a stun:host[:port] URL", f)
+		}
+		out = append(out, f)
+	}
+	return out, nil
 }
 
 // parseWebhookURL reads on_record_webhook_url: empty, or an absolute http(s) URL.

@@ -139,7 +139,7 @@ long.unknown=one,\
 
 func TestUpdatePreservesFile(t *testing.T) {
 	s := openTemp(t, wcsFile)
-	if got := s.Unknown(); !reflect.DeepEqual(got, []string{"ip", "codecs", "wcs_agent_port_from", "long.unknown"}) {
+	if got := s.Unknown(); !reflect.DeepEqual(got, []string{"codecs", "wcs_agent_port_from", "long.unknown"}) {
 		t.Errorf("Unknown() = %q", got)
 	}
 	if s.Current().HookScript != "/usr/local/FlashphonerWebCallServer/bin/on_record_hook.sh" {

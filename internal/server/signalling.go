@@ -31,10 +31,11 @@ func (s *Server) startSignalling(st *conf.Settings) (*signalling, error) {
 		Formats:      func() map[string]string { return s.Settings.Current().RecordFormats },
 		MaxPending:   func() int { return s.Settings.Current().MaxPendingWebRTC },
 		MediaTimeout: func() time.Duration { return s.Settings.Current().MediaTimeout },
+		NAT:          webrtc.NAT{PublicIPs: st.PublicIPs, LocalIP: st.LocalIP, TCPPort: st.ICETCPPort, STUN: st.STUN},
 		Log:          s.log,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("media_port_from/media_port_to: %w", err)
+		return nil, fmt.Errorf("webrtc: %w", err)
 	}
 	cfg := wcs.Config{Streams: s.Streams, WebRTC: engine, Log: s.log}
 	if s.Cameras != nil {

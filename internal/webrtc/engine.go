@@ -51,14 +51,18 @@ type Config struct {
 	// that long while ICE and DTLS stay up is ended (a browser that vanishes is left to ICE,
 	// which says so). Nil or <= 0: 10 s.
 	MediaTimeout func() time.Duration
-	Log          *slog.Logger
+	// NAT: public addresses, the local address, ICE over TCP, STUN (see NAT). Zero: host
+	// candidates over UDP only.
+	NAT NAT
+	Log *slog.Logger
 }
 
 // Engine creates publishers' peer connections. Safe for concurrent use.
 type Engine struct {
 	cfg Config
 	api *pion.API
-	mux ice.UDPMux // the shared port, or nil
+	mux ice.UDPMux   // the shared port, or nil
+	tcp net.Listener // the ICE-TCP port, or nil
 	log *slog.Logger
 
 	refusals *lograte.Limiter // publishers refused for MaxPending: a log line per address per minute
@@ -102,7 +106,6 @@ func New(cfg Config) (*Engine, error) {
 	se := pion.SettingEngine{}
 	se.SetIncludeLoopbackCandidate(true) // a browser on the server's own machine, tests
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	se.SetNetworkTypes([]pion.NetworkType{pion.NetworkTypeUDP4, pion.NetworkTypeUDP6})
 	se.SetICETimeouts(5*time.Second, 10*time.Second, 2*time.Second)
 	se.LoggerFactory = quietLoggers{}
 	// pion's default SRTP replay window (64 packets) is smaller than one keyframe: a
@@ -111,6 +114,12 @@ func New(cfg Config) (*Engine, error) {
 	se.SetSRTPReplayProtectionWindow(rtp.JitterRing)
 	e := &Engine{cfg: cfg, log: cfg.Log.With("ingest", "webrtc"), pubs: map[*Publisher]struct{}{},
 		refusals: lograte.New(time.Minute, 10_000), nacks: nacks}
+	tcp, networks, err := cfg.NAT.apply(&se, []pion.NetworkType{pion.NetworkTypeUDP4, pion.NetworkTypeUDP6})
+	if err != nil {
+		return nil, err
+	}
+	se.SetNetworkTypes(networks)
+	e.tcp = tcp
 	switch {
 	case cfg.PortFrom > 0 && cfg.PortFrom == cfg.PortTo:
 		mux, err := ice.NewMultiUDPMuxFromPort(cfg.PortFrom, ice.UDPMuxFromPortWithLoopback(),
@@ -130,6 +139,9 @@ func New(cfg Config) (*Engine, error) {
 		e.log.Info("webrtc media on one shared UDP port", "port", cfg.PortFrom, "addrs", fmt.Sprint(listenAddrs(e.mux)))
 	} else {
 		e.log.Info("webrtc media ports", "from", cfg.PortFrom, "to", cfg.PortTo)
+	}
+	if n := cfg.NAT; len(n.PublicIPs) > 0 || n.LocalIP != "" || n.TCPPort != 0 || len(n.STUN) > 0 {
+		e.log.Info("webrtc behind NAT", "ip", fmt.Sprint(n.PublicIPs), "ip_local", n.LocalIP, "ice_tcp_port", n.TCPPort, "stun", fmt.Sprint(n.STUN))
 	}
 	return e, nil
 }
@@ -262,6 +274,9 @@ func (e *Engine) Close() {
 	wg.Wait()
 	if e.mux != nil {
 		e.mux.Close()
+	}
+	if e.tcp != nil {
+		e.tcp.Close()
 	}
 }
 

@@ -96,7 +96,7 @@ func (e *Engine) Publish(st *stream.Stream, offerSDP string) (*Publisher, string
 		}
 		return fail("Failed by error: "+err.Error(), err)
 	}
-	pc, err := e.api.NewPeerConnection(pion.Configuration{})
+	pc, err := e.api.NewPeerConnection(pion.Configuration{ICEServers: e.cfg.NAT.iceServers()})
 	if err != nil {
 		return fail("Failed by error: "+err.Error(), err)
 	}
