@@ -48,7 +48,7 @@ func (g *guard) check(c *fiber.Ctx) error {
 	st := g.settings()
 	if origin := c.Get(fiber.HeaderOrigin); origin != "" {
 		c.Vary(fiber.HeaderOrigin)
-		if !sameOrigin(origin, c) && !allowedOrigin(origin, st.RESTAllowedOrigins) {
+		if !sameOrigin(origin, c) && !AllowedOrigin(origin, st.RESTAllowedOrigins) {
 			return g.refuse(c, fiber.StatusForbidden, fmt.Sprintf("origin %q may not call the REST API: list it in rest_allowed_origins", origin))
 		}
 		c.Set(fiber.HeaderAccessControlAllowOrigin, origin)
@@ -63,7 +63,7 @@ func (g *guard) check(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderAllow, "GET, POST, OPTIONS")
 		return c.SendStatus(fiber.StatusNoContent)
 	}
-	if st.RESTToken != "" && !tokenGiven(c.Get(fiber.HeaderAuthorization), st.RESTToken) {
+	if st.RESTToken != "" && !TokenGiven(c.Get(fiber.HeaderAuthorization), st.RESTToken) {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="streamrec", Basic realm="streamrec"`)
 		return g.refuse(c, fiber.StatusUnauthorized, "the REST API needs rest_token: send Authorization: Bearer TOKEN, or HTTP Basic with TOKEN as the password")
 	}
@@ -105,15 +105,15 @@ func hostPort(scheme, host string) string {
 	return net.JoinHostPort(strings.Trim(host, "[]"), port)
 }
 
-// allowedOrigin tells whether rest_allowed_origins (lower-case scheme://host[:port] items, or
-// "*") lists origin.
-func allowedOrigin(origin string, allowed []string) bool {
+// AllowedOrigin tells whether an origin list (rest_allowed_origins, whip_allowed_origins:
+// lower-case scheme://host[:port] items, or "*") lists origin.
+func AllowedOrigin(origin string, allowed []string) bool {
 	return slices.Contains(allowed, "*") || slices.Contains(allowed, strings.ToLower(strings.TrimSuffix(origin, "/")))
 }
 
-// tokenGiven tells whether an Authorization header carries token, as Bearer or as the Basic
+// TokenGiven tells whether an Authorization header carries token, as Bearer or as the Basic
 // password. The comparison takes the same time whatever the guess.
-func tokenGiven(header, token string) bool {
+func TokenGiven(header, token string) bool {
 	scheme, cred, _ := strings.Cut(strings.TrimSpace(header), " ")
 	cred = strings.TrimSpace(cred)
 	var given string

@@ -31,6 +31,8 @@ import (
 	"github.com/streamrec/streamrec/internal/stream"
 	"github.com/streamrec/streamrec/internal/web"
 	"github.com/streamrec/streamrec/internal/webhook"
+	"github.com/streamrec/streamrec/internal/webrtc"
+	"github.com/streamrec/streamrec/internal/whip"
 	"github.com/streamrec/streamrec/static"
 )
 
@@ -81,7 +83,8 @@ type Server struct {
 	admin     *admin.Admin
 	rtmp      *rtmp.Server
 	rtsp      *rtsp.Server
-	signal    *signalling // WCS WebSocket signalling and the WebRTC ingest
+	signal    *signalling    // WCS WebSocket signalling
+	webrtc    *webrtc.Engine // the WebRTC ingest behind WCS signalling and WHIP; nil when unreachable
 	app       *fiber.App
 	listeners []net.Listener
 	stopWatch func() // ends the settings file watch
@@ -199,6 +202,10 @@ func (s *Server) Start() error {
 		return err
 	}
 	s.Cameras = cams
+	if s.webrtc, err = s.startWebRTC(st); err != nil {
+		s.Close()
+		return err
+	}
 	s.app = s.newApp()
 	if err := s.listenHTTP(st, "http", st.HTTPAddress, st.HTTPPort, nil); err != nil {
 		s.Close()
@@ -235,7 +242,7 @@ func (s *Server) Start() error {
 		}
 		s.rtsp = r
 	}
-	if s.signal, err = s.startSignalling(st); err != nil {
+	if s.signal, err = s.startSignalling(st, s.webrtc); err != nil {
 		s.Close()
 		return err
 	}
@@ -263,6 +270,10 @@ func (s *Server) newApp() *fiber.App {
 	if s.Cameras != nil {
 		api.RegisterRTSP(app, s.Cameras) // before Register, whose catch-all ends /rest-api
 	}
+	if s.webrtc != nil {
+		whip.New(whip.Config{Streams: s.Streams, Engine: s.webrtc, Settings: s.Settings.Current,
+			ICEServers: s.iceServers, Log: s.log}).Register(app) // its own CORS rule: not under /rest-api
+	}
 	api.RegisterRecords(app, s.admin.Files)
 	api.Register(app, s.Control)
 	s.records.Register(app)
@@ -273,6 +284,10 @@ func (s *Server) newApp() *fiber.App {
 	}}).Register(app)
 	return app
 }
+
+// iceServers are the STUN/TURN servers WHIP advertises in its Link headers: none yet (the
+// NAT settings of issue 17 fill this list, for WHIP and the Web SDK alike).
+func (s *Server) iceServers() []whip.ICEServer { return nil }
 
 // listen opens the TCP listener of name ("rtmp": rtmp.port on rtmp.address, "" = every
 // interface) within the connection limits.
@@ -328,7 +343,10 @@ func (s *Server) Close() {
 	}
 	s.Streams.Close()
 	if s.signal != nil {
-		s.signal.close() // WebRTC publishers and signalling sessions, after their streams ended
+		s.signal.close() // signalling sessions, after their streams ended
+	}
+	if s.webrtc != nil {
+		s.webrtc.Close() // WebRTC publishers (WCS and WHIP), their recordings finished
 	}
 	s.Hooks.Close(hookShutdownWait) // the hooks of the files just finished
 	s.Webhooks.Close(webhookShutdownWait)
