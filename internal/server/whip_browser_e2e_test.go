@@ -103,6 +103,12 @@ func TestWHIPBrowser(t *testing.T) {
 			t.Errorf("%s: files %v, want one .%s (DELETE answers once it is finished)", c.name, files, c.ext)
 			continue
 		}
+		answered := e.LogLines("whip publisher answered", "stream="+c.name+" ")
+		started := e.LogLines("recording started", "stream="+c.name+" ")
+		if len(answered) == 1 && len(started) == 1 {
+			t.Logf("%s: answered %v, first frame recorded %v after the answer left (%s)", c.name,
+				logAfter(answered[0]), logTime(t, started[0]).Sub(logTime(t, answered[0])).Round(time.Millisecond), "log times")
+		}
 		path := filepath.Join(e.Records, files[0])
 		p := st.ProbeFile(t, path)
 		v, a := p.Video(t), p.Audio(t)
@@ -152,4 +158,11 @@ func filesOf(t *testing.T, e *st.Env, name string) []string {
 		out = append(out, strings.Trim(f, `"`))
 	}
 	return out
+}
+
+// logAfter is the after= value of a log line.
+func logAfter(line string) string {
+	_, rest, _ := strings.Cut(line, "after=")
+	v, _, _ := strings.Cut(rest, " ")
+	return v
 }

@@ -177,6 +177,7 @@ func (h *Handler) contentType(c *fiber.Ctx, want string) bool {
 
 // post is POST /whip/{name}: the offer in, the session resource and the answer out.
 func (h *Handler) post(c *fiber.Ctx) error {
+	received := time.Now()
 	if !h.authorized(c) || !h.contentType(c, typeSDP) {
 		return nil
 	}
@@ -210,7 +211,8 @@ func (h *Handler) post(c *fiber.Ctx) error {
 		return h.refuse(c, publishStatus(c, err), err.Error())
 	}
 	se := h.add(st.ID().Name, pub)
-	st.Log().Info("whip publisher answered", "resource", se.id, "record", st.ID().Record)
+	st.Log().Info("whip publisher answered", "resource", se.id, "record", st.ID().Record,
+		"after", time.Since(received).Round(time.Millisecond).String())
 	c.Location("/whip/" + url.PathEscape(se.name) + "/" + se.id)
 	c.Set(fiber.HeaderETag, se.etag)
 	c.Set(fiber.HeaderAcceptPatch, typeSDPFrag)
