@@ -121,7 +121,7 @@ func TestWHIPBrowser(t *testing.T) {
 		if frames < res.FramesSent-1 || frames > res.FramesSent {
 			t.Errorf("%s: %d video frames recorded, the browser sent %d", c.name, frames, res.FramesSent)
 		}
-		if out := st.Decodes(t, path); out != "" {
+		if out := decodeErrors(t, path); out != "" { // -enc_time_base -1: a browser's frame rate varies
 			t.Errorf("%s: decode errors: %s", c.name, out)
 		}
 	}
@@ -141,9 +141,8 @@ func TestWHIPBrowser(t *testing.T) {
 	if d := mediatest.Seconds(p.Video(t).Duration); d < publishSeconds-1 {
 		t.Errorf("whip-vanish: video %.3f s for about %d s published", d, publishSeconds)
 	}
-	if out := st.Decodes(t, path); out != "" {
+	if out := decodeErrors(t, path); out != "" { // -enc_time_base -1: a browser's frame rate varies
 		t.Errorf("whip-vanish: decode errors: %s", out)
-		exec.Command("cp", path, "/tmp/whip-vanish-fail.mp4").Run()
 	}
 }
 
