@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"errors"
 	"io"
 	"net/http"
 	"path/filepath"
@@ -81,19 +80,6 @@ func (p *pionPublisher) whipOffer(t *testing.T) (offer string, fragment func() s
 	}
 }
 
-// answerWHIP applies the server's answer and waits for ICE and DTLS.
-func (p *pionPublisher) answerWHIP(answer string) error {
-	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
-		return err
-	}
-	select {
-	case <-p.connected:
-		return nil
-	case <-time.After(10 * time.Second):
-		return errors.New("ICE/DTLS did not connect")
-	}
-}
-
 // TestWHIPPion: a Go publisher POSTs its offer to /whip/NAME, trickles its candidates with PATCH,
 // sends the clip and DELETEs the resource; the file is the clip (every frame, its duration, a
 // clean decode). Around it, every refusal gets the RFC's status: 401 without the token, 415,
@@ -156,7 +142,7 @@ func TestWHIPPion(t *testing.T) {
 			t.Errorf("PATCH %s: %d %q, want %d", c.name, resp.StatusCode, body, c.want)
 		}
 	}
-	if err := p.answerWHIP(answer); err != nil {
+	if err := p.accept(answer); err != nil {
 		t.Fatal(err)
 	}
 
@@ -247,7 +233,7 @@ func TestWHIPRecordFalse(t *testing.T) {
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("POST: %d %q", resp.StatusCode, answer)
 	}
-	if err := p.answerWHIP(answer); err != nil {
+	if err := p.accept(answer); err != nil {
 		t.Fatal(err)
 	}
 	h264, ogg := syncSources(t)
