@@ -1,6 +1,8 @@
 package server_test
 
 import (
+	"crypto/tls"
+	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
@@ -247,5 +249,43 @@ func TestWHIPRecordFalse(t *testing.T) {
 	whipRequest(t, http.MethodDelete, e.HTTP+resp.Header.Get("Location"), "", "", "")
 	if files := e.RecordFiles(); len(files) != 0 {
 		t.Errorf("record=false left files %v", files)
+	}
+}
+
+// TestWHIPLimitsOriginsHTTPS: whip_allowed_origins narrows CORS (403 for another origin, the
+// origin echoed for a listed one); WHIP answers on https.port too; past
+// max_pending_webrtc_sessions a POST gets 503 with Retry-After; a publisher that never connects
+// is ended after the connect timeout and its resource is gone (404).
+func TestWHIPLimitsOriginsHTTPS(t *testing.T) {
+	e := st.Start(t, map[string]string{"whip_allowed_origins": "https://studio.example.com", "max_pending_webrtc_sessions": "1"})
+	for origin, want := range map[string]int{"https://evil.example": http.StatusForbidden, "https://studio.example.com": http.StatusNoContent} {
+		resp, body := whipRequest(t, http.MethodOptions, e.HTTP+"/whip/x", "", "", "", "Origin", origin, "Access-Control-Request-Method", "POST")
+		if resp.StatusCode != want || (want == http.StatusNoContent && resp.Header.Get("Access-Control-Allow-Origin") != origin) {
+			t.Errorf("OPTIONS from %s: %d %v %q, want %d", origin, resp.StatusCode, resp.Header, body, want)
+		}
+	}
+	https := fmt.Sprintf("https://127.0.0.1:%d", e.Ports["https.port"])
+	offer, _ := newPionPublisher(t).whipOffer(t)
+	req, _ := http.NewRequest(http.MethodPost, https+"/whip/never-connects", strings.NewReader(offer))
+	req.Header.Set("Content-Type", "application/sdp")
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}, Timeout: time.Minute}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("POST over https: %d", resp.StatusCode)
+	}
+	posted, resource := time.Now(), e.HTTP+resp.Header.Get("Location")
+	other, _ := newPionPublisher(t).whipOffer(t)
+	resp, body := whipRequest(t, http.MethodPost, e.HTTP+"/whip/second", "", "application/sdp", other)
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || !strings.Contains(body, "max_pending_webrtc_sessions") {
+		t.Errorf("POST past max_pending_webrtc_sessions: %d %v %q, want 503 naming the setting", resp.StatusCode, resp.Header, body)
+	}
+	e.WaitGone("never-connects", 30*time.Second)
+	t.Logf("a publisher that never connected was ended after %v", time.Since(posted).Round(100*time.Millisecond))
+	if resp, _ := whipRequest(t, http.MethodDelete, resource, "", "", ""); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("DELETE of the ended resource: %d, want 404", resp.StatusCode)
 	}
 }
