@@ -85,6 +85,7 @@ type Server struct {
 	rtsp      *rtsp.Server
 	signal    *signalling    // WCS WebSocket signalling
 	webrtc    *webrtc.Engine // the WebRTC ingest behind WCS signalling and WHIP; nil when unreachable
+	whip      *whip.Handler  // WHIP on the HTTP ports (nil without the WebRTC ingest)
 	app       *fiber.App
 	listeners []net.Listener
 	stopWatch func() // ends the settings file watch
@@ -271,8 +272,9 @@ func (s *Server) newApp() *fiber.App {
 		api.RegisterRTSP(app, s.Cameras) // before Register, whose catch-all ends /rest-api
 	}
 	if s.webrtc != nil {
-		whip.New(whip.Config{Streams: s.Streams, Engine: s.webrtc, Settings: s.Settings.Current,
-			ICEServers: s.iceServers, Log: s.log}).Register(app) // its own CORS rule: not under /rest-api
+		s.whip = whip.New(whip.Config{Streams: s.Streams, Engine: s.webrtc, Settings: s.Settings.Current,
+			ICEServers: s.iceServers, Log: s.log})
+		s.whip.Register(app) // its own CORS rule: not under /rest-api
 	}
 	api.RegisterRecords(app, s.admin.Files)
 	api.Register(app, s.Control)
@@ -347,6 +349,9 @@ func (s *Server) Close() {
 	}
 	if s.webrtc != nil {
 		s.webrtc.Close() // WebRTC publishers (WCS and WHIP), their recordings finished
+	}
+	if s.whip != nil {
+		s.whip.Close()
 	}
 	s.Hooks.Close(hookShutdownWait) // the hooks of the files just finished
 	s.Webhooks.Close(webhookShutdownWait)

@@ -226,7 +226,8 @@ func logTime(t *testing.T, line string) time.Time {
 	return at
 }
 
-// TestWHIPRecordFalse: ?record=false publishes without recording (record_streams=true).
+// TestWHIPRecordFalse: ?record=false publishes without recording (record_streams=true); REST
+// terminate ends a WHIP publication, its peer connection and resource with it.
 func TestWHIPRecordFalse(t *testing.T) {
 	e := st.Start(t, nil)
 	p := newPionPublisher(t)
@@ -246,7 +247,20 @@ func TestWHIPRecordFalse(t *testing.T) {
 	if s.Recording {
 		t.Errorf("record=false: the stream is recorded")
 	}
-	whipRequest(t, http.MethodDelete, e.HTTP+resp.Header.Get("Location"), "", "", "")
+	// REST terminate ends the publication: the peer connection too, so the resource is gone.
+	if code, b := e.Post("/rest-api/stream/terminate", `{"mediaSessionId":"`+s.MediaSessionID+`"}`); code != 200 {
+		t.Fatalf("stream/terminate: %d %s", code, b)
+	}
+	e.WaitGone("norec", 10*time.Second)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		r, _ := whipRequest(t, http.MethodDelete, e.HTTP+resp.Header.Get("Location"), "", "", "")
+		if r.StatusCode == http.StatusNotFound {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the resource of a terminated stream answers DELETE with %d, want 404", r.StatusCode)
+		}
+	}
 	if files := e.RecordFiles(); len(files) != 0 {
 		t.Errorf("record=false left files %v", files)
 	}

@@ -63,14 +63,16 @@ type Handler struct {
 	log      *slog.Logger
 	refusals *lograte.Limiter // a log line per address per minute
 
+	unsub    func()
 	mu       sync.Mutex
 	sessions map[string]*session // by resource id
+	byMSID   map[string]*session // by the stream's mediaSessionId
 }
 
 // session is one WHIP publication: the resource /whip/{name}/{id}.
 type session struct {
-	id, name, etag string
-	pub            *webrtc.Publisher
+	id, name, etag, msid string
+	pub                  *webrtc.Publisher
 }
 
 // New returns the WHIP handler; Register mounts it.
@@ -81,8 +83,27 @@ func New(cfg Config) *Handler {
 	if cfg.ICEServers == nil {
 		cfg.ICEServers = func() []ICEServer { return nil }
 	}
-	return &Handler{cfg: cfg, log: cfg.Log.With("ingest", "whip"), refusals: lograte.New(time.Minute, 10_000),
-		sessions: map[string]*session{}}
+	h := &Handler{cfg: cfg, log: cfg.Log.With("ingest", "whip"), refusals: lograte.New(time.Minute, 10_000),
+		sessions: map[string]*session{}, byMSID: map[string]*session{}}
+	h.unsub = cfg.Streams.Subscribe(h.onStream)
+	return h
+}
+
+// Close stops following the registry; the publications end with the WebRTC ingest.
+func (h *Handler) Close() { h.unsub() }
+
+// onStream ends the peer connection of a WHIP stream ended elsewhere (REST terminate, shutdown),
+// as the WCS signalling does for its streams.
+func (h *Handler) onStream(snap stream.Snapshot) {
+	if !snap.Status.Ended() {
+		return
+	}
+	h.mu.Lock()
+	se := h.byMSID[snap.MediaSessionID]
+	h.mu.Unlock()
+	if se != nil {
+		go se.pub.End("")
+	}
 }
 
 // Register mounts the endpoints on app, before any catch-all route.
@@ -210,7 +231,7 @@ func (h *Handler) post(c *fiber.Ctx) error {
 	if err != nil {
 		return h.refuse(c, publishStatus(c, err), err.Error())
 	}
-	se := h.add(st.ID().Name, pub)
+	se := h.add(st, pub)
 	st.Log().Info("whip publisher answered", "resource", se.id, "record", st.ID().Record,
 		"after", time.Since(received).Round(time.Millisecond).String())
 	c.Location("/whip/" + url.PathEscape(se.name) + "/" + se.id)
@@ -234,17 +255,23 @@ func publishStatus(c *fiber.Ctx, err error) int {
 }
 
 // add keeps a new session until its publication ends, however it ends.
-func (h *Handler) add(name string, pub *webrtc.Publisher) *session {
-	se := &session{id: randomHex(16), name: name, etag: `"` + randomHex(8) + `"`, pub: pub}
+func (h *Handler) add(st *stream.Stream, pub *webrtc.Publisher) *session {
+	id := st.ID()
+	se := &session{id: randomHex(16), name: id.Name, etag: `"` + randomHex(8) + `"`, msid: id.MediaSessionID, pub: pub}
 	h.mu.Lock()
 	h.sessions[se.id] = se
+	h.byMSID[se.msid] = se
 	h.mu.Unlock()
 	go func() {
 		<-pub.Done()
 		h.mu.Lock()
 		delete(h.sessions, se.id)
+		delete(h.byMSID, se.msid)
 		h.mu.Unlock()
 	}()
+	if st.Status().Ended() {
+		go pub.End("") // ended elsewhere while we negotiated
+	}
 	return se
 }
 
