@@ -75,15 +75,17 @@ func (b *whipBrowser) await(t *testing.T, ch chan string, what string, timeout t
 	return ""
 }
 
-// TestWHIPBrowser: Chromium publishes with @eyevinn/whip-web-client (bundled from npm), H.264
-// and VP8 at once, ends with the client's destroy() (DELETE); H.264 goes to MP4 with AAC, VP8
-// to WebM with Vorbis, every frame the browser sent is in the file, which decodes cleanly. A
+// TestWHIPBrowser: Chromium publishes with @eyevinn/whip-web-client (bundled from npm), H.264,
+// VP8 and audio alone at once, ends with the client's destroy() (DELETE); H.264 goes to MP4
+// with AAC, VP8 to WebM with Vorbis, audio alone to MP4; every frame the browser sent is in the
+// file, which decodes cleanly. A
 // third publisher's browser is killed: its file is finished all the same.
 func TestWHIPBrowser(t *testing.T) {
 	e := st.Start(t, map[string]string{"whip_token": whipToken, "record_audio_codec_sample_rate": "48000"})
 	cases := []struct{ name, codec, ext, video, audio string }{
 		{"whip-h264", "H264", "mp4", "h264", "aac"},
 		{"whip-vp8", "VP8", "webm", "vp8", "vorbis"},
+		{"whip-audio", "none", "mp4", "", "aac"},
 	}
 	browsers := map[string]*whipBrowser{}
 	for _, c := range cases {
@@ -111,6 +113,12 @@ func TestWHIPBrowser(t *testing.T) {
 		}
 		path := filepath.Join(e.Records, files[0])
 		p := st.ProbeFile(t, path)
+		if c.video == "" {
+			if a := p.Audio(t); p.Has("video") || a.CodecName != c.audio || p.Duration() < publishSeconds {
+				t.Errorf("%s: %s, %.3f s: want %s alone, at least %d s", c.name, files[0], p.Duration(), c.audio, publishSeconds)
+			}
+			continue
+		}
 		v, a := p.Video(t), p.Audio(t)
 		frames := st.Count(v.Frames)
 		t.Logf("%s: %s (browser sent %s): %d video frames of %d sent, file %.3f s", c.name, files[0],

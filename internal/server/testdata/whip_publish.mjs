@@ -4,7 +4,7 @@
 //
 //   WHIP_URL   the endpoint, http://127.0.0.1:PORT/whip/NAME
 //   WHIP_TOKEN the bearer token ("" for none)
-//   CODEC      H264 or VP8: the only video codec the offer lists
+//   CODEC      H264 or VP8: the only video codec the offer lists; none: audio only
 //   SECONDS    how long to publish
 //   END        delete (the client's destroy(): DELETE on the resource) or vanish (the script
 //              waits once connected: the test kills its process group, Chromium with it, so no
@@ -36,7 +36,8 @@ let result = {};
 try {
   await b.page.goto(pageURL);
   const connected = await b.page.evaluate(async ({ url, token, codec }) => {
-    const media = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 360, frameRate: 30 }, audio: true });
+    const video = codec === "none" ? false : { width: 640, height: 360, frameRate: 30 };
+    const media = await navigator.mediaDevices.getUserMedia({ video, audio: true });
     document.getElementById("v").srcObject = media;
     const client = new window.WHIPClient({
       endpoint: url,
@@ -72,7 +73,7 @@ try {
     result = await b.page.evaluate(async () => {
       // Stop sending video, let the last frames arrive, then count what was sent.
       const sender = window.pc.getSenders().find((s) => s.track && s.track.kind === "video");
-      sender.track.stop(); // an ended track sends no more frames (destroy() stops it again)
+      if (sender) sender.track.stop(); // an ended track sends no more frames (destroy() stops it again)
       await new Promise((r) => setTimeout(r, 1000));
       let framesSent = 0, codec = "";
       const stats = await window.pc.getStats();
