@@ -57,6 +57,7 @@ func (s *Store) Delete(name string) error {
 		return err
 	}
 	s.index.forget(name)
+	os.Remove(s.ThumbPath(name)) // made on demand: most files have none
 	return nil
 }
 
