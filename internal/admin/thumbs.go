@@ -13,15 +13,17 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/streamrec/streamrec/internal/records"
+	"github.com/streamrec/streamrec/internal/thumb"
 )
 
 // A recording's thumbnail is its first video keyframe, scaled to thumbWidth pixels wide, as a
 // JPEG kept in records/.streamrec-thumbs/NAME.jpg: made once, on the library's first look, and
-// deleted with the recording (records.Store.Delete). It is made by the ffmpeg program when it is
-// on the PATH (never through a shell: its arguments are a list, the file an absolute path
+// deleted with the recording (records.Store.Delete). It is decoded in-process (package thumb:
+// libavcodec, image/jpeg). A container thumb does not read is handed to the ffmpeg program when
+// it is on the PATH (never through a shell: its arguments are a list, the file an absolute path
 // under records/); without it, or for a file without video, the page shows a placeholder.
-// Making one is bounded: one at a time, thumbTimeout each, and ffmpeg reads at most
-// thumbProbe bytes to find the keyframe.
+// Making one is bounded: one at a time, thumbTimeout each (ffmpeg), and at most thumbProbe bytes
+// read to find the keyframe.
 const (
 	thumbWidth   = 160
 	thumbTimeout = 10 * time.Second
@@ -56,7 +58,7 @@ func (t *thumbs) get(ctx context.Context, name string, hasVideo bool) (string, e
 		return jpg, nil
 	}
 	fi, err := os.Stat(src)
-	if err != nil || !hasVideo || t.ffmpeg == "" || t.gaveNone(name, fi.ModTime()) {
+	if err != nil || !hasVideo || t.gaveNone(name, fi.ModTime()) {
 		return "", errNoThumb
 	}
 	select {
@@ -91,6 +93,24 @@ func (t *thumbs) make(ctx context.Context, src, jpg string) error {
 	if err := os.MkdirAll(filepath.Dir(jpg), 0o755); err != nil {
 		return err
 	}
+	b, err := thumb.Make(src, thumbWidth, thumbProbe)
+	switch {
+	case err == nil:
+		tmp := jpg + ".tmp.jpg"
+		if err := os.WriteFile(tmp, b, 0o644); err != nil {
+			os.Remove(tmp)
+			return err
+		}
+		return os.Rename(tmp, jpg)
+	case errors.Is(err, thumb.ErrUnsupported) && t.ffmpeg != "":
+		return t.run(ctx, src, jpg)
+	default:
+		return err
+	}
+}
+
+// run has the ffmpeg program make the JPEG at jpg of src's first keyframe.
+func (t *thumbs) run(ctx context.Context, src, jpg string) error {
 	ctx, cancel := context.WithTimeout(ctx, thumbTimeout)
 	defer cancel()
 	tmp := jpg + ".tmp.jpg"
