@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"time"
@@ -19,32 +18,27 @@ import (
 // A recording's thumbnail is its first video keyframe, scaled to thumbWidth pixels wide, as a
 // JPEG kept in records/.streamrec-thumbs/NAME.jpg: made once, on the library's first look, and
 // deleted with the recording (records.Store.Delete). It is decoded in-process (package thumb:
-// libavcodec, image/jpeg). A container thumb does not read is handed to the ffmpeg program when
-// it is on the PATH (never through a shell: its arguments are a list, the file an absolute path
-// under records/); without it, or for a file without video, the page shows a placeholder.
-// Making one is bounded: one at a time, thumbTimeout each (ffmpeg), and at most thumbProbe bytes
-// read to find the keyframe.
+// libavcodec, image/jpeg; no program is run); a file without video gets the page's placeholder.
+// Making one is bounded: one at a time, at most thumbProbe bytes of the file looked through for
+// the keyframe (thumb bounds the keyframe and the picture too).
 const (
-	thumbWidth   = 160
-	thumbTimeout = 10 * time.Second
-	thumbProbe   = 16 << 20
+	thumbWidth = 160
+	thumbProbe = 16 << 20
 )
 
 // errNoThumb answers 404: the page shows its placeholder.
 var errNoThumb = errors.New("no thumbnail")
 
 type thumbs struct {
-	store  *records.Store
-	ffmpeg string        // the program's path; "" when it is not installed
-	one    chan struct{} // one thumbnail made at a time
+	store *records.Store
+	one   chan struct{} // one thumbnail made at a time
 
 	mu     sync.Mutex
 	failed map[string]time.Time // file name → modification time of a file that gave none
 }
 
 func newThumbs(store *records.Store) *thumbs {
-	path, _ := exec.LookPath("ffmpeg")
-	return &thumbs{store: store, ffmpeg: path, one: make(chan struct{}, 1), failed: map[string]time.Time{}}
+	return &thumbs{store: store, one: make(chan struct{}, 1), failed: map[string]time.Time{}}
 }
 
 // get returns the path of the named recording's thumbnail, making it when there is none yet.
@@ -70,7 +64,7 @@ func (t *thumbs) get(ctx context.Context, name string, hasVideo bool) (string, e
 	if _, err := os.Stat(jpg); err == nil {
 		return jpg, nil // made while this call waited
 	}
-	if err := t.make(ctx, src, jpg); err != nil {
+	if err := t.make(src, jpg); err != nil {
 		t.mu.Lock()
 		t.failed[name] = fi.ModTime()
 		t.mu.Unlock()
@@ -89,41 +83,18 @@ func (t *thumbs) gaveNone(name string, mod time.Time) bool {
 
 // make decodes the first keyframe of src into a JPEG at jpg (written aside, then renamed, so a
 // half-made file is never served).
-func (t *thumbs) make(ctx context.Context, src, jpg string) error {
-	if err := os.MkdirAll(filepath.Dir(jpg), 0o755); err != nil {
-		return err
-	}
+func (t *thumbs) make(src, jpg string) error {
 	b, err := thumb.Make(src, thumbWidth, thumbProbe)
-	switch {
-	case err == nil:
-		tmp := jpg + ".tmp.jpg"
-		if err := os.WriteFile(tmp, b, 0o644); err != nil {
-			os.Remove(tmp)
-			return err
-		}
-		return os.Rename(tmp, jpg)
-	case errors.Is(err, thumb.ErrUnsupported) && t.ffmpeg != "":
-		return t.run(ctx, src, jpg)
-	default:
-		return err
-	}
-}
-
-// run has the ffmpeg program make the JPEG at jpg of src's first keyframe.
-func (t *thumbs) run(ctx context.Context, src, jpg string) error {
-	ctx, cancel := context.WithTimeout(ctx, thumbTimeout)
-	defer cancel()
-	tmp := jpg + ".tmp.jpg"
-	defer os.Remove(tmp)
-	abs, err := filepath.Abs(src)
 	if err != nil {
 		return err
 	}
-	cmd := exec.CommandContext(ctx, t.ffmpeg, "-nostdin", "-v", "error", "-y",
-		"-probesize", fmt.Sprint(thumbProbe), "-skip_frame", "nokey", "-i", abs,
-		"-map", "0:v:0", "-frames:v", "1", "-vf", fmt.Sprintf("scale=%d:-2", thumbWidth), "-q:v", "5", tmp)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("ffmpeg: %v: %.200s", err, out)
+	if err := os.MkdirAll(filepath.Dir(jpg), 0o755); err != nil {
+		return err
+	}
+	tmp := jpg + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		os.Remove(tmp)
+		return err
 	}
 	return os.Rename(tmp, jpg)
 }

@@ -23,9 +23,9 @@ type VideoSample struct {
 	Data   []byte
 }
 
-// FirstVideoSample reads the first video sample of a fragmented MP4 (a recording of ours, or any
-// file whose moov comes before fragments). It reads the moov and the moofs up to the first that
-// holds a video sample, never past limit bytes into the file, nor more than maxProbeHeader per
+// FirstVideoSample reads the first video sample of an MP4: from the moov's sample table, or, in a
+// fragmented file (a recording of ours), from the first moof that holds one. It reads the moov
+// and the moofs up to that one, never past limit bytes into the file, nor more than maxProbeHeader per
 // box, nor a sample over maxKeyframe.
 func FirstVideoSample(r io.ReaderAt, size, limit int64) (VideoSample, error) {
 	var vs VideoSample
@@ -43,20 +43,16 @@ func FirstVideoSample(r io.ReaderAt, size, limit int64) (VideoSample, error) {
 				return vs, fmt.Errorf("mp4: read %s: %w", h.typ, err)
 			}
 			if h.typ == "moov" {
-				if track, vs.Config = firstVideoTrak(buf); track == 0 {
+				v := firstVideoTrak(buf)
+				if track, vs.Config = v.id, v.config; track == 0 {
 					return vs, ErrNoVideo
 				}
+				if v.at > 0 && v.n > 0 { // not fragmented: the sample table says where
+					return readSample(r, size, vs, v.at, v.n)
+				}
 			} else if track != 0 {
-				at, n, ok := firstSample(buf, track, off)
-				if ok {
-					if n <= 0 || n > maxKeyframe || at < 0 || at+n > size {
-						return vs, fmt.Errorf("mp4: first video sample of %d bytes at %d: out of bounds", n, at)
-					}
-					vs.Codec, vs.Data = "H264", make([]byte, n)
-					if _, err := r.ReadAt(vs.Data, at); err != nil {
-						return vs, fmt.Errorf("mp4: read the first video sample: %w", err)
-					}
-					return vs, nil
+				if at, n, ok := firstSample(buf, track, off); ok {
+					return readSample(r, size, vs, at, n)
 				}
 			}
 		}
@@ -68,15 +64,34 @@ func FirstVideoSample(r io.ReaderAt, size, limit int64) (VideoSample, error) {
 	return vs, errors.New("mp4: no video sample in the first fragments")
 }
 
+// firstTrak is what firstVideoTrak found: the track's ID and avcC, and where its first sample
+// is when the moov has a sample table (a file that is not fragmented; at == 0 otherwise).
+type firstTrak struct {
+	id     uint32
+	config []byte
+	at, n  int64
+}
+
+// readSample reads the n bytes at at into vs.Data, within bounds.
+func readSample(r io.ReaderAt, size int64, vs VideoSample, at, n int64) (VideoSample, error) {
+	if n <= 0 || n > maxKeyframe || at < 0 || at+n > size {
+		return vs, fmt.Errorf("mp4: first video sample of %d bytes at %d: out of bounds", n, at)
+	}
+	vs.Codec, vs.Data = "H264", make([]byte, n)
+	if _, err := r.ReadAt(vs.Data, at); err != nil {
+		return vs, fmt.Errorf("mp4: read the first video sample: %w", err)
+	}
+	return vs, nil
+}
+
 // firstVideoTrak finds the first trak of a moov whose handler is "vide" and whose sample entry is
-// avc1/avc3 with an avcC: its track ID and the avcC content (0, nil when there is none).
-func firstVideoTrak(moov []byte) (uint32, []byte) {
-	var id, found uint32
+// avc1/avc3 with an avcC (id 0 when there is none).
+func firstVideoTrak(moov []byte) firstTrak {
+	var found, cur firstTrak
 	var video bool
-	var avcC, config []byte
 	finish := func() {
-		if found == 0 && video && avcC != nil && id != 0 {
-			found, config = id, avcC
+		if found.id == 0 && video && cur.config != nil && cur.id != 0 {
+			found = cur
 		}
 	}
 	_ = walkBoxes(moov, 8, len(moov), func(typ string, start, end int) error {
@@ -84,29 +99,43 @@ func firstVideoTrak(moov []byte) (uint32, []byte) {
 		switch typ {
 		case "trak":
 			finish()
-			id, video, avcC = 0, false, nil
+			cur, video = firstTrak{}, false
 			return errDescend
 		case "mdia", "minf", "stbl":
 			return errDescend
 		case "tkhd":
 			if len(p) >= 24 && p[0] == 1 {
-				id = binary.BigEndian.Uint32(p[20:24])
+				cur.id = binary.BigEndian.Uint32(p[20:24])
 			} else if len(p) >= 16 {
-				id = binary.BigEndian.Uint32(p[12:16])
+				cur.id = binary.BigEndian.Uint32(p[12:16])
 			}
 		case "hdlr":
 			if len(p) >= 12 && string(p[8:12]) == "vide" {
 				video = true
 			}
 		case "stsd":
-			if avcC == nil {
-				avcC = avcConfig(p)
+			if cur.config == nil {
+				cur.config = avcConfig(p)
+			}
+		case "stsz": // version+flags, sample_size (all the same), count, then the sizes
+			if len(p) >= 12 && binary.BigEndian.Uint32(p[8:12]) > 0 {
+				if cur.n = int64(binary.BigEndian.Uint32(p[4:8])); cur.n == 0 && len(p) >= 16 {
+					cur.n = int64(binary.BigEndian.Uint32(p[12:16]))
+				}
+			}
+		case "stco": // version+flags, count, then 32-bit chunk offsets
+			if len(p) >= 12 && binary.BigEndian.Uint32(p[4:8]) > 0 {
+				cur.at = int64(binary.BigEndian.Uint32(p[8:12]))
+			}
+		case "co64":
+			if len(p) >= 16 && binary.BigEndian.Uint32(p[4:8]) > 0 {
+				cur.at = int64(binary.BigEndian.Uint64(p[8:16]))
 			}
 		}
 		return nil
 	})
 	finish()
-	return found, config
+	return found
 }
 
 // avcConfig is the avcC content of an stsd whose first entry is avc1 or avc3, nil otherwise.

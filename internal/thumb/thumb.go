@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/streamrec/streamrec/internal/mp4"
+	"github.com/streamrec/streamrec/internal/webm"
 )
 
 // ErrNoVideo: the file has no video track to take a picture of (audio only).
@@ -44,6 +45,15 @@ func Make(path string, width int, limit int64) ([]byte, error) {
 			return nil, err
 		}
 		codec, config, data = s.Codec, s.Config, s.Data
+	case ".webm":
+		frame, err := webm.FirstVP8Keyframe(f, fi.Size(), limit)
+		if errors.Is(err, webm.ErrNoVideo) {
+			return nil, ErrNoVideo
+		}
+		if err != nil {
+			return nil, err
+		}
+		codec, data = "VP8", frame
 	default:
 		return nil, ErrUnsupported
 	}

@@ -11,16 +11,29 @@ import (
 
 // TestMakeFromMP4 makes a thumbnail of a fragmented MP4 made by ffmpeg (as a recording is: moov,
 // then moof+mdat), from a real H.264 keyframe: a JPEG 160 px wide, 4:3 as the source, whose
-// picture is the source's (testsrc's top-left is not black).
+// picture is the source's (testsrc is not black). Both ways a fragment may say where its data
+// is (relative to the moof, or a base offset) are read, and plain MP4 (moov first, or last as
+// ffmpeg puts it by default: +use_metadata_tags changes nothing of the layout).
 func TestMakeFromMP4(t *testing.T) {
+	for _, flags := range []string{"frag_keyframe+empty_moov+default_base_moof", "frag_keyframe+empty_moov", "faststart", "+use_metadata_tags"} {
+		checkThumb(t, "clip.mp4", "-c:v", "libx264", "-g", "25", "-pix_fmt", "yuv420p", "-c:a", "aac", "-movflags", flags)
+	}
+}
+
+// TestMakeFromWebM: the same from a WebM with VP8 and Vorbis (as a WebRTC VP8 recording is).
+func TestMakeFromWebM(t *testing.T) {
+	checkThumb(t, "clip.webm", "-c:v", "libvpx", "-g", "25", "-b:v", "300k", "-c:a", "libvorbis")
+}
+
+func checkThumb(t *testing.T, name string, codecs ...string) {
+	t.Helper()
 	if _, err := exec.LookPath("ffmpeg"); err != nil {
 		t.Skip("ffmpeg (a test dependency) is not installed")
 	}
-	dir := t.TempDir()
-	src := filepath.Join(dir, "clip.mp4")
-	out, err := exec.Command("ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25", "-t", "2",
-		"-f", "lavfi", "-i", "sine", "-shortest", "-c:v", "libx264", "-g", "25", "-pix_fmt", "yuv420p", "-c:a", "aac",
-		"-movflags", "frag_keyframe+empty_moov+default_base_moof", src).CombinedOutput()
+	src := filepath.Join(t.TempDir(), name)
+	args := append([]string{"-v", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25", "-t", "2",
+		"-f", "lavfi", "-i", "sine", "-shortest"}, codecs...)
+	out, err := exec.Command("ffmpeg", append(args, src)...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("ffmpeg: %v %s", err, out)
 	}
