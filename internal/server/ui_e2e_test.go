@@ -250,13 +250,31 @@ func TestDashboardKeepsUpInBrowser(t *testing.T) {
 	root := browserEnv(t)
 	e := st.Start(t, map[string]string{"record_flash_published_streams": "true", "stream_record_policy": "streamName"})
 	src := st.Make(t, st.Source{Seconds: 6, FPS: 25, GOP: 25, SampleRate: 44100})
+	long := st.Make(t, st.Source{Seconds: 40, FPS: 25, GOP: 25, SampleRate: 44100})
 	for _, size := range []string{"1366x768", "390x844"} {
 		t.Run(size, func(t *testing.T) {
 			tag := strings.Split(size, "x")[0]
-			a, b := "kup_a_"+tag, "kup_b_"+tag
+			a, b, live := "kup_a_"+tag, "kup_b_"+tag, "kup_live_"+tag
 			var pubs []*st.Publisher
+			var camera *exec.Cmd // an RTSP publisher for the Streams page: not recorded (record_rtsp_streams=false)
+			stop := func() {
+				if camera != nil {
+					camera.Process.Kill()
+					camera.Wait()
+					camera = nil
+				}
+			}
+			defer stop()
 			r := browse(t, root, "keepsup.mjs", map[string]string{"BASE": e.HTTP, "PASSWORD": password(e), "SHOTS": shotsDir(t),
-				"VIEWPORT": size, "A": a + ".mp4", "B": b + ".mp4"}, map[string]func(){
+				"VIEWPORT": size, "A": a + ".mp4", "B": b + ".mp4", "LIVE": live}, map[string]func(){
+				"live": func() {
+					camera = exec.Command("ffmpeg", "-v", "error", "-re", "-i", long, "-c", "copy", "-f", "rtsp", "-rtsp_transport", "tcp",
+						fmt.Sprintf("rtsp://127.0.0.1:%d/live/%s", e.Ports["rtsp.port"], live))
+					if err := camera.Start(); err != nil {
+						t.Error(err)
+					}
+				},
+				"live-done": stop,
 				"publish": func() {
 					pubs = append(pubs, st.Publish(t, src, e.RTMP+"/"+a), st.Publish(t, src, e.RTMP+"/"+b))
 				},

@@ -34,6 +34,22 @@ const inView = (page, selector) =>
     return { ok: r.left >= 0 && r.top >= 0 && r.right <= innerWidth + 0.5 && r.bottom <= innerHeight + 0.5, left: r.left, right: r.right, top: r.top, bottom: r.bottom };
   });
 
+// labelled checks a table row: a card on a phone, a table row on a desktop, each field named
+// shown with its column's name and something in it, none sticking out of the window.
+async function labelled(row, labels) {
+  const cells = await row.locator("td").evaluateAll((tds) =>
+    tds.map((td) => ({ label: td.dataset.label || "", text: td.innerText.trim(), shown: td.getBoundingClientRect().height > 0, right: td.getBoundingClientRect().right })),
+  );
+  const display = await row.evaluate((tr) => getComputedStyle(tr).display);
+  check(narrow ? display === "block" : display === "table-row", `row display ${display}`);
+  for (const label of labels) {
+    const c = cells.find((x) => x.label.startsWith(label));
+    check(c && c.shown && c.text, `the ${label} field: ${JSON.stringify(c)}`);
+  }
+  check(cells.every((c) => c.right <= viewport().width + 0.5), `a field sticks out: ${JSON.stringify(cells)}`);
+  return cells;
+}
+
 run(`keepsup-${tag}`, async (page) => {
   const result = { tag, overflow: {} };
   await page.goto(BASE + "/admin/");
@@ -55,6 +71,17 @@ run(`keepsup-${tag}`, async (page) => {
     await page.click(".menu-button");
     check(!(await navShown()), "the menu button does not close the navigation");
   }
+
+  // A live stream as a card (phone) or a row, with every field.
+  await goTo(page, "Streams");
+  event("live");
+  const live = page.locator(`tr[data-stream="${env("LIVE")}"]`);
+  await live.waitFor({ timeout: 20000 });
+  await page.waitForTimeout(1500); // its codecs and bitrate arrive with the next events
+  result.streamCells = await labelled(live, ["Stream", "Protocol", "Codecs", "Bitrate", "Status", "Recording", "Actions"]);
+  result.overflow.live = await noOverflow(page, "Streams with a stream");
+  await snap(page, "streams-live");
+  event("live-done");
 
   for (const [title, ready] of pages) {
     await goTo(page, title);
@@ -144,17 +171,7 @@ run(`keepsup-${tag}`, async (page) => {
   check(/\d:\d\d:\d\d/.test(result.started) && /(UTC|GMT|[A-Z]{3,4})/.test(result.started), `started: ${result.started}`);
 
   // A card (phone) shows every field with its label; a desktop keeps the table.
-  const cells = await rowA.locator("td").evaluateAll((tds) =>
-    tds.map((td) => ({ label: td.dataset.label || "", text: td.innerText.trim(), shown: td.getBoundingClientRect().height > 0, right: td.getBoundingClientRect().right })),
-  );
-  const display = await rowA.evaluate((tr) => getComputedStyle(tr).display);
-  check(narrow ? display === "block" : display === "table-row", `row display ${display}`);
-  for (const label of ["Stream", "Recording", "Started", "Duration", "Size", "Codecs", "Actions"]) {
-    const c = cells.find((x) => x.label.startsWith(label));
-    check(c && c.shown && c.text, `the ${label} field: ${JSON.stringify(c)}`);
-  }
-  check(cells.every((c) => c.right <= viewport().width + 0.5), `a field sticks out: ${JSON.stringify(cells)}`);
-  result.cells = cells;
+  result.cells = await labelled(rowA, ["Stream", "Recording", "Started", "Duration", "Size", "Codecs", "Actions"]);
   result.overflow.library = await noOverflow(page, "Recordings");
   await rowA.scrollIntoViewIfNeeded();
   await snap(page, "recordings-cards");

@@ -111,7 +111,13 @@ function App() {
         <ul id="nav-items">
           {pages.map((p) => (
             <li key={p.id}>
-              <a href={`#/${p.id}`} class={p.id === page ? "active" : ""} aria-current={p.id === page ? "page" : undefined}>
+              <a
+                href={`#/${p.id}`}
+                class={p.id === page ? "active" : ""}
+                aria-current={p.id === page ? "page" : undefined}
+                // the current page's link changes no address: the menu closes here
+                onClick={() => p.id === page && setMenu(false)}
+              >
                 {p.title}
               </a>
             </li>
