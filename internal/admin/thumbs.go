@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -64,7 +63,7 @@ func (t *thumbs) get(ctx context.Context, name string, hasVideo bool) (string, e
 	if _, err := os.Stat(jpg); err == nil {
 		return jpg, nil // made while this call waited
 	}
-	if err := t.make(src, jpg); err != nil {
+	if err := t.make(name, src); err != nil {
 		t.mu.Lock()
 		t.failed[name] = fi.ModTime()
 		t.mu.Unlock()
@@ -81,22 +80,13 @@ func (t *thumbs) gaveNone(name string, mod time.Time) bool {
 	return ok && at.Equal(mod)
 }
 
-// make decodes the first keyframe of src into a JPEG at jpg (written aside, then renamed, so a
-// half-made file is never served).
-func (t *thumbs) make(src, jpg string) error {
+// make decodes the first keyframe of the named recording at src and keeps its JPEG.
+func (t *thumbs) make(name, src string) error {
 	b, err := thumb.Make(src, thumbWidth, thumbProbe)
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(jpg), 0o755); err != nil {
-		return err
-	}
-	tmp := jpg + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return os.Rename(tmp, jpg)
+	return t.store.SaveThumb(name, b)
 }
 
 // thumb serves GET /recordings/thumb/NAME: the JPEG, or 404 (the page's placeholder).

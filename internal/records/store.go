@@ -84,3 +84,18 @@ const ThumbDir = ".streamrec-thumbs"
 
 // ThumbPath is where the thumbnail of the named recording is kept.
 func (s *Store) ThumbPath(name string) string { return filepath.Join(s.dir, ThumbDir, name+".jpg") }
+
+// SaveThumb keeps jpg as the named recording's thumbnail, written aside and renamed into place so
+// that a half-written one is never served.
+func (s *Store) SaveThumb(name string, jpg []byte) error {
+	path := s.ThumbPath(name)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, jpg, 0o644); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, path)
+}
