@@ -379,8 +379,14 @@ export function Recordings() {
           </div>
           <div class="pager">
             <span>
-              {first}–{last} of {lib.total} recording{lib.total === 1 ? "" : "s"}
-              {filtered ? " matching the filter" : ""} · {lib.files} file{lib.files === 1 ? "" : "s"}, {bytes(lib.bytes)}
+              {lib.total ? (
+                <>
+                  {first}–{last} of {lib.total} recording{lib.total === 1 ? "" : "s"}
+                  {filtered ? " matching the filter" : ""} · {lib.files} file{lib.files === 1 ? "" : "s"}, {bytes(lib.bytes)}
+                </>
+              ) : (
+                "No finished recording yet"
+              )}
               {lib.writing.length ? ` · ${lib.writing.length} being recorded` : ""}
             </span>
             <span class="pager-buttons">
