@@ -23,6 +23,7 @@ import (
 const (
 	thumbWidth = 160
 	thumbProbe = 16 << 20
+	maxFailed  = 10000 // files remembered as giving no thumbnail
 )
 
 // errNoThumb answers 404: the page shows its placeholder.
@@ -65,6 +66,9 @@ func (t *thumbs) get(ctx context.Context, name string, hasVideo bool) (string, e
 	}
 	if err := t.make(name, src); err != nil {
 		t.mu.Lock()
+		if len(t.failed) >= maxFailed {
+			clear(t.failed) // bounded: at worst a file is tried once more
+		}
 		t.failed[name] = fi.ModTime()
 		t.mu.Unlock()
 		return "", fmt.Errorf("%w: %v", errNoThumb, err)
