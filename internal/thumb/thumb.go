@@ -33,29 +33,9 @@ func Make(path string, width int, limit int64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	var codec string
-	var config, data []byte
-	switch strings.ToLower(filepath.Ext(path)) {
-	case ".mp4":
-		s, err := mp4.FirstVideoSample(f, fi.Size(), limit)
-		if errors.Is(err, mp4.ErrNoVideo) {
-			return nil, ErrNoVideo
-		}
-		if err != nil {
-			return nil, err
-		}
-		codec, config, data = s.Codec, s.Config, s.Data
-	case ".webm":
-		frame, err := webm.FirstVP8Keyframe(f, fi.Size(), limit)
-		if errors.Is(err, webm.ErrNoVideo) {
-			return nil, ErrNoVideo
-		}
-		if err != nil {
-			return nil, err
-		}
-		codec, data = "VP8", frame
-	default:
-		return nil, ErrUnsupported
+	codec, config, data, err := keyframe(f, fi.Size(), strings.ToLower(filepath.Ext(path)), limit)
+	if err != nil {
+		return nil, err
 	}
 	pic, err := decode(codec, config, data)
 	if err != nil {
@@ -66,6 +46,28 @@ func Make(path string, width int, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("thumb: jpeg: %w", err)
 	}
 	return out.Bytes(), nil
+}
+
+// keyframe reads the first video keyframe of a recording by its container (ext): the codec, its
+// decoder configuration and the frame as stored.
+func keyframe(f *os.File, size int64, ext string, limit int64) (codec string, config, data []byte, err error) {
+	switch ext {
+	case ".mp4":
+		s, err := mp4.FirstVideoSample(f, size, limit)
+		return s.Codec, s.Config, s.Data, noVideo(err, mp4.ErrNoVideo)
+	case ".webm":
+		frame, err := webm.FirstVP8Keyframe(f, size, limit)
+		return "VP8", nil, frame, noVideo(err, webm.ErrNoVideo)
+	}
+	return "", nil, nil, ErrUnsupported
+}
+
+// noVideo turns a container's "no video track" into ErrNoVideo.
+func noVideo(err, none error) error {
+	if errors.Is(err, none) {
+		return ErrNoVideo
+	}
+	return err
 }
 
 // scale shrinks a picture to width pixels wide (never enlarges it), each pixel the mean of the

@@ -12,13 +12,7 @@ import (
 // FirstVP8Keyframe reads files of the records folder for thumbnails: whatever the bytes, it
 // returns within bounded memory, and a frame it returns is a VP8 keyframe inside the file.
 func FuzzFirstVP8Keyframe(f *testing.F) {
-	b, err := os.ReadFile(filepath.Join("testdata", "probe", "recording.webm")) // ffmpeg-made
-	if err != nil {
-		f.Fatal(err)
-	}
-	for _, n := range []int{len(b), len(b) / 2, 1200, 100, 40} {
-		f.Add(b[:min(n, len(b))])
-	}
+	addSeeds(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fuzzmem.Check(t, func() {
 			frame, err := FirstVP8Keyframe(bytes.NewReader(data), int64(len(data)), 1<<20)
