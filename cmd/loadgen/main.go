@@ -4,6 +4,7 @@
 //
 //	loadgen -proto rtmp   -target rtmp://127.0.0.1:1935/live -flv media.flv -n 100 -t 60s
 //	loadgen -proto webrtc -target ws://127.0.0.1:8080 -video h264 -h264 media.h264 -opus media.ogg -n 10 -t 60s
+//	loadgen -proto whip   -target http://127.0.0.1:8081/whip -video h264 -h264 media.h264 -opus media.ogg -n 10 -t 60s
 //	loadgen -proto rtsp   -target rtsp://127.0.0.1:8554/live -flv media.flv -n 10 -t 60s
 //
 // RTMP and RTSP read the H.264 + AAC of an FLV file; WebRTC reads H.264 (Annex-B with access
@@ -44,8 +45,8 @@ type config struct {
 
 func main() {
 	var c config
-	flag.StringVar(&c.proto, "proto", "rtmp", "rtmp, webrtc or rtsp")
-	flag.StringVar(&c.target, "target", "rtmp://127.0.0.1:1935/live", "rtmp://HOST:PORT/APP, ws://HOST:PORT (WCS signalling) or rtsp://HOST:PORT/PATH")
+	flag.StringVar(&c.proto, "proto", "rtmp", "rtmp, webrtc (WCS signalling), whip or rtsp")
+	flag.StringVar(&c.target, "target", "rtmp://127.0.0.1:1935/live", "rtmp://HOST:PORT/APP, ws://HOST:PORT (WCS signalling), http://HOST:PORT/whip (WHIP) or rtsp://HOST:PORT/PATH")
 	flag.IntVar(&c.n, "n", 10, "concurrent streams")
 	flag.DurationVar(&c.duration, "t", 30*time.Second, "how long each stream sends")
 	flag.DurationVar(&c.ramp, "ramp", 0, "spread the streams' starts over this long (default: 20 ms per stream, at most 5 s)")
@@ -187,10 +188,13 @@ func run(c config) error {
 			// Each stream's clock starts elsewhere, as independent encoders' do.
 			return publishRTMP(ctx, release, c.target, name, file, uint32(i*7919%100000), st)
 		}
-	case "webrtc":
+	case "webrtc", "whip":
 		w, err := newWebRTCSource(c)
 		if err != nil {
 			return err
+		}
+		if c.proto == "whip" {
+			w.signalling = negotiateWHIP
 		}
 		pub = w.publish
 	case "rtsp":

@@ -42,6 +42,8 @@ type webrtcSource struct {
 	// stereo, as a browser says it (a browser's microphone is mono, and so is its offer).
 	opusFmtp string
 	api      *webrtc.API
+	// signalling sends the offer: WCS (nil) or WHIP.
+	signalling negotiate
 }
 
 func newWebRTCSource(c config) (*webrtcSource, error) {
@@ -304,18 +306,10 @@ func statusOf(f wcsFrame, id string) (statusEvent, bool) {
 }
 
 func (w *webrtcSource) publish(ctx context.Context, release <-chan struct{}, _ int, name string, st *streamStats) error {
-	sig, err := dialWCS(ctx, w.target)
-	if err != nil {
-		return fmt.Errorf("signalling: %w", err)
+	sig := w.signalling
+	if sig == nil {
+		sig = negotiateWCS
 	}
-	defer sig.ws.Close()
-	if err := sig.send("connection", map[string]any{"appKey": "defaultApp", "mediaProviders": []string{"WebRTC"}, "clientVersion": "2.0"}); err != nil {
-		return err
-	}
-	if _, err := sig.await(10*time.Second, func(f wcsFrame) bool { return f.Message == "getUserData" }); err != nil {
-		return err
-	}
-
 	pc, err := w.api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		return err
@@ -356,29 +350,9 @@ func (w *webrtcSource) publish(ctx context.Context, release <-chan struct{}, _ i
 		return err
 	}
 	<-gathered
-	id := uuid.NewString()
-	st.MediaSessionID = id
-	if err := sig.send("publishStream", map[string]any{
-		"mediaSessionId": id, "name": name, "published": true, "hasVideo": true, "hasAudio": len(w.audio) > 0,
-		"status": "PENDING", "record": w.record, "mediaProvider": "WebRTC", "sdp": pc.LocalDescription().SDP,
-	}); err != nil {
-		return err
-	}
-	f, err := sig.await(20*time.Second, func(f wcsFrame) bool {
-		if ev, ok := statusOf(f, id); ok && ev.Status == "FAILED" {
-			return true
-		}
-		return f.Message == "setRemoteSDP"
-	})
+	answer, unpublish, err := sig(ctx, w, name, pc.LocalDescription().SDP, st)
 	if err != nil {
 		return err
-	}
-	if ev, ok := statusOf(f, id); ok {
-		return fmt.Errorf("publish refused: %s", ev.Info)
-	}
-	var answer string
-	if len(f.Data) < 2 || json.Unmarshal(f.Data[1], &answer) != nil {
-		return errors.New("setRemoteSDP without an answer")
 	}
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: loopbackCandidates(answer)}); err != nil {
 		return err
@@ -424,15 +398,65 @@ func (w *webrtcSource) publish(ctx context.Context, release <-chan struct{}, _ i
 	}
 	st.end()
 	<-release
-	if err := sig.send("unPublishStream", map[string]any{"mediaSessionId": id, "name": name}); err != nil {
-		return err
+	return unpublish()
+}
+
+// negotiate sends the offer of stream name and returns the answer and how to unpublish (which
+// returns once the recording is finished).
+type negotiate func(ctx context.Context, w *webrtcSource, name, offer string, st *streamStats) (answer string, unpublish func() error, err error)
+
+// negotiateWCS publishes over WCS signalling (the Web SDK's WebSocket protocol).
+func negotiateWCS(ctx context.Context, w *webrtcSource, name, offer string, st *streamStats) (string, func() error, error) {
+	sig, err := dialWCS(ctx, w.target)
+	if err != nil {
+		return "", nil, fmt.Errorf("signalling: %w", err)
 	}
-	// The UNPUBLISHED event comes once the recording is finished.
-	_, err = sig.await(30*time.Second, func(f wcsFrame) bool {
-		ev, ok := statusOf(f, id)
-		return ok && (ev.Status == "UNPUBLISHED" || ev.Status == "FAILED")
+	fail := func(err error) (string, func() error, error) {
+		sig.ws.Close()
+		return "", nil, err
+	}
+	if err := sig.send("connection", map[string]any{"appKey": "defaultApp", "mediaProviders": []string{"WebRTC"}, "clientVersion": "2.0"}); err != nil {
+		return fail(err)
+	}
+	if _, err := sig.await(10*time.Second, func(f wcsFrame) bool { return f.Message == "getUserData" }); err != nil {
+		return fail(err)
+	}
+	id := uuid.NewString()
+	st.MediaSessionID = id
+	if err := sig.send("publishStream", map[string]any{
+		"mediaSessionId": id, "name": name, "published": true, "hasVideo": true, "hasAudio": len(w.audio) > 0,
+		"status": "PENDING", "record": w.record, "mediaProvider": "WebRTC", "sdp": offer,
+	}); err != nil {
+		return fail(err)
+	}
+	f, err := sig.await(20*time.Second, func(f wcsFrame) bool {
+		if ev, ok := statusOf(f, id); ok && ev.Status == "FAILED" {
+			return true
+		}
+		return f.Message == "setRemoteSDP"
 	})
-	return err
+	if err != nil {
+		return fail(err)
+	}
+	if ev, ok := statusOf(f, id); ok {
+		return fail(fmt.Errorf("publish refused: %s", ev.Info))
+	}
+	var answer string
+	if len(f.Data) < 2 || json.Unmarshal(f.Data[1], &answer) != nil {
+		return fail(errors.New("setRemoteSDP without an answer"))
+	}
+	return answer, func() error {
+		defer sig.ws.Close()
+		if err := sig.send("unPublishStream", map[string]any{"mediaSessionId": id, "name": name}); err != nil {
+			return err
+		}
+		// The UNPUBLISHED event comes once the recording is finished.
+		_, err := sig.await(30*time.Second, func(f wcsFrame) bool {
+			ev, ok := statusOf(f, id)
+			return ok && (ev.Status == "UNPUBLISHED" || ev.Status == "FAILED")
+		})
+		return err
+	}, nil
 }
 
 func drainRTCP(s *webrtc.RTPSender) {

@@ -84,6 +84,8 @@ type Admin struct {
 	throttle *throttle
 	logs     *lograte.Limiter // login refusals: one line per address per minute
 	library  *library
+	thumbs   *thumbs
+	finished *notifier // tells the event streams of every finished file
 	rates    *rates
 	atStart  map[string]string // settings values when the server started, for "restart needed"
 
@@ -110,11 +112,16 @@ func New(cfg Config) *Admin {
 		throttle: newThrottle(),
 		logs:     lograte.New(time.Minute, maxTracked),
 		library:  newLibrary(cfg),
+		thumbs:   newThumbs(cfg.Records),
+		finished: newNotifier(),
 		rates:    newRates(),
 		atStart:  cfg.Settings.Values(),
 		done:     make(chan struct{}),
 	}
 	a.ensurePassword()
+	if cfg.Records != nil {
+		cfg.Records.OnFinished(func(f records.File) { a.finished.notify(f.Name) })
+	}
 	return a
 }
 
@@ -134,6 +141,7 @@ func (a *Admin) Register(app fiber.Router) {
 	r.Post("/streams/terminate", a.terminate)
 	r.Get("/recordings", a.recordings)
 	r.Post("/recordings/delete", a.deleteRecordings)
+	r.Get("/recordings/thumb/:name", a.thumb)
 	r.Get("/settings", a.getSettings)
 	r.Put("/settings", a.putSettings)
 	r.Get("/hooks", a.hooks)

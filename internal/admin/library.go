@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"regexp"
 	"sort"
 	"strconv"
@@ -307,6 +308,14 @@ func group(files []LibraryFile, recs []records.Recording, present map[string]boo
 	return out
 }
 
+// hasVideo says whether the last listing found a video track in the named local file.
+func (l *library) hasVideo(name string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	c, ok := l.cache[name]
+	return ok && c.info.Video != nil
+}
+
 // forget drops a deleted file from the caches.
 func (l *library) forget(name string) {
 	l.mu.Lock()
@@ -368,28 +377,29 @@ func (a *Admin) recordings(c *fiber.Ctx) error {
 	if err != nil {
 		return fail(c, fiber.StatusInternalServerError, "read the records folder: "+err.Error())
 	}
-	groups := v.groups
+	from, to, err := period(c.Query("from"), c.Query("to"))
+	if err != nil {
+		return fail(c, fiber.StatusBadRequest, err.Error())
+	}
 	streamSet, nodeSet := map[string]bool{}, map[string]bool{}
-	var files int
-	var bytes int64
-	for _, g := range groups {
+	for _, g := range v.groups {
 		if g.Stream != "" {
 			streamSet[g.Stream] = true
 		}
 		nodeSet[g.Node] = true
-		files += len(g.Parts)
-		bytes += g.Size
 	}
 	q := strings.ToLower(strings.TrimSpace(c.Query("q")))
 	node, byNode := c.Queries()["node"]
-	if q != "" || byNode {
-		kept := groups[:0]
-		for _, g := range groups {
-			if matches(g, q) && (!byNode || g.Node == node) {
-				kept = append(kept, g)
-			}
+	groups := v.groups[:0]
+	var files int
+	var bytes int64
+	for _, g := range v.groups {
+		if !matches(g, q) || (byNode && g.Node != node) || (!from.IsZero() && g.Start.Before(from)) || (!to.IsZero() && !g.Start.Before(to)) {
+			continue
 		}
-		groups = kept
+		groups = append(groups, g)
+		files += len(g.Parts)
+		bytes += g.Size
 	}
 	sortGroups(groups, c.Query("sort", "start"), c.Query("order", "desc") != "asc")
 	size := min(max(c.QueryInt("size", defaultPageSize), 1), maxPageSize)
@@ -403,14 +413,52 @@ func (a *Admin) recordings(c *fiber.Ctx) error {
 		"page":    page,
 		"pages":   pages,
 		"size":    size,
-		"files":   files, // all finished files, in the folder and in the bucket
+		"files":   files, // the files of the groups matching the filter
 		"bytes":   bytes,
+		"writing": a.inProgress(),
 		"streams": sorted(streamSet),
 		"nodes":   sorted(nodeSet),
 		"node":    a.library.node(),
 		"folder":  a.cfg.Records.Dir(),
 		"bucket":  bucketNote(a.cfg.Bucket, v.bucket),
 	})
+}
+
+// period reads the date filter: from (inclusive) and to (exclusive), RFC 3339 times, "" = open.
+func period(from, to string) (f, t time.Time, err error) {
+	if from != "" {
+		if f, err = time.Parse(time.RFC3339, from); err != nil {
+			return f, t, fmt.Errorf("from: not an RFC 3339 time: %q", from)
+		}
+	}
+	if to != "" {
+		if t, err = time.Parse(time.RFC3339, to); err != nil {
+			return f, t, fmt.Errorf("to: not an RFC 3339 time: %q", to)
+		}
+	}
+	return f, t, nil
+}
+
+// Writing is a file being recorded now, as the library shows it.
+type Writing struct {
+	Name   string    `json:"name"`
+	Stream string    `json:"stream"`
+	Part   int       `json:"part,omitempty"`
+	Start  time.Time `json:"start"`
+	Size   int64     `json:"size"` // bytes written so far
+}
+
+// inProgress lists this node's files being written, with their size now.
+func (a *Admin) inProgress() []Writing {
+	out := []Writing{}
+	for _, w := range a.cfg.Records.InProgress() {
+		row := Writing{Name: w.Name, Stream: w.StreamName, Part: w.Part, Start: w.Start}
+		if fi, err := os.Stat(a.cfg.Records.Path(w.Name)); err == nil {
+			row.Size = fi.Size()
+		}
+		out = append(out, row)
+	}
+	return out
 }
 
 // bucketNote says what the library's bucket listing is: nil when upload is off.

@@ -1,8 +1,10 @@
 package admin_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"image/jpeg"
 	"math"
 	"os"
 	"os/exec"
@@ -97,6 +99,7 @@ type library struct {
 	Page   int                  `json:"page"`
 	Pages  int                  `json:"pages"`
 	Files  int                  `json:"files"`
+	Bytes  int64                `json:"bytes"`
 }
 
 func (e *env) library(cookie, query string) library {
@@ -223,5 +226,65 @@ func BenchmarkLibraryListing(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		e.library(cookie, "?q=s3&sort=size&page=2&size=50")
+	}
+}
+
+// Thumbnails: behind the login, made once (cached in records/.streamrec-thumbs) from MP4 and
+// WebM, none for a name that is not a finished recording, and deleted with the recording.
+func TestThumbnails(t *testing.T) {
+	mp4, webm := clips(t)
+	e := newEnv(t)
+	cookie := e.login()
+	copyFile(t, mp4, filepath.Join(e.records, "a.mp4"))
+	copyFile(t, webm, filepath.Join(e.records, "v.webm"))
+	e.library(cookie, "") // the listing probes the files: the thumbnail needs to know there is video
+	if r := e.do("GET", "/admin/api/recordings/thumb/a.mp4", "", ""); r.code != 401 {
+		t.Errorf("a thumbnail without the login: %d", r.code)
+	}
+	for _, name := range []string{"a.mp4", "v.webm"} {
+		r := e.do("GET", "/admin/api/recordings/thumb/"+name, "", cookie)
+		if r.code != 200 || r.header.Get("Content-Type") != "image/jpeg" {
+			t.Fatalf("thumbnail of %s: %d %s %.100s", name, r.code, r.header.Get("Content-Type"), r.body)
+		}
+		img, err := jpeg.Decode(bytes.NewReader(r.body))
+		if err != nil || img.Bounds().Dx() != 160 {
+			t.Errorf("thumbnail of %s: %v %v", name, err, img)
+		}
+		if _, err := os.Stat(e.files.ThumbPath(name)); err != nil {
+			t.Errorf("thumbnail of %s not cached: %v", name, err)
+		}
+	}
+	for _, name := range []string{"nope.mp4", "..%2Fconf.mp4", ".streamrec-index.jsonl"} {
+		if r := e.do("GET", "/admin/api/recordings/thumb/"+name, "", cookie); r.code != 404 {
+			t.Errorf("thumbnail of %s: %d", name, r.code)
+		}
+	}
+	if r := e.do("POST", "/admin/api/recordings/delete", `{"names":["a.mp4"]}`, cookie); r.code != 200 {
+		t.Fatalf("delete: %d %s", r.code, r.body)
+	}
+	if _, err := os.Stat(e.files.ThumbPath("a.mp4")); !os.IsNotExist(err) {
+		t.Errorf("the thumbnail outlived its recording: %v", err)
+	}
+}
+
+// The date filter keeps the recordings started in [from, to); the counts are of what matches.
+func TestLibraryDateFilterCounts(t *testing.T) {
+	mp4, _ := clips(t)
+	e := newEnv(t)
+	cookie := e.login()
+	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	for i, name := range []string{"d1.mp4", "d2.mp4", "d3.mp4"} {
+		copyFile(t, mp4, filepath.Join(e.records, name))
+		e.files.Finished(records.File{Name: name, StreamName: name, Start: t0.Add(time.Duration(i) * 24 * time.Hour)})
+	}
+	l := e.library(cookie, "?from=2026-03-02T00:00:00Z&to=2026-03-03T00:00:00Z")
+	if l.Total != 1 || l.Files != 1 || len(l.Groups) != 1 || l.Groups[0].ID != "d2.mp4" || l.Bytes != l.Groups[0].Size {
+		t.Errorf("one day: %d recordings, %d files, %d bytes: %+v", l.Total, l.Files, l.Bytes, l.Groups)
+	}
+	if l := e.library(cookie, "?from=2026-03-02T00:00:00Z"); l.Total != 2 || l.Files != 2 {
+		t.Errorf("from the 2nd: %d recordings, %d files", l.Total, l.Files)
+	}
+	if r := e.do("GET", "/admin/api/recordings?from=yesterday", "", cookie); r.code != 400 {
+		t.Errorf("a bad date: %d", r.code)
 	}
 }

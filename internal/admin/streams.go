@@ -78,7 +78,8 @@ func (a *Admin) streams(c *fiber.Ctx) error {
 }
 
 // events is a Server-Sent Events stream of the stream list: an event "streams" with
-// {"streams":[...]} at once, on every change, and every refreshEvery.
+// {"streams":[...]} at once, on every change, and every refreshEvery; and an event "recordings"
+// whenever a file is finished (the library lists again).
 func (a *Admin) events(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderContentType, "text/event-stream")
 	c.Set(fiber.HeaderCacheControl, "no-store")
@@ -90,9 +91,11 @@ func (a *Admin) events(c *fiber.Ctx) error {
 		default:
 		}
 	})
+	finished, unsubscribe := a.finished.subscribe()
 	done := a.done
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
 		defer cancel()
+		defer unsubscribe()
 		refresh := time.NewTicker(refreshEvery)
 		defer refresh.Stop()
 		keepAlive := time.NewTicker(keepAliveEvery)
@@ -118,6 +121,10 @@ func (a *Admin) events(c *fiber.Ctx) error {
 				return
 			case <-changed:
 				err = send()
+			case <-finished:
+				// The library page lists again: the file's name is all it needs.
+				w.WriteString("event: recordings\ndata: {}\n\n")
+				err = w.Flush()
 			case <-refresh.C:
 				err = send()
 			case <-keepAlive.C:
@@ -190,4 +197,36 @@ func (a *Admin) terminate(c *fiber.Ctx) error {
 	s.Log().Info("stream terminated from the dashboard", "ip", c.IP())
 	a.cfg.Streams.Terminate(s)
 	return c.JSON(wcs.StreamOf(s.Snapshot()))
+}
+
+// notifier wakes every subscriber when a file is finished; a subscriber that has not yet
+// taken the last wake-up misses nothing (one pending wake-up stands for any number).
+type notifier struct {
+	mu   sync.Mutex
+	subs map[chan struct{}]bool
+}
+
+func newNotifier() *notifier { return &notifier{subs: map[chan struct{}]bool{}} }
+
+func (n *notifier) notify(string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for ch := range n.subs {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (n *notifier) subscribe() (<-chan struct{}, func()) {
+	ch := make(chan struct{}, 1)
+	n.mu.Lock()
+	n.subs[ch] = true
+	n.mu.Unlock()
+	return ch, func() {
+		n.mu.Lock()
+		delete(n.subs, ch)
+		n.mu.Unlock()
+	}
 }

@@ -48,7 +48,7 @@ func (g *guard) check(c *fiber.Ctx) error {
 	st := g.settings()
 	if origin := c.Get(fiber.HeaderOrigin); origin != "" {
 		c.Vary(fiber.HeaderOrigin)
-		if !sameOrigin(origin, c) && !allowedOrigin(origin, st.RESTAllowedOrigins) {
+		if !sameOrigin(origin, c) && !AllowedOrigin(origin, st.RESTAllowedOrigins) {
 			return g.refuse(c, fiber.StatusForbidden, fmt.Sprintf("origin %q may not call the REST API: list it in rest_allowed_origins", origin))
 		}
 		c.Set(fiber.HeaderAccessControlAllowOrigin, origin)
@@ -105,9 +105,9 @@ func hostPort(scheme, host string) string {
 	return net.JoinHostPort(strings.Trim(host, "[]"), port)
 }
 
-// allowedOrigin tells whether rest_allowed_origins (lower-case scheme://host[:port] items, or
-// "*") lists origin.
-func allowedOrigin(origin string, allowed []string) bool {
+// AllowedOrigin tells whether an origin list (rest_allowed_origins, whip_allowed_origins:
+// lower-case scheme://host[:port] items, or "*") lists origin.
+func AllowedOrigin(origin string, allowed []string) bool {
 	return slices.Contains(allowed, "*") || slices.Contains(allowed, strings.ToLower(strings.TrimSuffix(origin, "/")))
 }
 

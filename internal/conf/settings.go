@@ -72,6 +72,10 @@ type Settings struct {
 	MetricsToken       string   // metrics_token: "" = GET /metrics needs no token
 	RESTAllowedOrigins []string // rest_allowed_origins: foreign Origins allowed to call REST ("*" = any)
 
+	// WHIP ingest protection (README, "Publishing with OBS (WHIP)").
+	WHIPToken          string   // whip_token: "" = anyone may publish over WHIP
+	WHIPAllowedOrigins []string // whip_allowed_origins: Origins whose pages may call /whip ("*" = any)
+
 	// Retention (package retention): zero values are off.
 	RecordDeleteAfter  time.Duration // record_delete_after: finished recordings older than this are deleted
 	RecordMinFreeSpace Space         // record_min_free_space: free space kept on the records disk
@@ -306,6 +310,12 @@ var table = []setting{
 	{Spec: Spec{Key: "rest_allowed_origins", Default: "",
 		Help: "Comma-separated web origins (https://app.example.com) whose pages may call REST from a browser; * = any; empty = none but the server's own pages"},
 		apply: func(s *Settings, v string) (err error) { s.RESTAllowedOrigins, err = parseOrigins(v); return }},
+	{Spec: Spec{Key: "whip_token", Default: "", Secret: true,
+		Help: "Bearer token a WHIP publisher must send (OBS: Bearer Token); empty = anyone who reaches http.port or https.port may publish over WHIP"},
+		apply: func(s *Settings, v string) error { s.WHIPToken = v; return nil }},
+	{Spec: Spec{Key: "whip_allowed_origins", Default: "*",
+		Help: "Comma-separated web origins whose pages may publish over WHIP from a browser; * = any (the token protects WHIP, not the origin)"},
+		apply: func(s *Settings, v string) (err error) { s.WHIPAllowedOrigins, err = parseOrigins(v); return }},
 	{Spec: Spec{Key: "media_timeout", Default: "10",
 		Help: "Seconds without media (RTCP and keep-alives do not count) after which an RTSP camera is reconnected and an RTSP or WebRTC publisher dropped (1-3600)"},
 		apply: func(s *Settings, v string) error {

@@ -31,7 +31,8 @@ func TestDefaults(t *testing.T) {
 		WSPort:        8080, WSSPort: 8443, HTTPPort: 8081, HTTPSPort: 8444, RTMPPort: 1935, RTSPPort: 8554,
 		MediaPortFrom: 31001, MediaPortTo: 32000,
 		MaxConnections: 1000, MaxConnectionsPerAddress: 100, MaxPendingWebRTC: 50, MaxRTSPCameras: 100,
-		MediaTimeout: 10 * time.Second,
+		MediaTimeout:       10 * time.Second,
+		WHIPAllowedOrigins: []string{"*"},
 	}
 	if got := Defaults(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Defaults() =\n%+v\nwant\n%+v", got, want)
@@ -59,7 +60,7 @@ func TestSpecs(t *testing.T) {
 		"media_port_from", "media_port_to", "ip", "ip_local", "ice_tcp_port", "stun_servers", "https.cert", "https.key", "admin.password",
 		"ws.address", "wss.address", "http.address", "https.address", "rtmp.address", "rtsp.address",
 		"max_connections", "max_connections_per_address", "max_pending_webrtc_sessions", "max_rtsp_cameras",
-		"rest_token", "metrics_token", "rest_allowed_origins", "media_timeout",
+		"rest_token", "metrics_token", "rest_allowed_origins", "whip_token", "whip_allowed_origins", "media_timeout",
 		"record_s3_endpoint", "record_s3_region", "record_s3_bucket", "record_s3_prefix",
 		"record_s3_access_key", "record_s3_secret_key", "record_s3_path_style", "record_s3_delete_local",
 		"node_name",
@@ -87,7 +88,7 @@ func TestSpecs(t *testing.T) {
 	}
 	for _, k := range []string{"record_streams", "record_formats", "record_rotation", "on_record_hook_script",
 		"record_audio_codec_sample_rate", "admin.password", "encode_record_name",
-		"rest_token", "metrics_token", "rest_allowed_origins", "max_rtsp_cameras", "max_pending_webrtc_sessions", "media_timeout",
+		"rest_token", "metrics_token", "rest_allowed_origins", "whip_token", "whip_allowed_origins", "max_rtsp_cameras", "max_pending_webrtc_sessions", "media_timeout",
 		"record_delete_after", "record_min_free_space", "record_max_total_size"} {
 		if restart[k] {
 			t.Errorf("%s should not need a restart", k)
@@ -132,6 +133,8 @@ max_pending_webrtc_sessions=7
 max_rtsp_cameras=2
 rest_token=t0ken
 rest_allowed_origins=https://App.example.com, http://localhost:3000/
+whip_token=wh1p
+whip_allowed_origins=https://Studio.example.com
 media_timeout=3
 unknown.key=whatever
 `
@@ -158,6 +161,8 @@ unknown.key=whatever
 		MaxConnections: 20, MaxConnectionsPerAddress: 3, MaxPendingWebRTC: 7, MaxRTSPCameras: 2,
 		RESTToken:          "t0ken",
 		RESTAllowedOrigins: []string{"https://app.example.com", "http://localhost:3000"},
+		WHIPToken:          "wh1p",
+		WHIPAllowedOrigins: []string{"https://studio.example.com"},
 		MediaTimeout:       3 * time.Second,
 	}
 	if !reflect.DeepEqual(got, want) {

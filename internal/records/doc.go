@@ -5,6 +5,8 @@
 //	NAME.mp4, NAME.webm            recordings: finished, or still being written
 //	.streamrec-writing/NAME.json   the journal: one entry per file being written (JournalDir)
 //	.streamrec-library.jsonl       the index: what the recorder knew of each finished file (IndexName)
+//	.streamrec-thumbs/NAME.jpg     the library's thumbnails (ThumbDir): saved by SaveThumb, removed
+//	                               with their recording (Delete, or the listing after it left)
 //
 // A recording's name is one path element, not hidden, with a known extension (IsRecording).
 // Hidden names are the store's own bookkeeping: never listed, served or deleted. Anything else

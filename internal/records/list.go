@@ -2,6 +2,8 @@ package records
 
 import (
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -44,7 +46,23 @@ func (s *Store) List() ([]Recording, error) {
 		out = append(out, Recording{Name: name, Path: s.Path(name), Size: fi.Size(), Modified: fi.ModTime(), Meta: m, Indexed: ok})
 	}
 	s.index.prune(present)
+	s.pruneThumbs(present)
 	return out, nil
+}
+
+// pruneThumbs removes the thumbnails of recordings that are gone (moved away by a hook, deleted
+// by hand): Delete removes those of the files deleted through the store.
+func (s *Store) pruneThumbs(present map[string]bool) {
+	ents, err := os.ReadDir(filepath.Join(s.dir, ThumbDir))
+	if err != nil {
+		return // none made yet
+	}
+	for _, de := range ents {
+		name, ok := strings.CutSuffix(de.Name(), ".jpg")
+		if ok && !present[name] && !s.Writing(name) {
+			os.Remove(filepath.Join(s.dir, ThumbDir, de.Name()))
+		}
+	}
 }
 
 // Delete removes a finished recording named by a client, after the same checks as Resolve.
@@ -57,6 +75,7 @@ func (s *Store) Delete(name string) error {
 		return err
 	}
 	s.index.forget(name)
+	os.Remove(s.ThumbPath(name)) // made on demand: most files have none
 	return nil
 }
 

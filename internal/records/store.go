@@ -16,7 +16,7 @@ type Store struct {
 	dir string
 
 	mu      sync.Mutex // guards writing
-	writing map[string]bool
+	writing map[string]Writing
 	journal string // folder of the journal entries; "" keeps the set in memory only
 
 	index index
@@ -32,7 +32,7 @@ func New(dir string, log *slog.Logger) *Store {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Store{dir: dir, writing: map[string]bool{}}
+	s := &Store{dir: dir, writing: map[string]Writing{}}
 	s.index.path, s.index.log = filepath.Join(dir, IndexName), log
 	return s
 }
@@ -76,4 +76,26 @@ func (s *Store) Remove(name string) error {
 		return fmt.Errorf("remove recording: unsafe file name %q", name)
 	}
 	return os.Remove(s.Path(name))
+}
+
+// ThumbDir is the hidden folder, inside the records folder, of the library's thumbnails
+// (NAME.jpg, made once per recording and deleted with it; never listed nor served as a recording).
+const ThumbDir = ".streamrec-thumbs"
+
+// ThumbPath is where the thumbnail of the named recording is kept.
+func (s *Store) ThumbPath(name string) string { return filepath.Join(s.dir, ThumbDir, name+".jpg") }
+
+// SaveThumb keeps jpg as the named recording's thumbnail, written aside and renamed into place so
+// that a half-written one is never served.
+func (s *Store) SaveThumb(name string, jpg []byte) error {
+	path := s.ThumbPath(name)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, jpg, 0o644); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, path)
 }

@@ -7,6 +7,8 @@ import (
 	iofs "io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -32,7 +34,7 @@ type Writing struct {
 // into place). An error means only that a crash would leave the file unfinished.
 func (s *Store) Begin(w Writing) error {
 	s.mu.Lock()
-	s.writing[w.Name] = true
+	s.writing[w.Name] = w
 	s.mu.Unlock()
 	if s.journal == "" {
 		return nil
@@ -79,5 +81,18 @@ func (s *Store) entryPath(name string) string {
 func (s *Store) Writing(name string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.writing[name]
+	_, ok := s.writing[name]
+	return ok
+}
+
+// InProgress lists the files being written (for the library's "recording now" rows), by name.
+func (s *Store) InProgress() []Writing {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Writing, 0, len(s.writing))
+	for _, w := range s.writing {
+		out = append(out, w)
+	}
+	slices.SortFunc(out, func(a, b Writing) int { return strings.Compare(a.Name, b.Name) })
+	return out
 }

@@ -34,6 +34,8 @@ import (
 	"github.com/streamrec/streamrec/internal/upload"
 	"github.com/streamrec/streamrec/internal/web"
 	"github.com/streamrec/streamrec/internal/webhook"
+	"github.com/streamrec/streamrec/internal/webrtc"
+	"github.com/streamrec/streamrec/internal/whip"
 	"github.com/streamrec/streamrec/static"
 )
 
@@ -89,7 +91,9 @@ type Server struct {
 	admin     *admin.Admin
 	rtmp      *rtmp.Server
 	rtsp      *rtsp.Server
-	signal    *signalling // WCS WebSocket signalling and the WebRTC ingest
+	signal    *signalling    // WCS WebSocket signalling
+	webrtc    *webrtc.Engine // the WebRTC ingest behind WCS signalling and WHIP; nil when unreachable
+	whip      *whip.Handler  // WHIP on the HTTP ports (nil without the WebRTC ingest)
 	app       *fiber.App
 	listeners []net.Listener
 	started   atomic.Bool // every listener is up (Start returned nil), and Close has not begun
@@ -248,6 +252,10 @@ func (s *Server) Start() error {
 		return err
 	}
 	s.Cameras = cams
+	if s.webrtc, err = s.startWebRTC(st); err != nil {
+		s.Close()
+		return err
+	}
 	s.app = s.newApp()
 	if err := s.listenHTTP(st, "http", st.HTTPAddress, st.HTTPPort, nil); err != nil {
 		s.Close()
@@ -284,7 +292,7 @@ func (s *Server) Start() error {
 		}
 		s.rtsp = r
 	}
-	if s.signal, err = s.startSignalling(st); err != nil {
+	if s.signal, err = s.startSignalling(st, s.webrtc); err != nil {
 		s.Close()
 		return err
 	}
@@ -314,6 +322,11 @@ func (s *Server) newApp() *fiber.App {
 	if s.Cameras != nil {
 		api.RegisterRTSP(app, s.Cameras) // before Register, whose catch-all ends /rest-api
 	}
+	if s.webrtc != nil {
+		s.whip = whip.New(whip.Config{Streams: s.Streams, Engine: s.webrtc, Settings: s.Settings.Current,
+			ICEServers: s.iceServers, Log: s.log})
+		s.whip.Register(app) // its own CORS rule: not under /rest-api
+	}
 	api.RegisterRecords(app, s.admin.Files)
 	api.Register(app, s.Control)
 	s.records.Register(app)
@@ -324,6 +337,10 @@ func (s *Server) newApp() *fiber.App {
 	}}).Register(app)
 	return app
 }
+
+// iceServers are the STUN/TURN servers WHIP advertises in its Link headers: none yet (the
+// NAT settings of issue 17 fill this list, for WHIP and the Web SDK alike).
+func (s *Server) iceServers() []whip.ICEServer { return nil }
 
 // listen opens the TCP listener of name ("rtmp": rtmp.port on rtmp.address, "" = every
 // interface) within the connection limits.
@@ -380,7 +397,13 @@ func (s *Server) Close() {
 	}
 	s.Streams.Close()
 	if s.signal != nil {
-		s.signal.close() // WebRTC publishers and signalling sessions, after their streams ended
+		s.signal.close() // signalling sessions, after their streams ended
+	}
+	if s.webrtc != nil {
+		s.webrtc.Close() // WebRTC publishers (WCS and WHIP), their recordings finished
+	}
+	if s.whip != nil {
+		s.whip.Close()
 	}
 	s.Hooks.Close(hookShutdownWait) // the hooks of the files just finished
 	s.Webhooks.Close(webhookShutdownWait)

@@ -15,14 +15,13 @@ import (
 // signalling is the WCS WebSocket signalling on ws.port and wss.port with the WebRTC ingest
 // behind it.
 type signalling struct {
-	engine *webrtc.Engine
-	wcs    *wcs.Server
+	wcs *wcs.Server
 }
 
-// startSignalling opens ws.port and wss.port (with the HTTPS certificate) and the WebRTC media
-// ports; nil when both signalling ports are 0.
-func (s *Server) startSignalling(st *conf.Settings) (*signalling, error) {
-	if st.WSPort == 0 && st.WSSPort == 0 {
+// startWebRTC sets up the WebRTC ingest (the media ports) that WCS signalling and WHIP share;
+// nil when no listener could reach it (ws, wss, http and https ports all 0).
+func (s *Server) startWebRTC(st *conf.Settings) (*webrtc.Engine, error) {
+	if st.WSPort == 0 && st.WSSPort == 0 && st.HTTPPort == 0 && st.HTTPSPort == 0 {
 		return nil, nil
 	}
 	engine, err := webrtc.New(webrtc.Config{
@@ -37,11 +36,20 @@ func (s *Server) startSignalling(st *conf.Settings) (*signalling, error) {
 	if err != nil {
 		return nil, fmt.Errorf("webrtc: %w", err)
 	}
+	return engine, nil
+}
+
+// startSignalling opens ws.port and wss.port (with the HTTPS certificate) in front of the
+// WebRTC ingest; nil when both signalling ports are 0.
+func (s *Server) startSignalling(st *conf.Settings, engine *webrtc.Engine) (*signalling, error) {
+	if st.WSPort == 0 && st.WSSPort == 0 {
+		return nil, nil
+	}
 	cfg := wcs.Config{Streams: s.Streams, WebRTC: engine, Log: s.log}
 	if s.Cameras != nil {
 		cfg.Cameras = &cameraCapture{m: s.Cameras, users: map[string]int{}}
 	}
-	sg := &signalling{engine: engine, wcs: wcs.New(cfg)}
+	sg := &signalling{wcs: wcs.New(cfg)}
 	for _, l := range []struct {
 		name    string
 		address string
@@ -71,10 +79,9 @@ func (s *Server) startSignalling(st *conf.Settings) (*signalling, error) {
 	return sg, nil
 }
 
-// close ends every WebRTC publication (their recordings are finished) and the listeners.
+// close ends the signalling sessions and listeners.
 func (sg *signalling) close() {
 	sg.wcs.Close()
-	sg.engine.Close()
 }
 
 // cameraCapture lends RTSP cameras to signalling sessions that play them by URL. A camera that

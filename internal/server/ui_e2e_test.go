@@ -241,3 +241,65 @@ func TestLibraryInBrowser(t *testing.T) {
 		t.Errorf("the page's player saw %v", v)
 	}
 }
+
+// TestDashboardKeepsUpInBrowser runs ui/tests/keepsup.mjs on a desktop window and on a phone's:
+// pages that fit, folded navigation, cards, Save's result in sight, the question before unsaved
+// edits are left, and a library that follows two RTMP recordings (real ffmpeg) from being
+// written to finished, with thumbnails, then deletes both at once (files and thumbnails).
+func TestDashboardKeepsUpInBrowser(t *testing.T) {
+	root := browserEnv(t)
+	e := st.Start(t, map[string]string{"record_flash_published_streams": "true", "stream_record_policy": "streamName"})
+	src := st.Make(t, st.Source{Seconds: 6, FPS: 25, GOP: 25, SampleRate: 44100})
+	long := st.Make(t, st.Source{Seconds: 40, FPS: 25, GOP: 25, SampleRate: 44100})
+	for _, size := range []string{"1366x768", "390x844"} {
+		t.Run(size, func(t *testing.T) {
+			tag := strings.Split(size, "x")[0]
+			a, b, live := "kup_a_"+tag, "kup_b_"+tag, "kup_live_"+tag
+			var pubs []*st.Publisher
+			var camera *exec.Cmd // an RTSP publisher for the Streams page: not recorded (record_rtsp_streams=false)
+			stop := func() {
+				if camera != nil {
+					camera.Process.Kill()
+					camera.Wait()
+					camera = nil
+				}
+			}
+			defer stop()
+			r := browse(t, root, "keepsup.mjs", map[string]string{"BASE": e.HTTP, "PASSWORD": password(e), "SHOTS": shotsDir(t),
+				"VIEWPORT": size, "A": a + ".mp4", "B": b + ".mp4", "LIVE": live}, map[string]func(){
+				"live": func() {
+					camera = exec.Command("ffmpeg", "-v", "error", "-re", "-i", long, "-c", "copy", "-f", "rtsp", "-rtsp_transport", "tcp",
+						fmt.Sprintf("rtsp://127.0.0.1:%d/live/%s", e.Ports["rtsp.port"], live))
+					if err := camera.Start(); err != nil {
+						t.Error(err)
+					}
+				},
+				"live-done": stop,
+				"publish": func() {
+					pubs = append(pubs, st.Publish(t, src, e.RTMP+"/"+a), st.Publish(t, src, e.RTMP+"/"+b))
+				},
+				"thumb": func() {
+					if _, err := os.Stat(filepath.Join(e.Records, ".streamrec-thumbs", a+".mp4.jpg")); err != nil {
+						t.Errorf("the thumbnail shown is not cached on disk: %v", err)
+					}
+				},
+			})
+			for _, p := range pubs {
+				if out, err := p.Wait(30 * time.Second); err != nil {
+					t.Errorf("ffmpeg: %v %s", err, out)
+				}
+			}
+			for _, name := range []string{a + ".mp4", b + ".mp4"} {
+				for _, path := range []string{filepath.Join(e.Records, name), filepath.Join(e.Records, ".streamrec-thumbs", name+".jpg")} {
+					if _, err := os.Stat(path); !os.IsNotExist(err) {
+						t.Errorf("%s is still there after deleting %s in the page (%v)", path, name, err)
+					}
+				}
+			}
+			if th, _ := r["thumb"].(map[string]any); th["type"] != "image/jpeg" {
+				t.Errorf("thumbnail: %v", th)
+			}
+			t.Logf("%s: save %q; asked %q; summary %q / %q", size, r["saved"], r["asked"], r["summaryOne"], r["summaryAll"])
+		})
+	}
+}

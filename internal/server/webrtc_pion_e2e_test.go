@@ -355,6 +355,11 @@ func (p *pionPublisher) publish(t *testing.T, w *wcsClient, id, name string) err
 	if p.answer != nil {
 		answer = p.answer(answer)
 	}
+	return p.accept(answer)
+}
+
+// accept applies the server's answer and waits for ICE and DTLS.
+func (p *pionPublisher) accept(answer string) error {
 	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
 		return err
 	}

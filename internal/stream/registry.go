@@ -22,6 +22,8 @@ const (
 	ProviderRTMP   = "Flash"
 	ProviderWebRTC = "WebRTC"
 	ProviderRTSP   = "RTSP"
+	// ProviderWHIP is a WebRTC publisher that came over WHIP (RFC 9725) rather than WCS signalling.
+	ProviderWHIP = "WHIP"
 )
 
 var (

@@ -16,14 +16,19 @@ import (
 // hostile (a file copied in). Whatever the bytes, it returns, within a bounded memory, a
 // FileInfo the library can send as JSON.
 
-func FuzzProbeWebM(f *testing.F) {
-	b, err := os.ReadFile(filepath.Join("testdata", "probe", "recording.webm")) // ffmpeg-made
+// addSeeds adds a real recording (ffmpeg-made, testdata/probe/recording.webm) and cuts of it.
+func addSeeds(f *testing.F) {
+	b, err := os.ReadFile(filepath.Join("testdata", "probe", "recording.webm"))
 	if err != nil {
 		f.Fatal(err)
 	}
-	for _, n := range []int{len(b), len(b) / 2, 1200, 100, 40} { // and cuts of it
+	for _, n := range []int{len(b), len(b) / 2, 1200, 100, 40} {
 		f.Add(b[:min(n, len(b))])
 	}
+}
+
+func FuzzProbeWebM(f *testing.F) {
+	addSeeds(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fuzzmem.Check(t, func() {
 			info, _ := Probe(bytes.NewReader(data), int64(len(data)))

@@ -69,6 +69,7 @@ type Publisher struct {
 	lastMedia atomic.Int64
 
 	stop    chan struct{}
+	done    chan struct{} // closed once End has finished the stream
 	endOnce sync.Once
 }
 
@@ -100,7 +101,7 @@ func (e *Engine) Publish(st *stream.Stream, offerSDP string) (*Publisher, string
 	if err != nil {
 		return fail("Failed by error: "+err.Error(), err)
 	}
-	p := &Publisher{e: e, st: st, pc: pc, log: log, off: off, stop: make(chan struct{}),
+	p := &Publisher{e: e, st: st, pc: pc, log: log, off: off, stop: make(chan struct{}), done: make(chan struct{}),
 		taken: map[media.Kind]bool{}, started: time.Now(), nak: e.nacks.of(pc.ID())}
 	p.ing = newIngest(st, log, p.requestKeyframe, p.End, e.cfg.KeyframeInterval)
 	if p.timeout = e.cfg.MediaTimeout(); p.timeout <= 0 {
@@ -459,5 +460,65 @@ func (p *Publisher) End(reason string) {
 			p.st.Fail(reason)
 		}
 		p.e.forget(p)
+		close(p.done)
 	})
+}
+
+// Done is closed once the publication has ended and its stream is finished (End returned),
+// whoever ended it: the publisher, a timeout, End.
+func (p *Publisher) Done() <-chan struct{} { return p.done }
+
+// ErrICEMismatch: trickled candidates name other ICE credentials than the offer's (an ICE
+// restart, which this ingest does not do).
+var ErrICEMismatch = errors.New("the ICE username fragment or password is not this session's")
+
+// AddCandidates adds remote ICE candidates the publisher trickles after its offer (WHIP PATCH).
+// ufrag and pwd, when given, must be the offer's. mid names each candidate's media section; an
+// empty candidate (end-of-candidates) is skipped.
+func (p *Publisher) AddCandidates(ufrag, pwd string, cands []Candidate) error {
+	if ufrag != "" || pwd != "" {
+		if u, w, ok := p.remoteCredentials(); !ok || (ufrag != "" && ufrag != u) || (pwd != "" && pwd != w) {
+			return ErrICEMismatch
+		}
+	}
+	for _, c := range cands {
+		init := pion.ICECandidateInit{Candidate: c.Line}
+		if c.Mid != "" {
+			init.SDPMid = &c.Mid
+		}
+		if err := p.pc.AddICECandidate(init); err != nil {
+			return fmt.Errorf("candidate %q: %w", c.Line, err)
+		}
+	}
+	return nil
+}
+
+// Candidate is one trickled ICE candidate: the a=candidate value ("candidate:..." without "a=")
+// and the mid of its media section ("" when the fragment names none).
+type Candidate struct {
+	Mid, Line string
+}
+
+// remoteCredentials are the ICE username fragment and password of the publisher's offer.
+func (p *Publisher) remoteCredentials() (ufrag, pwd string, ok bool) {
+	d := p.pc.RemoteDescription()
+	if d == nil {
+		return "", "", false
+	}
+	parsed, err := d.Unmarshal()
+	if err != nil {
+		return "", "", false
+	}
+	get := func(key string) string {
+		if v, ok := parsed.Attribute(key); ok {
+			return v
+		}
+		for _, m := range parsed.MediaDescriptions {
+			if v, ok := m.Attribute(key); ok {
+				return v
+			}
+		}
+		return ""
+	}
+	return get("ice-ufrag"), get("ice-pwd"), true
 }

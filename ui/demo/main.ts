@@ -82,7 +82,7 @@ function start() {
   urlField.classList.remove("invalid");
   button.disabled = true;
   urlField.disabled = true;
-  downloadDiv.hidden = true;
+  clearRecording();
   const sessions = Flashphoner.getSessions();
   if (sessions.length > 0) {
     const session = sessions[0];
@@ -172,9 +172,26 @@ function showRecording(name: string) {
   link.href = href;
   $("recName").textContent = name;
   recVideo.controls = true;
+  // Muted, so that the browser lets it start by itself (autoplay with sound needs a gesture).
+  recVideo.muted = true;
+  recVideo.autoplay = true;
   recVideo.src = href;
+  recVideo.play().catch(() => {}); // refused autoplay leaves the controls to start it
   placeholder.hidden = true;
   downloadDiv.hidden = false;
+}
+
+// clearRecording takes the previous recording away (player and link) when Start is pressed, so
+// that a Start that fails does not leave an older file looking like its result.
+function clearRecording() {
+  recVideo.pause();
+  recVideo.removeAttribute("src");
+  recVideo.load();
+  recVideo.controls = false;
+  link.removeAttribute("href");
+  $("recName").textContent = "";
+  downloadDiv.hidden = true;
+  placeholder.hidden = false;
 }
 
 recVideo.addEventListener("error", () => {

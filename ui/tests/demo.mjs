@@ -1,6 +1,7 @@
 // The Stream Recording demo page. First an unreachable server gives FAILED with the reason in
 // words; then, when the server's signalling is up (WS=1), the whole quick test: Start →
-// PUBLISHING → Stop → UNPUBLISHED → the link and a <video> that plays and seeks the recording.
+// PUBLISHING → Stop → UNPUBLISHED → the link and a <video> that starts playing by itself (muted)
+// and seeks the recording; then a Start that fails clears that recording.
 import { BASE, check, env, run, shot, waitVideo } from "./lib.mjs";
 
 const path = process.env.DEMO_PATH || "/client/examples/demo/streaming/stream_recording/recording.html";
@@ -40,7 +41,25 @@ run("demo", async (page) => {
   const linkText = await page.textContent("#link");
   check(/Download recorded stream/.test(linkText), `link text ${linkText}`);
   check(link.startsWith(BASE + "/client/records/"), `link ${link}`);
+  // The recording starts by itself, muted (a browser lets only muted media autoplay).
+  await page.waitForFunction(() => {
+    const v = document.querySelector("#recVideo");
+    return v && !v.paused && v.muted && v.currentTime > 0;
+  }, null, { timeout: 15000 });
+  const autoplay = await page.$eval("#recVideo", (v) => ({ paused: v.paused, muted: v.muted, currentTime: v.currentTime }));
   const video = await waitVideo(page, "#recVideo");
   await shot(page, "demo-04-recorded");
-  return { url, failed, link, recordName: decodeURIComponent(link.split("/").pop()), video };
+
+  // A Start that fails takes the previous recording away (player and link).
+  await page.fill("#url", `ws://127.0.0.1:${env("CLOSED_PORT")}/abcd1234`);
+  await page.click("#publishBtn");
+  await page.waitForFunction(() => document.querySelector("#status").textContent === "FAILED", null, { timeout: 20000 });
+  const cleared = await page.evaluate(() => ({
+    linkHidden: document.querySelector("#downloadDiv").hidden,
+    href: document.querySelector("#link").getAttribute("href"),
+    src: document.querySelector("#recVideo").getAttribute("src"),
+  }));
+  check(cleared.linkHidden && !cleared.href && !cleared.src, `after a failed Start the last recording is still shown: ${JSON.stringify(cleared)}`);
+  await shot(page, "demo-06-failed-start-cleared");
+  return { url, failed, link, recordName: decodeURIComponent(link.split("/").pop()), video, autoplay, cleared };
 });

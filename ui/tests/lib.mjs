@@ -15,6 +15,19 @@ export function env(name) {
 
 export const BASE = env("BASE");
 
+// viewport is the window size: $VIEWPORT (WIDTHxHEIGHT, e.g. 390x844 for a phone), else 1366×768.
+export function viewport() {
+  const m = /^(\d+)x(\d+)$/.exec(process.env.VIEWPORT || "");
+  return m ? { width: +m[1], height: +m[2] } : { width: 1366, height: 768 };
+}
+
+// noOverflow fails when the page is wider than the window (something sticks out sideways).
+export async function noOverflow(page, where) {
+  const w = await page.evaluate(() => ({ scroll: document.scrollingElement.scrollWidth, inner: innerWidth }));
+  check(w.scroll <= w.inner, `${where}: the page is ${w.scroll} px wide in a ${w.inner} px window`);
+  return w;
+}
+
 // open starts Chromium with a fresh profile; camera: false leaves out the fake camera and
 // microphone, so the page meets a computer without any.
 export async function open({ camera = true } = {}) {
@@ -34,7 +47,7 @@ export async function open({ camera = true } = {}) {
       "--no-first-run",
       "--autoplay-policy=no-user-gesture-required",
     ],
-    viewport: { width: 1366, height: 768 },
+    viewport: viewport(),
   });
   const page = ctx.pages()[0] || (await ctx.newPage());
   page.setDefaultTimeout(15000);
@@ -87,6 +100,16 @@ export async function login(page) {
   await page.fill("#password", env("PASSWORD"));
   await page.click("button[type=submit]");
   await page.waitForSelector("nav.side");
+}
+
+// goTo opens a dashboard page through its navigation link, opening the menu first when the
+// navigation is folded (narrow screens).
+export async function goTo(page, title) {
+  const menu = page.locator(".menu-button");
+  if (await menu.isVisible()) {
+    if ((await menu.getAttribute("aria-expanded")) !== "true") await menu.click();
+  }
+  await page.click(`nav >> text=${title}`);
 }
 
 // waitVideo waits until a <video> can play (readyState >= 2) with a finite duration, seeks to

@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from "preact/hooks";
-import { get, post, type Library, type LibraryFile, type LibraryGroup, type Track } from "./api";
+import { get, post, type Library, type LibraryFile, type LibraryGroup, type Track, type WritingFile } from "./api";
 import { bytes, dateTime, duration } from "./format";
 import { Banner, Confirm, type ConfirmState, Empty, PageHead } from "./ui";
 
@@ -58,6 +58,32 @@ export function Recordings() {
   const [tick, setTick] = useState(0);
   const [node, setNode] = useState<string | null>(null); // null: every node
   const [fresh, setFresh] = useState(false); // the next listing asks for a fresh look at the bucket
+  const [from, setFrom] = useState(""); // date filter, yyyy-mm-dd in the browser's time zone
+  const [to, setTo] = useState("");
+  const [picked, setPicked] = useState<Record<string, boolean>>({}); // selected recordings, by group id
+
+  // The library lists again when a file is finished (the admin event stream says so) and, while
+  // files are being written, every few seconds (their size grows); a new recording shows up when
+  // the streams' recordings change.
+  useEffect(() => {
+    const es = new EventSource("/admin/api/events");
+    let names: string | null = null; // the files the streams were recording at the last event
+    es.addEventListener("recordings", () => setTick((t) => t + 1));
+    es.addEventListener("streams", (e) => {
+      const now = (JSON.parse((e as MessageEvent).data).streams as { recordName?: string; recording: boolean }[])
+        .map((s) => (s.recording ? s.recordName || "" : ""))
+        .join("|");
+      if (names !== null && now !== names) setTick((t) => t + 1);
+      names = now;
+    });
+    return () => es.close();
+  }, []);
+  const writing = lib?.writing.length ?? 0;
+  useEffect(() => {
+    if (!writing) return;
+    const t = setInterval(() => setTick((n) => n + 1), 3000);
+    return () => clearInterval(t);
+  }, [writing]);
 
   // Filter as you type, without a request per key press.
   useEffect(() => {
@@ -72,6 +98,8 @@ export function Recordings() {
     const params = new URLSearchParams({ q: query, sort, order: desc ? "desc" : "asc", page: String(page), size: String(size) });
     if (node !== null) params.set("node", node);
     if (fresh) params.set("refresh", "1");
+    if (from) params.set("from", dayStart(from).toISOString());
+    if (to) params.set("to", dayStart(to, 1).toISOString());
     let stale = false;
     get<Library>(`/recordings?${params}`)
       .then((l) => {
@@ -85,7 +113,7 @@ export function Recordings() {
     return () => {
       stale = true;
     };
-  }, [query, sort, desc, page, size, tick, node]);
+  }, [query, sort, desc, page, size, tick, node, from, to]);
 
   const sortBy = (k: SortKey) => {
     if (k === sort) setDesc(!desc);
@@ -96,7 +124,7 @@ export function Recordings() {
     setPage(1);
   };
   const Th = ({ k, label, cls }: { k: SortKey; label: string; cls?: string }) => (
-    <th class={cls} aria-sort={sort === k ? (desc ? "descending" : "ascending") : "none"}>
+    <th class={cls} data-label={label} aria-sort={sort === k ? (desc ? "descending" : "ascending") : "none"}>
       <button class="sort" onClick={() => sortBy(k)}>
         {label}
         <span class="arrow">{sort === k ? (desc ? "▼" : "▲") : ""}</span>
@@ -128,11 +156,22 @@ export function Recordings() {
           setError((e as Error).message);
         }
         if (playing && playing.group.parts.some((p) => names.includes(p.name))) setPlaying(null);
+        setPicked({});
         setTick((t) => t + 1);
       },
     });
 
-  const first = lib ? (lib.page - 1) * lib.size + 1 : 0;
+  const deletable = lib ? lib.groups.filter((g) => !othersOnly(lib, g)) : [];
+  const chosen = deletable.filter((g) => picked[g.id]);
+  const removeChosen = () =>
+    remove(
+      chosen.flatMap((g) => g.parts.map((p) => p.name)),
+      chosen.length === 1 ? chosen[0].id : `${chosen.length} recordings`,
+      chosen.reduce((n, g) => n + g.size, 0),
+    );
+  const filtered = !!(query || from || to || node !== null);
+
+  const first = lib && lib.total ? (lib.page - 1) * lib.size + 1 : 0;
   const last = lib ? Math.min(lib.page * lib.size, lib.total) : 0;
 
   return (
@@ -147,6 +186,16 @@ export function Recordings() {
           value={q}
           onInput={(e) => setQ((e.target as HTMLInputElement).value)}
         />
+        <span class="dates">
+          <label>
+            From{" "}
+            <input type="date" aria-label="From date" value={from} max={to || undefined} onInput={(e) => (setFrom((e.target as HTMLInputElement).value), setPage(1))} />
+          </label>
+          <label>
+            to{" "}
+            <input type="date" aria-label="To date" value={to} min={from || undefined} onInput={(e) => (setTo((e.target as HTMLInputElement).value), setPage(1))} />
+          </label>
+        </span>
         <datalist id="stream-names">{lib?.streams.map((s) => <option key={s} value={s} />)}</datalist>
         {lib?.bucket && (
           <select
@@ -193,10 +242,10 @@ export function Recordings() {
       )}
       {lib === null ? (
         <Empty>Loading recordings…</Empty>
-      ) : lib.total === 0 ? (
+      ) : lib.total === 0 && !(lib.writing.length && !filtered) ? (
         <Empty>
-          {query ? (
-            <>No recording matches “{query}”.</>
+          {filtered ? (
+            <>No recording matches {query ? `“${query}”` : "the filter"}.</>
           ) : (
             <>
               <strong>No finished recording in the records folder yet.</strong>
@@ -206,10 +255,30 @@ export function Recordings() {
         </Empty>
       ) : (
         <>
+          <div class="bulk">
+            <label>
+              <input
+                type="checkbox"
+                aria-label="Select every recording of this page"
+                checked={deletable.length > 0 && chosen.length === deletable.length}
+                disabled={!deletable.length}
+                onChange={(e) => setPicked((e.target as HTMLInputElement).checked ? Object.fromEntries(deletable.map((g) => [g.id, true])) : {})}
+              />{" "}
+              Select all
+            </label>
+            <span class="muted small" data-testid="selected">
+              {chosen.length ? `${chosen.length} selected` : ""}
+            </span>
+            <button class="btn small danger-outline" disabled={!chosen.length} onClick={removeChosen}>
+              Delete selected
+            </button>
+          </div>
           <div class="table-wrap">
             <table class="grid-table recordings">
               <thead>
                 <tr>
+                  <th class="sel" />
+                  <th>Preview</th>
                   <Th k="stream" label="Stream" />
                   {lib.bucket && <th>Node</th>}
                   <Th k="name" label="Recording" />
@@ -221,11 +290,24 @@ export function Recordings() {
                 </tr>
               </thead>
               <tbody>
+                {lib.page === 1 && !filtered && lib.writing.map((w) => <WritingRow key={w.name} w={w} bucket={!!lib.bucket} />)}
                 {lib.groups.map((g) => {
                   const multi = g.parts.length > 1;
                   const f = g.parts[0];
                   return [
                     <tr key={g.id} data-recording={g.id}>
+                      <td class="sel">
+                        <input
+                          type="checkbox"
+                          aria-label={`Select ${g.id}`}
+                          checked={!!picked[g.id]}
+                          disabled={othersOnly(lib, g)}
+                          onChange={(e) => setPicked({ ...picked, [g.id]: (e.target as HTMLInputElement).checked })}
+                        />
+                      </td>
+                      <td class="preview">
+                        <Thumb f={f} />
+                      </td>
                       <td class="name" title={g.stream || "unknown stream"}>
                         {g.stream || <span class="muted">unknown</span>}
                       </td>
@@ -297,8 +379,15 @@ export function Recordings() {
           </div>
           <div class="pager">
             <span>
-              {first}–{last} of {lib.total} recording{lib.total === 1 ? "" : "s"}
-              {query ? ` matching “${query}”` : ""} · {lib.files} file{lib.files === 1 ? "" : "s"}, {bytes(lib.bytes)} in total
+              {lib.total ? (
+                <>
+                  {first}–{last} of {lib.total} recording{lib.total === 1 ? "" : "s"}
+                  {filtered ? " matching the filter" : ""} · {lib.files} file{lib.files === 1 ? "" : "s"}, {bytes(lib.bytes)}
+                </>
+              ) : (
+                "No finished recording yet"
+              )}
+              {lib.writing.length ? ` · ${lib.writing.length} being recorded` : ""}
             </span>
             <span class="pager-buttons">
               <label>
@@ -332,7 +421,8 @@ export function Recordings() {
       )}
       <p class="footnote">
         The library is read from the records folder on disk (<code>{lib?.folder || "records/"}</code>) each time this page loads, so it
-        survives restarts and shows files copied in by hand; files still being written appear once they are complete. Stream names and
+        survives restarts and shows files copied in by hand; files being written are listed first with their size so far, and join the
+        library by themselves once complete. Stream names and
         part numbers come from a small index the server keeps next to the files.
         {lib?.bucket && (
           <>
@@ -345,6 +435,60 @@ export function Recordings() {
       {playing && <Player playing={playing} onNext={(i) => setPlaying({ ...playing, index: i })} onClose={() => setPlaying(null)} />}
       <Confirm state={confirm} onClose={() => setConfirm(null)} />
     </>
+  );
+}
+
+// dayStart is the start of the day yyyy-mm-dd (plus days) in the browser's time zone.
+function dayStart(day: string, days = 0): Date {
+  const [y, m, d] = day.split("-").map(Number);
+  return new Date(y, m - 1, d + days);
+}
+
+// Thumb shows a recording's first keyframe, made once by the server; a file without video, or
+// that this node does not hold, gets a placeholder.
+function Thumb({ f }: { f: LibraryFile }) {
+  const [failed, setFailed] = useState(false);
+  useEffect(() => setFailed(false), [f.name, f.size]);
+  if (failed || !f.video || f.location === "bucket") {
+    return <div class="thumb none">{f.video ? "no preview" : "audio only"}</div>;
+  }
+  return (
+    <img
+      class="thumb"
+      loading="lazy"
+      alt=""
+      width={80}
+      height={45}
+      src={`/admin/api/recordings/thumb/${encodeURIComponent(f.name)}?v=${f.size}`}
+      onError={() => setFailed(true)}
+    />
+  );
+}
+
+// WritingRow is a file being recorded now, with its size so far; it joins the library, playable,
+// once finished.
+function WritingRow({ w, bucket }: { w: WritingFile; bucket: boolean }) {
+  return (
+    <tr class="writing-row" data-writing={w.name}>
+      <td class="sel" />
+      <td class="preview">
+        <div class="thumb none">recording</div>
+      </td>
+      <td class="name">{w.stream || <span class="muted">unknown</span>}</td>
+      {bucket && <td />}
+      <td class="file">
+        <span class="mono">{w.name}</span>
+        <span class="badge failed parts">
+          <span class="rec-dot" />
+          recording
+        </span>
+      </td>
+      <td class="nowrap">{dateTime(w.start)}</td>
+      <td class="num">—</td>
+      <td class="num">{bytes(w.size)}</td>
+      <td class="small">—</td>
+      <td class="actions muted small">being written</td>
+    </tr>
   );
 }
 
@@ -399,6 +543,8 @@ function Where({ f, bucket }: { f: LibraryFile; bucket: boolean }) {
 function PartRow({ f, bucket, onPlay, onDelete }: { f: LibraryFile; bucket: boolean; onPlay: () => void; onDelete?: () => void }) {
   return (
     <tr class="part-row">
+      <td />
+      <td />
       <td />
       {bucket && <td />}
       <td class="file">

@@ -1,6 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import { ApiError, api, get, type SettingRow } from "./api";
-import { Banner, Empty, PageHead } from "./ui";
+import { Banner, Empty, PageHead, useLeaveGuard } from "./ui";
 import { retentionKeys } from "./Retention";
 
 const choices: Record<string, string[]> = {
@@ -52,6 +52,9 @@ export function Settings() {
   }, []);
 
   const changed = rows ? Object.keys(edits).filter((k) => edits[k] !== rows.find((r) => r.key === k)?.value) : [];
+  useLeaveGuard(() =>
+    changed.length ? `Leave the settings? ${changed.length} unsaved change${changed.length > 1 ? "s" : ""} (${changed.join(", ")}) will be lost.` : "",
+  );
 
   const save = async (e: Event) => {
     e.preventDefault();
@@ -150,7 +153,17 @@ export function Settings() {
 
   return (
     <form onSubmit={save} class="settings-form">
-      <PageHead title="Settings" sticky>
+      <PageHead
+        title="Settings"
+        sticky
+        below={
+          message && (
+            <Banner kind={message.kind} onClose={() => setMessage(null)}>
+              {message.text}
+            </Banner>
+          )
+        }
+      >
         <span class="muted small">{changed.length ? `${changed.length} unsaved change${changed.length > 1 ? "s" : ""}` : "No changes"}</span>
         <button class="btn" type="button" disabled={!changed.length || busy} onClick={() => (setEdits({}), setErrors({}), setMessage(null))}>
           Discard
@@ -159,11 +172,6 @@ export function Settings() {
           {busy ? "Saving…" : "Save"}
         </button>
       </PageHead>
-      {message && (
-        <Banner kind={message.kind} onClose={() => setMessage(null)}>
-          {message.text}
-        </Banner>
-      )}
       {rows === null ? (
         <Empty>Loading settings…</Empty>
       ) : (

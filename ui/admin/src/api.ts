@@ -97,13 +97,23 @@ export interface LibraryGroup {
   parts: LibraryFile[];
 }
 
+// A file being recorded now: listed apart, with the bytes written so far.
+export interface WritingFile {
+  name: string;
+  stream: string;
+  part?: number;
+  start: string;
+  size: number;
+}
+
 export interface Library {
   groups: LibraryGroup[];
+  writing: WritingFile[];
   total: number;
   page: number;
   pages: number;
   size: number;
-  files: number;
+  files: number; // the files of the recordings matching the filter
   bytes: number;
   streams: string[];
   nodes: string[];

@@ -33,8 +33,18 @@ export function uptime(seconds: number): string {
   return `${m} min ${Math.floor(seconds % 60)} s`;
 }
 
-const dateFmt = new Intl.DateTimeFormat(undefined, { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
-const timeFmt = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+// Times show seconds and the time zone, so that what the dashboard says matches the logs of
+// another machine.
+const dateFmt = new Intl.DateTimeFormat(undefined, {
+  year: "numeric",
+  month: "short",
+  day: "numeric",
+  hour: "2-digit",
+  minute: "2-digit",
+  second: "2-digit",
+  timeZoneName: "short",
+});
+const timeFmt = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short" });
 
 export function dateTime(iso?: string): string {
   if (!iso || iso.startsWith("0001-")) return "—";

@@ -2,6 +2,7 @@ import "./style.css";
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { get, onUnauthorized, post } from "./api";
+import { leaveOK } from "./ui";
 import { Login } from "./Login";
 import { Streams } from "./Streams";
 import { Recordings } from "./Recordings";
@@ -21,6 +22,23 @@ const pages = [
   { id: "server", title: "Server", view: ServerPage },
 ];
 
+// Below 600 px every table row is shown as a card (style.css); each cell then carries its column's
+// name, copied from the table head, so a card's fields stay labelled whatever the page renders.
+function labelCells(root: HTMLElement) {
+  root.querySelectorAll<HTMLTableElement>("table.grid-table").forEach((t) => {
+    // A sortable column's head says its name in data-label (its text has the sort arrow too).
+    const heads = Array.from(t.tHead?.rows[0]?.cells || []).map((c) => (c.dataset.label ?? c.textContent ?? "").trim());
+    Array.from(t.tBodies).forEach((b) =>
+      Array.from(b.rows).forEach((r) =>
+        Array.from(r.cells).forEach((c, i) => {
+          const label = heads[i] || "";
+          if (c.getAttribute("data-label") !== label) c.setAttribute("data-label", label);
+        }),
+      ),
+    );
+  });
+}
+
 function route(): string {
   const id = location.hash.replace(/^#\/?/, "").split("?")[0];
   return pages.some((p) => p.id === id) ? id : "streams";
@@ -30,6 +48,7 @@ function App() {
   const [auth, setAuth] = useState<"checking" | "in" | "out">("checking");
   const [version, setVersion] = useState("");
   const [page, setPage] = useState(route());
+  const [menu, setMenu] = useState(false); // the navigation, opened by the menu button on narrow screens
 
   useEffect(() => {
     onUnauthorized(() => setAuth("out"));
@@ -39,9 +58,25 @@ function App() {
         setAuth("in");
       })
       .catch(() => setAuth("out"));
-    const onHash = () => setPage(route());
+    let at = location.hash;
+    const onHash = () => {
+      // A page with unsaved edits may keep the user (Settings): the address goes back.
+      if (!leaveOK()) {
+        history.replaceState(null, "", at);
+        return;
+      }
+      at = location.hash;
+      setPage(route());
+      setMenu(false);
+    };
     window.addEventListener("hashchange", onHash);
-    return () => window.removeEventListener("hashchange", onHash);
+    const app = document.getElementById("app")!;
+    const cells = new MutationObserver(() => labelCells(app));
+    cells.observe(app, { childList: true, subtree: true, characterData: true });
+    return () => {
+      window.removeEventListener("hashchange", onHash);
+      cells.disconnect();
+    };
   }, []);
 
   if (auth === "checking") return <div class="boot">Loading…</div>;
@@ -60,22 +95,37 @@ function App() {
   const View = current.view;
   document.title = `${current.title} · streamrec`;
   return (
-    <div class="layout">
+    <div class={`layout${menu ? " menu-open" : ""}`}>
       <nav class="side" aria-label="Dashboard">
         <div class="brand">
           <span class="dot" aria-hidden="true" />
           streamrec
+          <button
+            class="menu-button"
+            aria-label="Menu"
+            aria-expanded={menu}
+            aria-controls="nav-items"
+            onClick={() => setMenu(!menu)}
+          >
+            <span aria-hidden="true">{menu ? "×" : "☰"}</span>
+          </button>
         </div>
-        <ul>
+        <ul id="nav-items">
           {pages.map((p) => (
             <li key={p.id}>
-              <a href={`#/${p.id}`} class={p.id === page ? "active" : ""} aria-current={p.id === page ? "page" : undefined}>
+              <a
+                href={`#/${p.id}`}
+                class={p.id === page ? "active" : ""}
+                aria-current={p.id === page ? "page" : undefined}
+                // the current page's link changes no address: the menu closes here
+                onClick={() => p.id === page && setMenu(false)}
+              >
                 {p.title}
               </a>
             </li>
           ))}
         </ul>
-        <div class="side-foot">
+        <div class="side-foot" id="nav-foot">
           <a href="/" target="_blank" rel="noopener">
             Demo page ↗
           </a>

@@ -66,11 +66,14 @@ export function Confirm({ state, onClose }: { state: ConfirmState | null; onClos
   );
 }
 
-export function PageHead({ title, children, sticky }: { title: string; children?: ComponentChildren; sticky?: boolean }) {
+// PageHead is a page's title and tools; below holds what belongs to the tools but needs a line
+// of its own (the result of Save, kept in sight with the sticky bar).
+export function PageHead({ title, children, sticky, below }: { title: string; children?: ComponentChildren; sticky?: boolean; below?: ComponentChildren }) {
   return (
     <div class={`page-head${sticky ? " sticky" : ""}`}>
       <h1>{title}</h1>
       <div class="page-tools">{children}</div>
+      {below && <div class="page-below">{below}</div>}
     </div>
   );
 }
@@ -107,4 +110,35 @@ export function usePoll<T>(path: string, interval = 5000): { data: T | null; err
     return () => clearInterval(t);
   }, [path, interval]);
   return { data, error };
+}
+
+// A page with unsaved edits registers a guard: leaving it (another page of the dashboard, or
+// closing, reloading or leaving the tab) asks first.
+let guard: (() => string) | null = null;
+
+// leaveOK says whether the current page may be left: true when nothing is unsaved, or the user
+// agrees to lose it.
+export function leaveOK(): boolean {
+  const reason = guard?.();
+  return !reason || window.confirm(reason);
+}
+
+// useLeaveGuard asks before leaving while message() returns a text ("" = nothing unsaved).
+export function useLeaveGuard(message: () => string) {
+  const current = useRef(message);
+  current.current = message;
+  useEffect(() => {
+    const g = () => current.current();
+    guard = g;
+    const unload = (e: BeforeUnloadEvent) => {
+      if (!g()) return;
+      e.preventDefault();
+      e.returnValue = "";
+    };
+    window.addEventListener("beforeunload", unload);
+    return () => {
+      if (guard === g) guard = null;
+      window.removeEventListener("beforeunload", unload);
+    };
+  }, []);
 }
