@@ -11,7 +11,8 @@ DEB_BUILD := gcc pkg-config libavcodec-dev libswresample-dev libavutil-dev
 # The RTSP tests' camera is GStreamer's RTSP server, driven from Python; gstreamer1.0-rtsp has the
 # rtspclientsink that publishes to streamrec.
 DEB_RTSP  := python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-rtsp
-DEB_TEST  := ffmpeg chromium $(DEB_RTSP)
+# The NAT tests put a publisher in a network namespace behind iptables rules of their own.
+DEB_TEST  := ffmpeg chromium $(DEB_RTSP) iproute2 iptables
 TEST_TIMEOUT ?= 20m
 # Each fuzz target runs this long in make test (briefly) and in make fuzz (longer).
 FUZZ_TIME_TEST ?= 3s

@@ -54,6 +54,8 @@ type Settings struct {
 	LocalIP    string   // ip_local: the one local address media uses (the one ip stands for)
 	ICETCPPort int      // ice_tcp_port: ICE over TCP on this port; 0 = off
 	STUN       []string // stun_servers: stun: URLs for the server's own reflexive candidates
+	// TURN (turn_server, turn_username, turn_password): a relay offered to WHIP publishers.
+	TURN struct{ URL, Username, Password string }
 
 	CertFile, KeyFile string // https.cert / https.key as written; both empty = self-signed
 	AdminPassword     string // "" = the server generates one at first start
@@ -274,6 +276,15 @@ var table = []setting{
 	{Spec: Spec{Key: "stun_servers", Default: "", Restart: true,
 		Help: "STUN servers (stun:host:port, comma-separated) the server asks for its public address; empty = none"},
 		apply: func(s *Settings, v string) (err error) { s.STUN, err = parseSTUN(v); return }},
+	{Spec: Spec{Key: "turn_server", Default: "", Restart: true,
+		Help: "TURN relay offered to WHIP publishers in their ICE servers (turn:host:port?transport=udp or turns:...); empty = none"},
+		apply: func(s *Settings, v string) (err error) { s.TURN.URL, err = parseTURN(v); return }},
+	{Spec: Spec{Key: "turn_username", Default: "", Restart: true,
+		Help: "User name on turn_server"},
+		apply: func(s *Settings, v string) error { s.TURN.Username = v; return nil }},
+	{Spec: Spec{Key: "turn_password", Default: "", Restart: true, Secret: true,
+		Help: "Password on turn_server (given to WHIP publishers, never logged)"},
+		apply: func(s *Settings, v string) error { s.TURN.Password = v; return nil }},
 	{Spec: Spec{Key: "https.cert", Default: "", Restart: true,
 		Help: "TLS certificate (PEM) for https and wss, relative to the server home; empty = a self-signed certificate generated into conf/ at first start"},
 		apply: func(s *Settings, v string) error { s.CertFile = v; return nil }},
@@ -381,6 +392,18 @@ func parseSTUN(v string) ([]string, error) {
 		out = append(out, f)
 	}
 	return out, nil
+}
+
+// parseTURN reads turn_server: empty, or one turn: or turns: URL with a host.
+func parseTURN(v string) (string, error) {
+	if v == "" {
+		return "", nil
+	}
+	scheme, rest, _ := strings.Cut(v, ":")
+	if (scheme != "turn" && scheme != "turns") || rest == "" || strings.ContainsAny(rest, "/@ ") {
+		return "", fmt.Errorf("%q is not a turn:host[:port][?transport=udp|tcp] URL", v)
+	}
+	return v, nil
 }
 
 // parseWebhookURL reads on_record_webhook_url: empty, or an absolute http(s) URL.

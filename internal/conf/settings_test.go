@@ -57,7 +57,7 @@ func TestSpecs(t *testing.T) {
 		"on_record_hook_timeout", "on_record_webhook_url", "on_record_webhook_secret", "record_audio_codec_sample_rate",
 		"record_delete_after", "record_min_free_space", "record_max_total_size",
 		"ws.port", "wss.port", "http.port", "https.port", "rtmp.port", "rtsp.port",
-		"media_port_from", "media_port_to", "ip", "ip_local", "ice_tcp_port", "stun_servers", "https.cert", "https.key", "admin.password",
+		"media_port_from", "media_port_to", "ip", "ip_local", "ice_tcp_port", "stun_servers", "turn_server", "turn_username", "turn_password", "https.cert", "https.key", "admin.password",
 		"ws.address", "wss.address", "http.address", "https.address", "rtmp.address", "rtsp.address",
 		"max_connections", "max_connections_per_address", "max_pending_webrtc_sessions", "max_rtsp_cameras",
 		"rest_token", "metrics_token", "rest_allowed_origins", "whip_token", "whip_allowed_origins", "media_timeout",

@@ -338,9 +338,19 @@ func (s *Server) newApp() *fiber.App {
 	return app
 }
 
-// iceServers are the STUN/TURN servers WHIP advertises in its Link headers: none yet (the
-// NAT settings of issue 17 fill this list, for WHIP and the Web SDK alike).
-func (s *Server) iceServers() []whip.ICEServer { return nil }
+// iceServers are the STUN and TURN servers WHIP advertises in its Link headers (stun_servers,
+// turn_server), so a publisher behind NAT finds its way.
+func (s *Server) iceServers() []whip.ICEServer {
+	st := s.Settings.Current()
+	var out []whip.ICEServer
+	for _, u := range st.STUN {
+		out = append(out, whip.ICEServer{URL: u})
+	}
+	if st.TURN.URL != "" {
+		out = append(out, whip.ICEServer{URL: st.TURN.URL, Username: st.TURN.Username, Credential: st.TURN.Password})
+	}
+	return out
+}
 
 // listen opens the TCP listener of name ("rtmp": rtmp.port on rtmp.address, "" = every
 // interface) within the connection limits.

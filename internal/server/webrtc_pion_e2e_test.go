@@ -259,6 +259,12 @@ func newPionPublisher(t *testing.T) *pionPublisher {
 // newPionPublisherOf makes a publisher of video codec mime (H.264 or VP8) and Opus.
 func newPionPublisherOf(t *testing.T, mime string) *pionPublisher {
 	t.Helper()
+	return newPionPublisherWith(t, mime, nil)
+}
+
+// newPionPublisherWith is newPionPublisherOf with more ICE settings (networks: ICE over TCP).
+func newPionPublisherWith(t *testing.T, mime string, settings func(*webrtc.SettingEngine)) *pionPublisher {
+	t.Helper()
 	m := &webrtc.MediaEngine{}
 	fb := []webrtc.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter: "pli"}, {Type: "ccm", Parameter: "fir"}}
 	fmtp := ""
@@ -286,6 +292,9 @@ func newPionPublisherOf(t *testing.T, mime string) *pionPublisher {
 	ir.Add(responder)
 	se := webrtc.SettingEngine{}
 	se.SetIncludeLoopbackCandidate(true)
+	if settings != nil {
+		settings(&se)
+	}
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
 	if p.pc, err = api.NewPeerConnection(webrtc.Configuration{}); err != nil {
 		t.Fatal(err)
