@@ -61,7 +61,8 @@ export function Streams() {
           <strong>No stream is published right now.</strong>
           <br />
           Publish from the <a href="/">demo page</a> (WebRTC), with ffmpeg or OBS over RTMP
-          (<code>rtmp://HOST:1935/live/NAME</code>), or over RTSP; it appears here at once.
+          (<code>rtmp://HOST:1935/live/NAME</code>), with OBS 30+ over WHIP (<code>http://HOST:8081/whip/NAME</code>), or over
+          RTSP; it appears here at once.
         </Empty>
       ) : (
         <div class="table-wrap">
