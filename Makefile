@@ -13,7 +13,9 @@ DEB_BUILD := gcc pkg-config libavcodec-dev libswresample-dev libavutil-dev
 DEB_RTSP  := python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-rtsp
 # The NAT tests put a publisher in a network namespace behind iptables rules of their own.
 DEB_TEST  := ffmpeg chromium $(DEB_RTSP) iproute2 iptables
-TEST_TIMEOUT ?= 20m
+TEST_TIMEOUT ?= 35m
+# End-to-end tests that mostly wait on real time and peers run this many at a time (t.Parallel).
+TEST_PARALLEL ?= 3
 # Each fuzz target runs this long in make test (briefly) and in make fuzz (longer).
 FUZZ_TIME_TEST ?= 3s
 FUZZ_TIME ?= 5m
@@ -44,7 +46,7 @@ vet:
 # The storage tests run against a real S3 store: SeaweedFS, built from the Go module proxy by
 # scripts/seaweedfs.sh once per machine (about 5 minutes the first time).
 test: deps-test build vet
-	weed="$$(GO=$(GO) scripts/seaweedfs.sh)" && STREAMREC_WEED="$$weed" $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+	weed="$$(GO=$(GO) scripts/seaweedfs.sh)" && STREAMREC_WEED="$$weed" $(GO) test -count=1 -timeout $(TEST_TIMEOUT) -parallel $(TEST_PARALLEL) ./...
 	GO=$(GO) scripts/fuzz.sh $(FUZZ_TIME_TEST)
 
 # fuzz runs every parser's fuzz target for FUZZ_TIME each (make fuzz FUZZ_TIME=1h for a long run).

@@ -51,6 +51,7 @@ func TestMaxPendingWebRTCSessions(t *testing.T) {
 // max_rtsp_cameras: /rest-api/rtsp/startup past the cap is a 403 JSON error naming the setting,
 // and the camera is neither pulled nor saved.
 func TestMaxRTSPCamerasREST(t *testing.T) {
+	t.Parallel() // mostly waiting on real time and peers: see Makefile, -parallel
 	e := st.Start(t, map[string]string{"max_rtsp_cameras": "1"})
 	if code, body := e.Post("/rest-api/rtsp/startup", `{"uri":"rtsp://127.0.0.1:1/first"}`); code != 200 {
 		t.Fatalf("the first camera: %d %s", code, body)

@@ -40,6 +40,7 @@ func waitRuns(t *testing.T, e *st.Env, n int, timeout time.Duration) []hook.Run 
 // The hook runs once per rotated part, after the part is complete: the script itself probes
 // $2 with ffprobe and must see the whole file.
 func TestHookSeesEachCompletePart(t *testing.T) {
+	t.Parallel() // mostly waiting on real time and peers: see Makefile, -parallel
 	out := t.TempDir()
 	script := writeScript(t, `
 out="`+out+`/$(basename "$2").txt"

@@ -181,6 +181,7 @@ func fetchURL(t *testing.T, method, u string, header ...string) (*http.Response,
 // both recordings with the node that made them, and serves the other node's file, which it
 // holds only in the bucket, byte for byte, with Range and HEAD.
 func TestTwoNodesOneLibrary(t *testing.T) {
+	t.Parallel() // mostly waiting on real time and peers: see Makefile, -parallel
 	srv := s3test.Shared(t)
 	bucket := srv.Bucket(t, "library")
 	nodes := map[string]*st.Env{
@@ -353,6 +354,7 @@ func nodeAndOther(t *testing.T, srv *s3test.Store, bucket, other string) (*st.En
 // answered 503 within 10 s, and at once while it is stopped; local files are served as ever,
 // and the library says what the bucket said last.
 func TestBucketDown(t *testing.T) {
+	t.Parallel() // mostly waiting on real time and peers: see Makefile, -parallel
 	srv := s3test.Start(t)
 	e, data := nodeAndOther(t, srv, srv.Bucket(t, "down"), "gone.mp4")
 	d := logIn(t, e)
@@ -399,6 +401,7 @@ func TestBucketDown(t *testing.T) {
 // TestRESTRecordsGuarded: GET /rest-api/records is guarded like every REST call (the token, a
 // foreign origin) and, without a bucket, lists this node's files as local.
 func TestRESTRecordsGuarded(t *testing.T) {
+	t.Parallel() // mostly waiting on real time and peers: see Makefile, -parallel
 	e := st.Start(t, map[string]string{"rest_token": "tok-123", "node_name": "solo"})
 	if err := os.WriteFile(filepath.Join(e.Records, "copied-in.mp4"), []byte("not really a recording"), 0o644); err != nil {
 		t.Fatal(err)
@@ -432,6 +435,7 @@ func TestRESTRecordsGuarded(t *testing.T) {
 // file of this node is listed apart, with its node, and downloads with ?node=; the plain name
 // stays this node's file; this node cannot delete the other's object.
 func TestSameNameOnTwoNodes(t *testing.T) {
+	t.Parallel() // mostly waiting on real time and peers: see Makefile, -parallel
 	srv := s3test.Shared(t)
 	bucket := srv.Bucket(t, "clash")
 	e := st.Start(t, nodeSettings(srv, bucket, "node-a"))

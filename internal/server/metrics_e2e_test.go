@@ -89,6 +89,7 @@ const (
 // its recording, and the frames and bytes moving; after it, the recording is gone, one file
 // more is finished, its bytes and frames are counted, its hook ran. The token is enforced.
 func TestMetricsDuringRTMPRecording(t *testing.T) {
+	t.Parallel() // mostly waiting on real time and peers: see Makefile, -parallel
 	const token = "m3trics-t0ken"
 	e := st.Start(t, map[string]string{
 		"record_flash_published_streams": "true",
@@ -181,6 +182,7 @@ func TestMetricsDuringRTMPRecording(t *testing.T) {
 // 503 with the reason while the records folder cannot be written (here: replaced by a file;
 // tests run as root, for whom a read-only mode changes nothing), and 200 again once it can.
 func TestHealthAndReady(t *testing.T) {
+	t.Parallel() // mostly waiting on real time and peers: see Makefile, -parallel
 	e := st.Start(t, map[string]string{"rest_token": "r", "metrics_token": "m"})
 	for _, path := range []string{"/health", "/ready"} {
 		if code, body := getAuth(t, e, path, ""); code != 200 || body != "ok\n" {

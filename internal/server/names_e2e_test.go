@@ -20,6 +20,7 @@ import (
 // clean names: no U+202E in records/, no file starting with '-', no hook failing on a NUL,
 // and $1 never option-like.
 func TestHostileStreamNames(t *testing.T) {
+	t.Parallel() // mostly waiting on real time and peers: see Makefile, -parallel
 	out := filepath.Join(t.TempDir(), "hook.log")
 	script := writeScript(t, `printf '%s\t%s\t%s\t%s\n' "$#" "$1" "$(basename "$2")" "$STREAMREC_STREAM_NAME" >> "`+out+`"`)
 	e := st.Start(t, map[string]string{

@@ -172,6 +172,7 @@ func TestWebRTCOverTCPOnly(t *testing.T) {
 // WHIP publishers get the STUN and TURN servers of the settings in Link headers (RFC 9725 4.6),
 // the TURN one with its credentials.
 func TestWHIPAdvertisesICEServers(t *testing.T) {
+	t.Parallel() // mostly waiting on real time and peers: see Makefile, -parallel
 	e := st.Start(t, map[string]string{"stun_servers": "stun:stun.example.net:3478, stun:10.0.0.9",
 		"turn_server": "turn:turn.example.net:3478?transport=udp", "turn_username": "pub", "turn_password": "tp4ss"})
 	resp, _ := whipRequest(t, http.MethodOptions, e.HTTP+"/whip/x", "", "", "", "Origin", "https://studio.example.com",

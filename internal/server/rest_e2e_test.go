@@ -32,6 +32,7 @@ func wantError(t *testing.T, e *st.Env, path, body string, status int, says stri
 }
 
 func TestRESTRecordOnDemand(t *testing.T) {
+	t.Parallel() // mostly waiting on real time and peers: see Makefile, -parallel
 	e := st.Start(t, nil) // RTMP streams are not recorded automatically by default
 	src := st.Source{Seconds: 12, FPS: 30, GOP: 30, SampleRate: 44100}
 	pub := st.Publish(t, st.Make(t, src), e.RTMP+"/ondemand")
@@ -110,6 +111,7 @@ func firstVideoFrameKey(t *testing.T, path string) bool {
 }
 
 func TestRESTStreamFindAndTerminate(t *testing.T) {
+	t.Parallel() // mostly waiting on real time and peers: see Makefile, -parallel
 	e := st.Start(t, map[string]string{"record_flash_published_streams": "true"})
 	pub := st.Publish(t, st.Make(t, st.Source{Seconds: 30, FPS: 30, GOP: 30, SampleRate: 44100}), e.RTMP+"/term")
 	s := e.WaitStream("term", "PUBLISHING", 10*time.Second)
@@ -139,6 +141,7 @@ func TestRESTStreamFindAndTerminate(t *testing.T) {
 }
 
 func TestDownloadRecording(t *testing.T) {
+	t.Parallel() // mostly waiting on real time and peers: see Makefile, -parallel
 	e := st.Start(t, map[string]string{"record_flash_published_streams": "true", "stream_record_policy": "streamName"})
 	pub := st.Publish(t, st.Make(t, clip), e.RTMP+"/dl")
 	e.WaitStream("dl", "PUBLISHING", 10*time.Second)
@@ -199,6 +202,7 @@ func get(t *testing.T, e *st.Env, path, rng string) *http.Response {
 // TestHTTPSSelfSigned: with no certificate configured, https.port serves the same API with a
 // certificate made on first start and kept in conf/.
 func TestHTTPSSelfSigned(t *testing.T) {
+	t.Parallel() // mostly waiting on real time and peers: see Makefile, -parallel
 	e := st.Start(t, nil)
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	resp, err := client.Post("https://127.0.0.1:"+strconv.Itoa(e.Ports["https.port"])+"/rest-api/stream/find_all", "application/json", nil)

@@ -36,6 +36,7 @@ func send(t *testing.T, e *st.Env, path, body string, header map[string]string) 
 // TestRESTCrossSiteCameraRefused is issue 10's case 5: a page on another origin posts text/plain
 // (a CORS "simple" request, no preflight) to /rest-api/rtsp/startup. No camera may be added.
 func TestRESTCrossSiteCameraRefused(t *testing.T) {
+	t.Parallel() // mostly waiting on real time and peers: see Makefile, -parallel
 	e := st.Start(t, nil)
 	file := filepath.Join(e.Home, "conf", "rtsp_cameras.json")
 	before, errBefore := os.ReadFile(file)
@@ -72,6 +73,7 @@ func TestRESTCrossSiteCameraRefused(t *testing.T) {
 // TestRESTTokenProtectsStreams: with rest_token set, an anonymous caller cannot terminate a
 // stream, which keeps recording to a complete file; the token as Bearer or Basic password works.
 func TestRESTTokenProtectsStreams(t *testing.T) {
+	t.Parallel() // mostly waiting on real time and peers: see Makefile, -parallel
 	const token = "7d0c5f0e-rest-token"
 	settings := map[string]string{"rest_token": token}
 	for k, v := range st.BystanderSettings {

@@ -135,6 +135,7 @@ func adminRetention(t *testing.T, e *st.Env, password string) retention.Status {
 // written never does; once the stream ends, the last parts go too. Every deletion is listed
 // with its age and reason on the dashboard's API.
 func TestRetentionByAge(t *testing.T) {
+	t.Parallel() // mostly waiting on real time and peers: see Makefile, -parallel
 	const password = "retention-by-age"
 	e := st.Start(t, withBystander(map[string]string{"record_rotation": "2", "record_delete_after": "3s", "admin.password": password}))
 	pub := st.Publish(t, st.Make(t, st.Source{Seconds: 16, FPS: 25, GOP: 25, SampleRate: 44100}), e.RTMP+"/aged")
@@ -186,6 +187,7 @@ func TestRetentionByAge(t *testing.T) {
 // recording (4 × 256 KB) go oldest first as the recording's parts come (about 200 KB each),
 // then the oldest parts, and the folder ends within the bound with the newest parts, which play.
 func TestRetentionByTotalSize(t *testing.T) {
+	t.Parallel() // mostly waiting on real time and peers: see Makefile, -parallel
 	e := st.Start(t, withBystander(map[string]string{"record_rotation": "2", "record_max_total_size": "1M"}))
 	for i, name := range []string{"old-1.mp4", "old-2.mp4", "old-3.mp4", "old-4.mp4"} {
 		oldFile(t, e, name, 256<<10, time.Duration(4-i)*time.Hour)

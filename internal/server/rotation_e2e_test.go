@@ -169,6 +169,7 @@ func recordClip(t *testing.T, e *st.Env, stream string, src st.Source) {
 }
 
 func TestRotationByTime(t *testing.T) {
+	t.Parallel() // mostly waiting on real time and peers: see Makefile, -parallel
 	// Copied audio, and audio resampled (transcoded) to the configured rate.
 	for _, rate := range []int{44100, 48000} {
 		t.Run(fmt.Sprintf("source %d Hz", rate), func(t *testing.T) {
@@ -202,6 +203,7 @@ func bigClip(t *testing.T, seconds int) string {
 }
 
 func TestRotationBySize(t *testing.T) {
+	t.Parallel() // mostly waiting on real time and peers: see Makefile, -parallel
 	e := st.Start(t, map[string]string{
 		"record_flash_published_streams": "true",
 		"stream_record_policy":           "streamName",
@@ -229,6 +231,7 @@ func TestRotationBySize(t *testing.T) {
 
 // Changing record_rotation applies to recordings that start afterwards, not to one running.
 func TestRotationChangeAppliesToNewRecordings(t *testing.T) {
+	t.Parallel() // mostly waiting on real time and peers: see Makefile, -parallel
 	e := st.Start(t, map[string]string{
 		"record_flash_published_streams": "true",
 		"stream_record_policy":           "streamName",
@@ -266,6 +269,7 @@ func TestRotationChangeAppliesToNewRecordings(t *testing.T) {
 // A stream published in a room (?room=NAME on the RTMP URL, or "room": true on REST
 // startRecording) is never rotated.
 func TestRoomStreamNotRotated(t *testing.T) {
+	t.Parallel() // mostly waiting on real time and peers: see Makefile, -parallel
 	src := st.Source{Seconds: 5, FPS: 30, GOP: 30, SampleRate: 44100}
 	t.Run("rtmp query", func(t *testing.T) {
 		e := st.Start(t, map[string]string{

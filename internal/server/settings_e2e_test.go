@@ -17,6 +17,7 @@ import (
 // said to need a restart. Before the edit, the unrecorded stream says why, in the log and in the
 // stream's state.
 func TestSettingsFileEditedWhileRunning(t *testing.T) {
+	t.Parallel() // mostly waiting on real time and peers: see Makefile, -parallel
 	e := st.Start(t, map[string]string{"record_flash_published_streams": "false", "stream_record_policy": "streamName",
 		"record_rotation": "", "media_timeout": "10"})
 	src := st.Make(t, st.Source{Seconds: 3, FPS: 25, GOP: 25, SampleRate: 44100})

@@ -87,6 +87,7 @@ func waitUploaded(t *testing.T, e *st.Env, name string, limit time.Duration) upl
 
 // A rotated RTMP recording: every part is in the bucket, byte for byte, with its metadata.
 func TestUploadRotatedRecording(t *testing.T) {
+	t.Parallel() // mostly waiting on real time and peers: see Makefile, -parallel
 	srv := s3test.Shared(t)
 	bucket := srv.Bucket(t, "rot")
 	e := st.Start(t, s3Settings(srv, bucket, "node-1", map[string]string{"record_rotation": "2", "admin.password": adminPassword}))
@@ -145,6 +146,7 @@ func TestUploadRotatedRecording(t *testing.T) {
 // record_s3_delete_local: each part's local copy goes once its upload is verified (after its
 // hook ran on it); the objects are whole and decode.
 func TestUploadDeleteLocal(t *testing.T) {
+	t.Parallel() // mostly waiting on real time and peers: see Makefile, -parallel
 	srv := s3test.Shared(t)
 	bucket := srv.Bucket(t, "del")
 	seen := filepath.Join(t.TempDir(), "seen.txt")
@@ -189,6 +191,7 @@ func TestUploadDeleteLocal(t *testing.T) {
 // the restart the hung upload is done again and the recovered file uploaded, each object equal
 // to its local file.
 func TestUploadSIGKILL(t *testing.T) {
+	t.Parallel() // mostly waiting on real time and peers: see Makefile, -parallel
 	srv := s3test.Start(t)
 	bucket := srv.Bucket(t, "kill")
 	e := st.Prepare(t, s3Settings(srv, bucket, "node-1", nil))
@@ -304,6 +307,7 @@ func TestUploadsPageInBrowser(t *testing.T) {
 // parts older than record_delete_after stay on disk; once the store answers they are uploaded,
 // then deleted, and still download from the bucket, whole and by Range.
 func TestRetentionWaitsForUpload(t *testing.T) {
+	t.Parallel() // mostly waiting on real time and peers: see Makefile, -parallel
 	srv := s3test.Start(t)
 	bucket := srv.Bucket(t, "hold")
 	e := st.Start(t, s3Settings(srv, bucket, "node-1", map[string]string{"record_rotation": "2", "record_delete_after": "1s"}))

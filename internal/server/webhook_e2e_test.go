@@ -69,6 +69,7 @@ func (h *hookReceiver) wait(t *testing.T, n int) []webhook.Event {
 // the first one after two retries; a stream whose codec the settings do not record gives
 // recording_failed with the reason. The dashboard's list shows the deliveries.
 func TestWebhooks(t *testing.T) {
+	t.Parallel() // mostly waiting on real time and peers: see Makefile, -parallel
 	const secret = "hook-s3cret"
 	h := newHookReceiver(t, secret, 2)
 	e := st.Start(t, map[string]string{"record_flash_published_streams": "true", "stream_record_policy": "streamName",

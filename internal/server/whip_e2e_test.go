@@ -229,6 +229,7 @@ func logTime(t *testing.T, line string) time.Time {
 // TestWHIPRecordFalse: ?record=false publishes without recording (record_streams=true); REST
 // terminate ends a WHIP publication, its peer connection and resource with it.
 func TestWHIPRecordFalse(t *testing.T) {
+	t.Parallel() // mostly waiting on real time and peers: see Makefile, -parallel
 	e := st.Start(t, nil)
 	p := newPionPublisher(t)
 	offer, _ := p.whipOffer(t)
@@ -271,6 +272,7 @@ func TestWHIPRecordFalse(t *testing.T) {
 // max_pending_webrtc_sessions a POST gets 503 with Retry-After; a publisher that never connects
 // is ended after the connect timeout and its resource is gone (404).
 func TestWHIPLimitsOriginsHTTPS(t *testing.T) {
+	t.Parallel() // mostly waiting on real time and peers: see Makefile, -parallel
 	e := st.Start(t, map[string]string{"whip_allowed_origins": "https://studio.example.com", "max_pending_webrtc_sessions": "1"})
 	for origin, want := range map[string]int{"https://evil.example": http.StatusForbidden, "https://studio.example.com": http.StatusNoContent} {
 		resp, body := whipRequest(t, http.MethodOptions, e.HTTP+"/whip/x", "", "", "", "Origin", origin, "Access-Control-Request-Method", "POST")
