@@ -56,6 +56,23 @@ func Open(path string) (*Store, error) {
 	return s, nil
 }
 
+// hasSecret tells whether any secret setting (passwords, tokens, keys) has a value.
+func hasSecret(values map[string]string) bool {
+	for _, st := range table {
+		if st.Secret && values[st.Key] != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// Exposed says whether the file holds a secret and other users may read it (its mode lets
+// group or others read): the server warns, and the next save makes it 0600.
+func (s *Store) Exposed() bool {
+	fi, err := os.Stat(s.target())
+	return err == nil && fi.Mode().Perm()&0o077 != 0 && hasSecret(s.cur.Load().values)
+}
+
 // Path is the settings file's path as given to Open.
 func (s *Store) Path() string { return s.path }
 
@@ -166,6 +183,9 @@ func (s *Store) Update(changes map[string]string) error {
 		return errors.New("save settings: rewritten file does not read back the same values")
 	}
 	if missing || !bytes.Equal(out, data) {
+		if hasSecret(values) {
+			perm &= 0o600 // a password or key in it: readable by the server's user alone
+		}
 		if err := atomicfile.Write(target, out, perm); err != nil {
 			return fmt.Errorf("save settings: %w", err)
 		}

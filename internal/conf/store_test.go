@@ -551,3 +551,26 @@ func TestWatch(t *testing.T) {
 		t.Errorf("own save reported as a change: %+v", r)
 	}
 }
+
+// A settings file other users can read is said to be exposed once it holds a secret, and a save
+// makes it readable by its owner alone.
+func TestSecretsTightenTheMode(t *testing.T) {
+	s := openTemp(t, "ws.port=1\n")
+	if err := os.Chmod(s.Path(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if s.Exposed() {
+		t.Error("a file without secrets said to be exposed")
+	}
+	if err := s.Update(map[string]string{"record_s3_secret_key": "k3y"}); err != nil {
+		t.Fatal(err)
+	}
+	fi, _ := os.Stat(s.Path())
+	if fi.Mode().Perm() != 0o600 || s.Exposed() {
+		t.Errorf("after saving a secret: mode %v, exposed %v", fi.Mode().Perm(), s.Exposed())
+	}
+	os.Chmod(s.Path(), 0o644)
+	if !s.Exposed() {
+		t.Error("a readable file with a secret not said to be exposed")
+	}
+}

@@ -118,6 +118,10 @@ func New(home string, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if store.Exposed() {
+		log.Warn("the settings file holds a password or key and other users can read it: chmod 600 it (the next save from the dashboard does)",
+			"file", store.Path())
+	}
 	if err := writeDefaultHook(filepath.Join(home, "bin", "on_record_hook.sh")); err != nil {
 		return nil, err
 	}
