@@ -85,6 +85,7 @@ func offsets(flashes, beeps []float64) []float64 {
 // Over a 60 s recording resampled from 48000 to 44100 Hz, audio and video stay in sync: the
 // offset between a beep and its flash is the source's, at the start and at the end, within 20 ms.
 func TestAVSyncOver60Seconds(t *testing.T) {
+	t.Parallel() // mostly waiting on real time and peers: see Makefile, -parallel
 	if testing.Short() {
 		t.Skip("60 s of real-time publishing")
 	}

@@ -299,6 +299,7 @@ func disconnectedWithin(port int, request string, timeout time.Duration) error {
 // A publisher that records for longer than the RTSP setup deadline, over UDP (its control
 // connection is silent while it records) and over TCP, is not cut off by it.
 func TestRTSPPublishOutlastsSetupDeadline(t *testing.T) {
+	t.Parallel() // mostly waiting on real time and peers: see Makefile, -parallel
 	if testing.Short() {
 		t.Skip("publishes for 35 s")
 	}
