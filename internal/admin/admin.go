@@ -56,12 +56,6 @@ type Config struct {
 	// Bucket is the object store of record_s3_*; nil when upload is off. The library lists what
 	// every node sharing it put there.
 	Bucket *objstore.Store
-	// UploadStatus says a local file's upload state ("queued", "uploading", "uploaded",
-	// "failed") and the reason of a failure; nil, or "", when there is none to tell.
-	UploadStatus func(name string) (state, reason string)
-	// UploadedAs gives the name a local file's object has when it is not the file's own (another
-	// node's object had that name: the uploader took NAME-NODE.EXT); nil or "" = its own name.
-	UploadedAs func(name string) string
 	// Uploads gives the upload queue; nil, or giving nil, when upload is off.
 	Uploads Uploads
 }

@@ -73,12 +73,12 @@ func TestBucketViewCache(t *testing.T) {
 // same name; upload states come from the uploader for local files, from the location otherwise.
 func TestMerge(t *testing.T) {
 	l := &library{node: func() string { return "a" },
-		objectOf: objectName(func(name string) string {
+		objectOf: func(name string) string {
 			if name == "taken.mp4" {
 				return "taken-a.mp4"
 			}
-			return ""
-		}),
+			return name
+		},
 		uploads: func(name string) (string, string) {
 			if name == "failing.mp4" {
 				return "failed", "the store answered 500"

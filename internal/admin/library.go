@@ -55,24 +55,20 @@ type library struct {
 }
 
 func newLibrary(cfg Config) *library {
-	l := &library{store: cfg.Records, probe: Probe, cache: map[string]cached{}, uploads: cfg.UploadStatus,
-		node: func() string { return cfg.Settings.Current().Node() }, objectOf: objectName(cfg.UploadedAs)}
+	l := &library{store: cfg.Records, probe: Probe, cache: map[string]cached{},
+		node: func() string { return cfg.Settings.Current().Node() }, objectOf: func(name string) string {
+			if as := cfg.Uploads.queue().UploadedAs(name); as != "" {
+				return as
+			}
+			return name
+		}}
+	if cfg.Uploads != nil {
+		l.uploads = func(name string) (string, string) { st := cfg.Uploads.queue().Status(name); return st.State, st.Error }
+	}
 	if cfg.Bucket != nil {
 		l.bucket = newBucketView(cfg.Bucket)
 	}
 	return l
-}
-
-// objectName is the name of a local file's object: its own, unless uploadedAs says otherwise.
-func objectName(uploadedAs func(string) string) func(string) string {
-	return func(name string) string {
-		if uploadedAs != nil {
-			if as := uploadedAs(name); as != "" {
-				return as
-			}
-		}
-		return name
-	}
 }
 
 // Where a library file is.

@@ -10,13 +10,19 @@ import (
 // opens the queue at Start, after the dashboard is made.
 type Uploads func() *upload.Queue
 
+// queue is the upload queue now, nil when there is none (a nil queue answers Status and
+// UploadedAs as for upload off).
+func (u Uploads) queue() *upload.Queue {
+	if u == nil {
+		return nil
+	}
+	return u()
+}
+
 // uploads answers GET /admin/api/uploads: where the bucket is (never its keys), the counts per
 // state, what was uploaded since the start, the last error and the files failing now.
 func (a *Admin) uploads(c *fiber.Ctx) error {
-	var q *upload.Queue
-	if a.cfg.Uploads != nil {
-		q = a.cfg.Uploads()
-	}
+	q := a.cfg.Uploads.queue()
 	st := a.cfg.Settings.Current().S3
 	out := fiber.Map{"enabled": q != nil, "endpoint": st.Endpoint, "bucket": st.Bucket, "prefix": st.Prefix,
 		"deleteLocal": st.DeleteLocal}

@@ -165,9 +165,7 @@ func New(home string, log *slog.Logger) (*Server, error) {
 	s.Control = control.New(s.Streams)
 	s.admin = admin.New(admin.Config{Settings: store, Streams: s.Control, Records: s.Files,
 		Version: Version, Started: s.Started, Log: log, Hooks: s.Hooks, Retention: s.Retention, Webhooks: s.Webhooks,
-		Bucket: s.Bucket, Uploads: func() *upload.Queue { return s.Uploads },
-		UploadStatus: func(name string) (string, string) { st := s.Uploads.Status(name); return st.State, st.Error },
-		UploadedAs:   func(name string) string { return s.Uploads.UploadedAs(name) }})
+		Bucket: s.Bucket, Uploads: func() *upload.Queue { return s.Uploads }})
 	return s, nil
 }
 
