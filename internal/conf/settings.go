@@ -385,8 +385,7 @@ func parseSTUN(v string) ([]string, error) {
 		if f = strings.TrimSpace(f); f == "" {
 			continue
 		}
-		scheme, rest, _ := strings.Cut(f, ":")
-		if (scheme != "stun" && scheme != "stuns") || rest == "" || strings.ContainsAny(rest, "/?@ ") {
+		if !iceURL(f, "stun", false) {
 			return nil, fmt.Errorf("%q is not a stun:host[:port] URL", f)
 		}
 		out = append(out, f)
@@ -399,11 +398,21 @@ func parseTURN(v string) (string, error) {
 	if v == "" {
 		return "", nil
 	}
-	scheme, rest, _ := strings.Cut(v, ":")
-	if (scheme != "turn" && scheme != "turns") || rest == "" || strings.ContainsAny(rest, "/@ ") {
+	if !iceURL(v, "turn", true) {
 		return "", fmt.Errorf("%q is not a turn:host[:port][?transport=udp|tcp] URL", v)
 	}
 	return v, nil
+}
+
+// iceURL tells whether v is an ICE server URL (RFC 7064, 7065): scheme or its TLS form
+// (scheme+"s"), then host[:port], with a ?transport= query only where query allows it.
+func iceURL(v, scheme string, query bool) bool {
+	s, rest, _ := strings.Cut(v, ":")
+	bad := "/@ "
+	if !query {
+		bad += "?"
+	}
+	return (s == scheme || s == scheme+"s") && rest != "" && !strings.ContainsAny(rest, bad)
 }
 
 // parseWebhookURL reads on_record_webhook_url: empty, or an absolute http(s) URL.
