@@ -32,7 +32,7 @@ func wantError(t *testing.T, e *st.Env, path, body string, status int, says stri
 }
 
 func TestRESTRecordOnDemand(t *testing.T) {
-	t.Parallel() // mostly waiting on real time and peers: see Makefile, -parallel
+	t.Parallel()          // mostly waiting on real time and peers: see Makefile, -parallel
 	e := st.Start(t, nil) // RTMP streams are not recorded automatically by default
 	src := st.Source{Seconds: 12, FPS: 30, GOP: 30, SampleRate: 44100}
 	pub := st.Publish(t, st.Make(t, src), e.RTMP+"/ondemand")

@@ -228,6 +228,7 @@ type Stream struct {
 	RecordName     string `json:"recordName"`
 	Recording      bool   `json:"recording"`
 	RecordError    string `json:"recordError"`
+	NotRecorded    string `json:"notRecorded"`
 	MediaProvider  string `json:"mediaProvider"`
 	VideoCodec     string `json:"videoCodec"`
 	AudioCodec     string `json:"audioCodec"`
